@@ -1,0 +1,118 @@
+"""Reboot Tracker: follows every donated device from donor to beneficiary and back."""
+from __future__ import annotations
+
+import os
+import uuid
+
+from flask import Flask, g, request
+
+from .config_loader import load_config
+
+
+def create_app(env: str | None = None, **overrides) -> Flask:
+    env = env or os.environ.get("ASSET_TRACKER_ENV") or "development"
+    app = Flask(__name__, instance_relative_config=False)
+    load_config(app, env, overrides)
+    register_extensions(app)
+    register_models(app)
+    register_request_hooks(app)  # first: GET requests must open their read-only transaction early
+    register_i18n(app)
+    register_auth(app)
+    register_blueprints(app)
+    register_errors(app)  # after the API, whose own handlers it replaces
+    register_cli(app)
+    register_scheduler(app)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    from .db import configure_sqlite
+    from .extensions import csrf, db, limiter, migrate
+
+    uri = app.config["SQLALCHEMY_DATABASE_URI"]
+    if uri.startswith("sqlite:///") and not uri.startswith("sqlite:///:memory:"):
+        os.makedirs(os.path.dirname(os.path.abspath(uri[len("sqlite:///"):])), exist_ok=True)
+    configure_sqlite(app.config["SQLITE_BUSY_TIMEOUT_MS"])
+    db.init_app(app)
+    migrate.init_app(app, db, directory=os.path.join(os.path.dirname(os.path.dirname(__file__)), "migrations"),
+                     render_as_batch=True, compare_type=True)
+    csrf.init_app(app)
+    limiter.init_app(app)
+
+
+def register_models(app: Flask) -> None:
+    from . import models  # noqa: F401  (imports every capability's models for Alembic and relationships)
+
+
+def register_i18n(app: Flask) -> None:
+    from .i18n import init_i18n
+
+    init_i18n(app)
+
+
+def register_auth(app: Flask) -> None:
+    from .auth.access import register_access_control
+    from .auth.session import init_login
+
+    init_login(app)
+    register_access_control(app)
+
+
+def register_errors(app: Flask) -> None:
+    from .errors import register_error_handlers
+
+    register_error_handlers(app)
+
+
+def register_blueprints(app: Flask) -> None:
+    from .api import init_api
+    from .auth.views import bp as auth_views
+    from .web.views import bp as web_views
+    from .devices.views import bp as device_views
+
+    from .web.nav import init_nav
+
+    init_api(app)
+    init_nav(app)
+    app.register_blueprint(auth_views)
+    app.register_blueprint(web_views)
+    app.register_blueprint(device_views)
+
+
+def register_cli(app: Flask) -> None:
+    from .cli import register_commands
+
+    register_commands(app)
+
+
+def register_request_hooks(app: Flask) -> None:
+    @app.before_request
+    def _request_id():
+        g.request_id = (request.headers.get("X-Request-Id") or uuid.uuid4().hex)[:64]
+        if request.method in ("GET", "HEAD"):
+            from .extensions import db
+
+            # Reads never take SQLite's write lock (see db._sqlite_begin_immediate).
+            db.session.connection(execution_options={"sqlite_deferred": True})
+
+    @app.after_request
+    def _headers(response):
+        response.headers.setdefault("X-Request-Id", g.get("request_id", ""))
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; "
+            "script-src 'self'; connect-src 'self'; media-src 'self' data:; frame-ancestors 'none'",
+        )
+        return response
+
+
+def register_scheduler(app: Flask) -> None:
+    if app.config.get("SCHEDULER_ENABLED"):
+        try:
+            from .reminders.scheduler import start_in_process
+        except ImportError:
+            return
+        start_in_process(app)

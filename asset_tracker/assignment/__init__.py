@@ -1,0 +1,1 @@
+"""Programmes, reservations, hand-over to beneficiaries, returns and recycling."""

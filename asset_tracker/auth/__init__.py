@@ -1,0 +1,1 @@
+"""Authentication (sessions, API tokens) and authorisation (roles, organisation scope)."""

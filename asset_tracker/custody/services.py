@@ -1,0 +1,256 @@
+"""The one writer of custody events, and the chain verifier."""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Iterable, Iterator
+
+from flask import g, has_request_context
+from sqlalchemy import insert, select, text, update
+
+from ..db import UTCDateTime, utcnow
+from ..extensions import db
+from .models import ChainHead, CustodyEvent
+
+GENESIS = "0" * 64
+
+# Columns that are hashed, in canonical order. `id` is storage, not content.
+HASHED = (
+    "seq", "type", "device_id", "device_tag", "actor_user_id", "actor_name", "actor_organisation_id",
+    "actor_organisation_name", "state_before", "state_after", "custodian_before_id", "custodian_after_id",
+    "server_time", "client_time", "station", "note", "details", "request_id", "prev_hash",
+)
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts: a user of an organisation, or the system (scheduler, migrations)."""
+
+    user_id: int | None
+    name: str
+    organisation_id: int | None
+    organisation_name: str | None
+    role: str | None = None
+
+    @classmethod
+    def of(cls, user) -> "Actor":
+        return cls(user.id, user.email, user.organisation_id, user.organisation.name, user.role.value)
+
+    @classmethod
+    def system(cls, name: str = "system") -> "Actor":
+        return cls(None, name, None, None, None)
+
+
+def canonical_details(details: dict | None) -> str:
+    return json.dumps(details or {}, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def _time(value: dt.datetime | None) -> str | None:
+    if value is None:
+        return None
+    return value.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def event_hash(values: dict) -> str:
+    """SHA-256 of the canonical serialisation of an event's hashed fields (prev_hash included)."""
+    payload = [values[k] if k not in ("server_time", "client_time") else _time(values[k]) for k in HASHED]
+    blob = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+def _lock_head(session) -> tuple[int, str]:
+    """Take the chain's write lock and reserve the next sequence number."""
+    row = session.execute(
+        update(ChainHead).where(ChainHead.id == 1).values(last_seq=ChainHead.last_seq + 1)
+        .returning(ChainHead.last_seq, ChainHead.last_hash)
+    ).one_or_none()
+    if row is None:
+        session.execute(insert(ChainHead).values(id=1, last_seq=1, last_hash=GENESIS))
+        return 1, GENESIS
+    return row[0], row[1]
+
+
+def record(
+    type: str,
+    *,
+    actor: Actor,
+    device=None,
+    state_before: str | None = None,
+    state_after: str | None = None,
+    custodian_before_id: int | None = None,
+    custodian_after_id: int | None = None,
+    client_time: dt.datetime | None = None,
+    station: str | None = None,
+    note: str | None = None,
+    details: dict | None = None,
+    request_id: str | None = None,
+    session=None,
+) -> dict:
+    """Append one event to the chain, in the caller's transaction (the caller commits).
+
+    Bulk callers change all their rows first and record events last: the chain head
+    is always the last lock a transaction takes, so writers cannot deadlock.
+    """
+    session = session or db.session
+    seq, prev_hash = _lock_head(session)
+    if request_id is None and has_request_context():
+        request_id = getattr(g, "request_id", None)
+    values = {
+        "seq": seq,
+        "type": type,
+        "device_id": device.id if device is not None else None,
+        "device_tag": device.tag if device is not None else None,
+        "actor_user_id": actor.user_id,
+        "actor_name": actor.name,
+        "actor_organisation_id": actor.organisation_id,
+        "actor_organisation_name": actor.organisation_name,
+        "state_before": _value(state_before),
+        "state_after": _value(state_after),
+        "custodian_before_id": custodian_before_id,
+        "custodian_after_id": custodian_after_id,
+        "server_time": utcnow(),
+        "client_time": client_time,
+        "station": station,
+        "note": note,
+        "details": canonical_details(details),
+        "request_id": request_id,
+        "prev_hash": prev_hash,
+    }
+    values["hash"] = event_hash(values)
+    session.execute(insert(CustodyEvent).values(**values))
+    session.execute(update(ChainHead).where(ChainHead.id == 1).values(last_hash=values["hash"]))
+    return values
+
+
+def record_many(rows: Iterable[dict], *, actor: Actor, session=None) -> int:
+    """Append many events at once (imports): one lock, one multi-row insert. Rows hold `record`'s keywords."""
+    session = session or db.session
+    rows = list(rows)
+    if not rows:
+        return 0
+    head = session.execute(
+        update(ChainHead).where(ChainHead.id == 1).values(last_seq=ChainHead.last_seq + len(rows))
+        .returning(ChainHead.last_seq, ChainHead.last_hash)
+    ).one_or_none()
+    if head is None:
+        session.execute(insert(ChainHead).values(id=1, last_seq=len(rows), last_hash=GENESIS))
+        first, prev_hash = 1, GENESIS
+    else:
+        first, prev_hash = head[0] - len(rows) + 1, head[1]
+    now = utcnow()
+    request_id = getattr(g, "request_id", None) if has_request_context() else None
+    out = []
+    for i, row in enumerate(rows):
+        device = row.get("device")
+        values = {
+            "seq": first + i,
+            "type": row["type"],
+            "device_id": device.id if device is not None else row.get("device_id"),
+            "device_tag": device.tag if device is not None else row.get("device_tag"),
+            "actor_user_id": actor.user_id,
+            "actor_name": actor.name,
+            "actor_organisation_id": actor.organisation_id,
+            "actor_organisation_name": actor.organisation_name,
+            "state_before": _value(row.get("state_before")),
+            "state_after": _value(row.get("state_after")),
+            "custodian_before_id": row.get("custodian_before_id"),
+            "custodian_after_id": row.get("custodian_after_id"),
+            "server_time": now,
+            "client_time": row.get("client_time"),
+            "station": row.get("station"),
+            "note": row.get("note"),
+            "details": canonical_details(row.get("details")),
+            "request_id": row.get("request_id", request_id),
+            "prev_hash": prev_hash,
+        }
+        values["hash"] = prev_hash = event_hash(values)
+        out.append(values)
+    session.execute(insert(CustodyEvent), out)
+    session.execute(update(ChainHead).where(ChainHead.id == 1).values(last_hash=prev_hash))
+    return len(out)
+
+
+def _value(state):
+    return getattr(state, "value", state)
+
+
+@dataclass
+class VerifyResult:
+    ok: bool
+    checked: int
+    head_seq: int | None
+    head_hash: str | None
+    broken_seq: int | None = None
+    broken_id: int | None = None
+    problem: str | None = None
+
+    def as_dict(self) -> dict:
+        return {
+            "ok": self.ok, "checked": self.checked, "head_seq": self.head_seq, "head_hash": self.head_hash,
+            "first_broken": None if self.ok else {"seq": self.broken_seq, "id": self.broken_id, "problem": self.problem},
+        }
+
+
+def iter_event_rows(connection, batch: int = 20000, after_seq: int = 0) -> Iterator[tuple]:
+    """Events in chain order as tuples of (id, hash, *HASHED), fetched in key-set pages."""
+    cols = ", ".join(("id", "hash") + HASHED)
+    last = after_seq
+    while True:
+        query = text(f"SELECT {cols} FROM custody_events WHERE seq > :last ORDER BY seq LIMIT :n").columns(
+            server_time=UTCDateTime(), client_time=UTCDateTime())
+        rows = connection.execute(query, {"last": last, "n": batch}).all()
+        if not rows:
+            return
+        yield from rows
+        last = rows[-1][2]
+
+
+def verify_chain(connection=None) -> VerifyResult:
+    """Recompute every hash in order; name the first event that is edited, missing or out of place."""
+    own = connection is None
+    if own:
+        connection = db.engine.connect().execution_options(sqlite_deferred=True)
+    try:
+        prev_hash, expected_seq, checked = GENESIS, 1, 0
+        sha256, dumps = hashlib.sha256, json.dumps
+        t_idx = (HASHED.index("server_time"), HASHED.index("client_time"))
+        last_hash = None
+        for row in iter_event_rows(connection):
+            ev_id, stored_hash = row[0], row[1]
+            values = list(row[2:])
+            seq = values[0]
+            if seq != expected_seq:
+                problem = (f"event #{expected_seq} is missing" if seq > expected_seq else f"event #{seq} is duplicated")
+                return VerifyResult(False, checked, None, None, expected_seq, ev_id, problem)
+            if values[-1] != prev_hash:
+                return VerifyResult(False, checked, None, None, seq, ev_id,
+                                    f"event #{seq} does not follow event #{seq - 1} (prev_hash mismatch)")
+            for i in t_idx:
+                v = values[i]
+                if v is not None:
+                    values[i] = _time(v)
+            digest = sha256(dumps(values, separators=(",", ":"), ensure_ascii=False).encode("utf-8")).hexdigest()
+            if digest != stored_hash:
+                return VerifyResult(False, checked, None, None, seq, ev_id, f"event #{seq} was altered (hash mismatch)")
+            prev_hash, last_hash = stored_hash, stored_hash
+            expected_seq += 1
+            checked += 1
+        head = connection.execute(text("SELECT last_seq, last_hash FROM custody_chain_head WHERE id = 1")).first()
+        if head is not None and (head[0] != checked or head[1] != (last_hash or GENESIS)):
+            if head[0] > checked:
+                return VerifyResult(False, checked, None, None, checked + 1, None,
+                                    f"the log ends at event #{checked} but the chain head says #{head[0]} (truncated)")
+            return VerifyResult(False, checked, None, None, head[0], None, "the chain head does not match the last event")
+        return VerifyResult(True, checked, checked, last_hash or GENESIS)
+    finally:
+        if own:
+            connection.close()
+
+
+def device_events(device_id: int, session=None):
+    session = session or db.session
+    return session.execute(
+        select(CustodyEvent).where(CustodyEvent.device_id == device_id).order_by(CustodyEvent.seq)
+    ).scalars().all()

@@ -1,0 +1,279 @@
+"""flask demo load: the Lyon programme's organisations, a user per role, and devices with full histories."""
+from __future__ import annotations
+
+import datetime as dt
+import random
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+from sqlalchemy import select
+
+from .assignment.models import Programme
+from .auth import services as auth
+from .auth.models import User
+from .custody import services as custody
+from .custody.services import Actor
+from .db import clock, utcnow
+from .devices import services as devices
+from .devices.models import StorageMedium
+from .extensions import db
+from .intake.models import Batch, BatchStatus
+from .lifecycle import State
+from .organisations.models import OrgKind, Organisation
+from .wiping import services as wiping
+
+DEMO_PASSWORD = "demo-reboot-2026"
+
+ORGANISATIONS = [
+    ("Métropole de Lyon", OrgKind.PROGRAMME_OWNER, "numerique@demo.grandlyon.example"),
+    ("Métropole de Lyon — DSI", OrgKind.DONOR, "dsi@demo.grandlyon.example"),
+    ("Mairie de Lyon", OrgKind.DONOR, "dsi@demo.lyon.example"),
+    ("CAF du Rhône", OrgKind.DONOR, "logistique@demo.caf69.example"),
+    ("Préfecture du Rhône", OrgKind.DONOR, "sidsic@demo.rhone.example"),
+    ("France Travail Auvergne-Rhône-Alpes", OrgKind.DONOR, "moyens@demo.francetravail.example"),
+    ("Weeefund", OrgKind.WORKSHOP, "atelier@demo.weeefund.example"),
+    ("Emmaüs Connect Lyon", OrgKind.PARTNER, "lyon@demo.emmaus-connect.example"),
+    ("Collège Maria Casarès", OrgKind.PARTNER, "secretariat@demo.clg-casares.example"),
+    ("Recyclage DEEE Rhône", OrgKind.RECYCLER, "enlevements@demo.deee69.example"),
+]
+USERS = [
+    ("admin@demo.reboot.example", "admin", "Métropole de Lyon", "Claire Admin"),
+    ("auditeur@demo.reboot.example", "auditor", "Métropole de Lyon", "Alain Auditeur"),
+    ("donateur@demo.reboot.example", "donor", "CAF du Rhône", "Dominique Donateur"),
+    ("mairie@demo.reboot.example", "donor", "Mairie de Lyon", "Marion Mairie"),
+    ("technicien@demo.reboot.example", "technician", "Weeefund", "Théo Technicien"),
+    ("coordinatrice@demo.reboot.example", "coordinator", "Emmaüs Connect Lyon", "Corinne Coordinatrice"),
+    ("college@demo.reboot.example", "coordinator", "Collège Maria Casarès", "Camille Collège"),
+]
+PROGRAMMES = [
+    ("Collégiens — Cités éducatives 2026", 1000, "device", ["pupil"]),
+    ("Kits inclusifs familles", 2000, "kit", ["family", "young_solidarity_income", "scholarship_student"]),
+]
+MODELS = {
+    "laptop": [("Lenovo", "ThinkPad T480"), ("Dell", "Latitude 5490"), ("HP", "EliteBook 840 G5"),
+               ("Lenovo", "ThinkPad L390")],
+    "desktop": [("Dell", "OptiPlex 7060"), ("HP", "ProDesk 600 G4"), ("Lenovo", "ThinkCentre M720q")],
+    "tablet": [("Samsung", "Galaxy Tab A7"), ("Apple", "iPad 7")],
+    "phone": [("Samsung", "Galaxy A52"), ("Apple", "iPhone 8")],
+}
+FINAL_STATES = ([State.REGISTERED] * 25 + [State.COLLECTED] * 12 + [State.RECEIVED] * 25 + [State.DIAGNOSED] * 20
+                + [State.WIPED] * 25 + [State.REFURBISHED] * 20 + [State.READY] * 50 + [State.RESERVED] * 25
+                + [State.HANDED_OVER] * 60 + [State.RETURNED] * 8 + [State.RECYCLED] * 25 + [State.LOST] * 5)
+
+
+@click.group("demo", help="Demonstration data.")
+def demo():
+    pass
+
+
+@demo.command("load")
+@click.option("--devices", "count", default=300, show_default=True, help="How many devices to create.")
+@with_appcontext
+def load(count):
+    """Load the demo (does nothing when it is already there)."""
+    if load_demo(count):
+        click.echo(f"demo loaded: {count} devices")
+    else:
+        click.echo("demo already loaded")
+    click.echo(f"demo logins (password {DEMO_PASSWORD}):")
+    for email, role, org, _ in USERS:
+        click.echo(f"  {role:12} {email:38} {org}")
+
+
+def load_demo(count: int = 300, seed: int = 2026) -> bool:
+    if db.session.execute(select(Organisation.id).where(Organisation.name == "Weeefund")).first():
+        return False
+    rng = random.Random(seed)
+    system = Actor.system("demo")
+    orgs = {}
+    for name, kind, email in ORGANISATIONS:
+        org = Organisation(name=name, kind=kind, contact_email=email,
+                           beneficiary_ref_pattern=r"^MC-[0-9]{4}$" if "Casarès" in name else None)
+        db.session.add(org)
+        db.session.flush()
+        custody.record("organisation_created", actor=system, details={"organisation_id": org.id, "name": name,
+                                                                     "kind": kind.value})
+        orgs[name] = org
+    db.session.commit()
+    users = {}
+    for email, role, org, name in USERS:
+        user = auth.create_user(email, role=role, organisation_id=orgs[org].id, password=DEMO_PASSWORD, name=name,
+                                actor=system)
+        users.setdefault(role, user)
+        users[email] = user
+    owner = orgs["Métropole de Lyon"]
+    partners = [orgs["Emmaüs Connect Lyon"], orgs["Collège Maria Casarès"]]
+    programmes = []
+    for name, target, unit, categories in PROGRAMMES:
+        p = Programme(name=name, owner_organisation_id=owner.id, target_count=target, target_unit=unit,
+                      starts_on=dt.date(2026, 1, 1), ends_on=dt.date(2027, 12, 31), beneficiary_categories=categories)
+        p.partners = partners
+        db.session.add(p)
+        db.session.flush()
+        custody.record("programme_created", actor=system, details={"programme_id": p.id, "name": name,
+                                                                  "target_count": target})
+        programmes.append(p)
+    db.session.commit()
+
+    donors = [o for o in orgs.values() if o.kind == OrgKind.DONOR]
+    now = utcnow()
+    start = now - dt.timedelta(days=150)
+    batches = {}
+    for donor in donors:
+        for k, month in enumerate(("septembre", "octobre")):
+            b = Batch(name=f"{donor.name} — collecte {month}", donor_organisation_id=donor.id,
+                      workshop_organisation_id=orgs["Weeefund"].id, status=BatchStatus.OPEN,
+                      pickup_date=(start + dt.timedelta(days=30 * k + 10)).date(), declared_counts={},
+                      contact_name="Service logistique")
+            db.session.add(b)
+            db.session.flush()
+            custody.record("batch_created", actor=system, details={"batch_id": b.id, "name": b.name})
+            batches.setdefault(donor.id, []).append(b)
+    db.session.commit()
+
+    tech = Actor.of(users["technician"])
+    coord = Actor.of(users["coordinator"])
+    plans = []
+    for i in range(count):
+        final = rng.choice(FINAL_STATES)
+        type_ = rng.choices(["laptop", "desktop", "tablet", "phone"], weights=[6, 3, 1, 1])[0]
+        brand, model = rng.choice(MODELS[type_])
+        donor = rng.choice(donors)
+        batch = rng.choice(batches[donor.id])
+        t = start + dt.timedelta(days=rng.uniform(0, 100), hours=rng.uniform(0, 8))
+        plans.append((t, i, final, type_, brand, model, donor, batch))
+
+    steps = []  # (time, order, callable)
+    for t, i, final, type_, brand, model, donor, batch in plans:
+        steps.extend(_plan_device(rng, t, i, final, type_, brand, model, donor, batch, orgs, programmes,
+                                  users, tech, coord))
+    steps.sort(key=lambda s: (s[0], s[1]))
+    context = {}
+    for when, order, action in steps:
+        clock.frozen = min(when, now)
+        try:
+            action(context)
+        finally:
+            clock.frozen = None
+    for b in db.session.execute(select(Batch)).scalars():
+        b.declared_counts = {}
+    db.session.commit()
+    return True
+
+
+def _plan_device(rng, t, i, final, type_, brand, model, donor, batch, orgs, programmes, users, tech, coord):
+    """The timed steps that take one device from registration to its demo state."""
+    donor_users = [u for u in users.values() if u.organisation_id == donor.id]
+    donor_user = Actor.of(donor_users[0]) if donor_users else Actor(None, f"demo ({donor.name})", donor.id,
+                                                                    donor.name, "donor")
+    workshop = orgs["Weeefund"].id
+    recycler = orgs["Recyclage DEEE Rhône"].id
+    key = f"d{i}"
+    out = []
+    clock_t = [t]
+
+    def later(hours_lo, hours_hi):
+        clock_t[0] = clock_t[0] + dt.timedelta(hours=rng.uniform(hours_lo, hours_hi))
+        return clock_t[0]
+
+    def add(when, fn):
+        out.append((when, i, fn))
+
+    def register(ctx):
+        media = []
+        if type_ in ("laptop", "desktop"):
+            media.append({"kind": rng.choice(["ssd", "hdd", "nvme"]), "model": "Disque interne",
+                          "serial": f"DSK{i:05d}{rng.randint(100, 999)}", "capacity_bytes": rng.choice([128, 256, 500]) * 10**9})
+        elif type_ in ("tablet", "phone"):
+            media.append({"kind": "emmc", "model": "Mémoire intégrée", "serial": None, "capacity_bytes": 32 * 10**9})
+        imei = _imei(rng) if type_ == "phone" else None
+        ctx[key] = devices.register_device(
+            actor=donor_user, type=type_, donor_organisation_id=donor.id, brand=brand, model=model,
+            serial=f"{brand[:2].upper()}{rng.randint(10**7, 10**8 - 1)}", imei=imei, batch_id=batch.id,
+            specs={"ram_gb": rng.choice([4, 8, 16]), "year": rng.randint(2015, 2021)},
+            unit_value_cents=rng.choice([5000, 8000, 12000]),
+            tag_prefix=current_app.config["TAG_PREFIX"], tag_width=current_app.config["TAG_WIDTH"], media=media)
+
+    def move(target, actor=tech, **params):
+        def run(ctx):
+            devices.transition(ctx[key], target, actor=actor, params=params,
+                               note=params.pop("note", None) if "note" in params else None)
+        return run
+
+    def wipe(ctx):
+        device = ctx[key]
+        for medium in db.session.execute(select(StorageMedium).where(StorageMedium.device_id == device.id)).scalars():
+            end = utcnow()
+            wiping.record_wipe(device, medium.id, actor=tech, result="passed",
+                               method="Fill With Zeros" if medium.kind.value == "hdd" else "Secure Erase",
+                               nist_category="clear" if medium.kind.value == "hdd" else "purge",
+                               tool="nwipe", tool_version="0.35", passes=1, verification="last pass",
+                               started_at=end - dt.timedelta(hours=1), ended_at=end)
+        if device.type.value not in ("laptop", "desktop", "tablet", "phone"):
+            wiping.state_no_media(device, actor=tech)
+
+    add(t, register)
+    path = _path_to(final)
+    verdict = "recycle" if final == State.RECYCLED else "refurbish"
+    programme = rng.choice(programmes)
+    partner = orgs["Collège Maria Casarès"] if rng.random() < 0.4 else orgs["Emmaüs Connect Lyon"]
+    for target in path:
+        if target == State.COLLECTED:
+            add(later(24 * 3, 24 * 15), move(State.COLLECTED))
+        elif target == State.RECEIVED:
+            add(later(4, 48), move(State.RECEIVED))
+        elif target == State.DIAGNOSED:
+            add(later(2, 72), move(State.DIAGNOSED, verdict=verdict))
+        elif target == State.WIPED:
+            add(later(1, 24), wipe)
+            add(later(1, 4), move(State.WIPED))
+        elif target == State.REFURBISHED:
+            add(later(4, 96), move(State.REFURBISHED))
+        elif target == State.READY:
+            add(later(1, 24), move(State.READY, grade=rng.choice("AABBC")))
+        elif target == State.RESERVED:
+            add(later(24, 24 * 20), move(State.RESERVED, actor=coord, programme_id=programme.id,
+                                         partner_organisation_id=partner.id))
+        elif target == State.HANDED_OVER:
+            loan = rng.random() < 0.3
+            ref = f"MC-{rng.randint(1000, 9999)}" if "Casarès" in partner.name else f"EC-{rng.randint(10000, 99999)}"
+            when = later(24, 24 * 10)
+            add(when, move(State.HANDED_OVER, actor=_partner_actor(users, partner), beneficiary_ref=ref,
+                           loan=loan, expected_return_on=(when + dt.timedelta(days=rng.choice([20, 90, 180]))).date()
+                           if loan else None))
+        elif target == State.RETURNED:
+            add(later(24 * 5, 24 * 30), move(State.RETURNED, actor=_partner_actor(users, partner),
+                                            note="Rendu en fin d'année scolaire"))
+        elif target == State.RECYCLED:
+            add(later(24, 24 * 10), move(State.RECYCLED, recycler_organisation_id=recycler))
+        elif target == State.LOST:
+            add(later(24, 24 * 5), move(State.LOST, reason="Non retrouvé lors de la tournée de collecte"))
+    return out
+
+
+def _partner_actor(users, partner):
+    return Actor.of(users["coordinator"] if "Emmaüs" in partner.name else users["college@demo.reboot.example"])
+
+
+def _path_to(final: State) -> list[State]:
+    main = [State.COLLECTED, State.RECEIVED, State.DIAGNOSED, State.WIPED, State.REFURBISHED, State.READY,
+            State.RESERVED, State.HANDED_OVER, State.RETURNED]
+    if final == State.REGISTERED:
+        return []
+    if final == State.RECYCLED:
+        return [State.COLLECTED, State.RECEIVED, State.DIAGNOSED, State.WIPED, State.RECYCLED]
+    if final == State.LOST:
+        return [State.COLLECTED, State.LOST]
+    return main[: main.index(final) + 1]
+
+
+def _imei(rng) -> str:
+    body = "35" + "".join(str(rng.randint(0, 9)) for _ in range(12))
+    for check in range(10):
+        if devices.imei_checksum_ok(body + str(check)):
+            return body + str(check)
+    raise AssertionError("unreachable")
+
+
+COMMANDS = [demo]

@@ -1,0 +1,1 @@
+"""Devices: identity, descriptive fields, storage media and state changes."""

@@ -1,0 +1,328 @@
+"""Device verbs: register, update, transition. The only place device rules live."""
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from sqlalchemy import and_, func, or_, select, update
+
+from .. import lifecycle
+from ..custody import services as custody
+from ..custody.services import Actor
+from ..db import utcnow
+from ..errors import Conflict, Invalid, NotFound
+from ..extensions import db
+from ..lifecycle import Facts, State, TransitionRefused
+from ..organisations.models import OrgKind, Organisation
+from ..tags import TagError, format_tag, parse_tag
+from .models import Device, DeviceType, StorageMedium, TagCounter
+
+IMEI_RE = re.compile(r"^[0-9]{15}$")
+SERIAL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._/\-]{1,99}$")
+DESCRIPTIVE_FIELDS = ("type", "brand", "model", "serial", "imei", "specs", "notes", "unit_value_cents")
+
+
+# ---------------------------------------------------------------- scope
+
+
+def scope_clause(actor: Actor):
+    """The devices an actor may see: a donor its own, a coordinator what it reserved or holds."""
+    if actor.role in ("admin", "auditor", "technician") or actor.role is None:
+        return None
+    if actor.role == "donor":
+        return Device.donor_organisation_id == actor.organisation_id
+    if actor.role == "coordinator":
+        return or_(Device.partner_organisation_id == actor.organisation_id,
+                   Device.custodian_organisation_id == actor.organisation_id)
+    return Device.id.is_(None)
+
+
+def scoped(query, actor: Actor):
+    clause = scope_clause(actor)
+    return query if clause is None else query.where(clause)
+
+
+def get_device(tag_or_id, *, actor: Actor, for_update: bool = False) -> Device:
+    """A device in the actor's scope, by tag or id; 404 otherwise (never 403, so tags cannot be probed)."""
+    query = select(Device)
+    if isinstance(tag_or_id, int):
+        query = query.where(Device.id == tag_or_id)
+    else:
+        query = query.where(Device.tag == str(tag_or_id).strip().upper())
+    device = db.session.execute(scoped(query, actor)).unique().scalar_one_or_none()
+    if device is None:
+        raise NotFound("No device %(tag)s.", tag=str(tag_or_id))
+    return device
+
+
+# ---------------------------------------------------------------- registration
+
+
+def allocate_tags(count: int, prefix: str, width: int = 6, session=None) -> list[str]:
+    """Reserve ``count`` new tags; the counter row is the lock, so tags are unique and never reused."""
+    session = session or db.session
+    row = session.execute(
+        update(TagCounter).where(TagCounter.prefix == prefix)
+        .values(last_value=TagCounter.last_value + count).returning(TagCounter.last_value)
+    ).scalar_one_or_none()
+    if row is None:
+        session.add(TagCounter(prefix=prefix, last_value=count))
+        session.flush()
+        row = count
+    return [format_tag(prefix, n, width) for n in range(row - count + 1, row + 1)]
+
+
+def normalise_serial(value: str | None) -> str | None:
+    value = (value or "").strip()
+    return value.upper() or None
+
+
+def validate_identity(serial: str | None, imei: str | None) -> dict:
+    """Field errors for a serial number and an IMEI (empty dict when both are fine)."""
+    errors = {}
+    if serial and not SERIAL_RE.match(serial):
+        errors["serial"] = ["A serial number has 2-100 letters, digits, spaces or . _ / -"]
+    if imei:
+        if not IMEI_RE.match(imei):
+            errors["imei"] = ["An IMEI has exactly 15 digits."]
+        elif not imei_checksum_ok(imei):
+            errors["imei"] = ["This IMEI's check digit is wrong: it was probably mistyped."]
+    return errors
+
+
+def imei_checksum_ok(imei: str) -> bool:
+    total = 0
+    for i, ch in enumerate(imei):
+        d = int(ch)
+        if i % 2 == 1:
+            d *= 2
+            d = d - 9 if d > 9 else d
+        total += d
+    return total % 10 == 0
+
+
+def register_device(
+    *, actor: Actor, type: str, donor_organisation_id: int, brand=None, model=None, serial=None, imei=None,
+    specs=None, notes=None, unit_value_cents=None, batch_id=None, tag: str | None = None, tag_prefix: str = "RB",
+    tag_width: int = 6, media: list[dict] | None = None, commit: bool = True,
+) -> Device:
+    """Log a device at its donor (state `registered`), with its tag and a custody event.
+
+    ``tag`` binds a blank pre-printed tag; otherwise the next tag of the sequence is allocated.
+    """
+    donor = db.session.get(Organisation, donor_organisation_id)
+    if donor is None or donor.kind != OrgKind.DONOR:
+        raise Invalid("Unknown donor organisation.", details={"donor_organisation_id": ["not a donor organisation"]})
+    serial, imei = normalise_serial(serial), (imei or "").strip() or None
+    errors = validate_identity(serial, imei)
+    if errors:
+        raise Invalid("Invalid input: %(fields)s", fields=", ".join(errors), details=errors)
+    if serial and db.session.execute(select(Device.id).where(Device.serial == serial)).first():
+        raise Conflict("A device with serial number %(serial)s is already registered.", serial=serial,
+                       details={"serial": ["already registered"]}, code="duplicate_serial")
+    if imei and db.session.execute(select(Device.id).where(Device.imei == imei)).first():
+        raise Conflict("A device with IMEI %(imei)s is already registered.", imei=imei,
+                       details={"imei": ["already registered"]}, code="duplicate_imei")
+    if tag:
+        try:
+            tag = parse_tag(tag).text
+        except TagError as exc:
+            raise Invalid(str(exc), details={"tag": [str(exc)]}) from None
+        if db.session.execute(select(Device.id).where(Device.tag == tag)).first():
+            raise Conflict("Tag %(tag)s is already bound to another device.", tag=tag, code="duplicate_tag")
+    else:
+        tag = allocate_tags(1, tag_prefix, tag_width)[0]
+    now = utcnow()
+    device = Device(
+        tag=tag, type=DeviceType(type), brand=brand, model=model, serial=serial, imei=imei, specs=specs or {},
+        notes=notes, unit_value_cents=unit_value_cents, state=State.REGISTERED, state_since=now,
+        donor_organisation_id=donor.id, custodian_organisation_id=donor.id, batch_id=batch_id,
+        created_at=now, updated_at=now,
+    )
+    db.session.add(device)
+    db.session.flush()
+    for m in media or ():
+        db.session.add(StorageMedium(device_id=device.id, **m))
+    custody.record("device_registered", actor=actor, device=device, state_after=State.REGISTERED,
+                   custodian_after_id=donor.id,
+                   details={"type": device.type.value, "brand": brand, "model": model, "serial": serial,
+                            "imei": imei, "batch_id": batch_id, "media": len(media or ())})
+    if commit:
+        db.session.commit()
+    return device
+
+
+def update_device(tag: str, changes: dict, *, actor: Actor) -> Device:
+    """Change descriptive fields; the custody log keeps before and after of each."""
+    device = get_device(tag, actor=actor)
+    if actor.role == "donor" and device.state != State.REGISTERED:
+        raise Conflict("A donor can edit a device only until it is collected.")
+    if "serial" in changes:
+        changes["serial"] = normalise_serial(changes["serial"])
+    errors = validate_identity(changes.get("serial"), changes.get("imei"))
+    if errors:
+        raise Invalid("Invalid input: %(fields)s", fields=", ".join(errors), details=errors)
+    for key in ("serial", "imei"):
+        if changes.get(key) and changes[key] != getattr(device, key):
+            if db.session.execute(select(Device.id).where(getattr(Device, key) == changes[key])).first():
+                raise Conflict("Another device already has this %(field)s.", field=key, code=f"duplicate_{key}")
+    diff = {}
+    for key, value in changes.items():
+        if key not in DESCRIPTIVE_FIELDS:
+            raise Invalid("Field %(field)s cannot be changed here.", field=key)
+        if key == "type":
+            value = DeviceType(value)
+        old = getattr(device, key)
+        if old != value:
+            diff[key] = {"before": getattr(old, "value", old), "after": getattr(value, "value", value)}
+            setattr(device, key, value)
+    if diff:
+        device.updated_at = utcnow()
+        custody.record("device_updated", actor=actor, device=device, details={"changes": diff})
+    db.session.commit()
+    return device
+
+
+# ---------------------------------------------------------------- transitions
+
+
+def facts_for(device: Device, params: dict, today: dt.date | None = None) -> Facts:
+    """What the guards need: the device after the step's inputs are applied, and its wipe evidence."""
+    from ..wiping.models import WipeRecord, WipeResult
+
+    media_count = db.session.scalar(select(func.count()).select_from(StorageMedium)
+                                    .where(StorageMedium.device_id == device.id)) or 0
+    cleared = 0
+    if media_count:
+        since = device.last_received_at
+        q = (select(func.count(func.distinct(WipeRecord.medium_id)))
+             .where(WipeRecord.device_id == device.id, WipeRecord.result == WipeResult.PASSED))
+        if since is not None:
+            q = q.where(WipeRecord.recorded_at >= since)
+        cleared = db.session.scalar(q) or 0
+    no_media = bool(device.no_media_statement_at and (device.last_received_at is None
+                                                      or device.no_media_statement_at >= device.last_received_at))
+    return Facts(
+        verdict=params.get("verdict") or (device.verdict.value if device.verdict else None),
+        grade=params.get("grade") or (device.grade.value if device.grade else None),
+        media_count=media_count, media_cleared=cleared, no_media_statement=no_media,
+        programme_id=params.get("programme_id") or device.programme_id,
+        partner_id=params.get("partner_organisation_id") or device.partner_organisation_id,
+        beneficiary_ref=params.get("beneficiary_ref"),
+        loan=bool(params.get("loan")), expected_return_on=params.get("expected_return_on"),
+        recycler_id=params.get("recycler_organisation_id"), reason=params.get("reason") or params.get("note"),
+        today=today or utcnow().date(),
+    )
+
+
+def _custodian_after(device: Device, target: State, params: dict, actor: Actor) -> int | None:
+    if target in (State.COLLECTED, State.RECEIVED):
+        wanted = params.get("custodian_organisation_id") or actor.organisation_id
+        org = db.session.get(Organisation, wanted) if wanted else None
+        if org is None or org.kind != OrgKind.WORKSHOP:
+            if target == State.COLLECTED and org is not None and params.get("custodian_organisation_id"):
+                return org.id  # a named carrier
+            raise Invalid("Say which workshop takes the device (custodian_organisation_id).",
+                          details={"custodian_organisation_id": ["a workshop organisation is required"]})
+        return org.id
+    if target in (State.HANDED_OVER, State.RETURNED):
+        return device.partner_organisation_id
+    if target == State.RECYCLED:
+        return params.get("recycler_organisation_id")
+    if target == State.LOST:
+        return None
+    return device.custodian_organisation_id
+
+
+def _check_org(org_id, kind: OrgKind, field: str):
+    if org_id is None:
+        return
+    org = db.session.get(Organisation, org_id)
+    if org is None or org.kind != kind:
+        raise Invalid("%(field)s must be a %(kind)s organisation.", field=field, kind=kind.value,
+                      details={field: [f"not a {kind.value} organisation"]})
+
+
+def transition(
+    tag_or_device, target: str | State, *, actor: Actor, params: dict | None = None, note: str | None = None,
+    client_time: dt.datetime | None = None, station: str | None = None, commit: bool = True,
+    event_details: dict | None = None,
+) -> Device:
+    """Move a device to ``target`` if the lifecycle and its guards allow it.
+
+    The write is a compare-and-set on the state read here, so of two concurrent moves of one
+    device exactly one wins; the loser gets 409 and nothing is written for it.
+    """
+    params = dict(params or {})
+    try:
+        target = State(target)
+    except ValueError:
+        raise Invalid("Unknown state %(state)s.", state=str(target), details={"target": ["unknown state"]}) from None
+    device = tag_or_device if isinstance(tag_or_device, Device) else get_device(tag_or_device, actor=actor)
+    if actor.role not in (None, "admin") and actor.role not in lifecycle.ROLES_FOR.get(target, ()):
+        raise Conflict("Your role (%(role)s) cannot move a device to %(target)s.", role=actor.role,
+                       target=target.value, code="role_not_allowed")
+    if target == State.LOST and not (params.get("reason") or note):
+        params["reason"] = None
+    if target == State.LOST and note and not params.get("reason"):
+        params["reason"] = note
+    _check_org(params.get("recycler_organisation_id"), OrgKind.RECYCLER, "recycler_organisation_id")
+    _check_org(params.get("partner_organisation_id"), OrgKind.PARTNER, "partner_organisation_id")
+    source = device.state
+    try:
+        lifecycle.check_transition(source, target, facts_for(device, params))
+    except TransitionRefused as exc:
+        r = exc.refusal
+        raise Conflict(r.message, code=r.code, details={"from": source.value, "to": target.value}, **r.params) from None
+
+    now = utcnow()
+    custodian_before = device.custodian_organisation_id
+    custodian_after = _custodian_after(device, target, params, actor)
+    values = {"state": target, "state_since": now, "updated_at": now, "version": Device.version + 1,
+              "custodian_organisation_id": custodian_after}
+    if target == State.RECEIVED:
+        values["last_received_at"] = now
+    if target == State.DIAGNOSED:
+        values["verdict"] = lifecycle.Verdict(params["verdict"]) if params.get("verdict") else device.verdict
+    if target == State.READY:
+        values["grade"] = lifecycle.Grade(params.get("grade") or device.grade.value)
+        if source == State.RESERVED:  # reservation cancelled
+            values["programme_id"] = None
+            values["partner_organisation_id"] = None
+    if target == State.RESERVED:
+        values["programme_id"] = params["programme_id"]
+        values["partner_organisation_id"] = params["partner_organisation_id"]
+    if target == State.HANDED_OVER:
+        values["loan"] = bool(params.get("loan"))
+        values["expected_return_on"] = params.get("expected_return_on") if params.get("loan") else None
+    if target in (State.RETURNED, State.RECEIVED, State.LOST):
+        values["expected_return_on"] = None
+    if target == State.RECYCLED:
+        values["recycler_organisation_id"] = params["recycler_organisation_id"]
+
+    result = db.session.execute(
+        update(Device).where(and_(Device.id == device.id, Device.state == source)).values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        db.session.rollback()
+        raise Conflict("Device %(tag)s was changed by someone else at the same moment; reload and try again.",
+                       tag=device.tag, code="concurrent_change")
+    details = {k: (v.isoformat() if isinstance(v, (dt.date, dt.datetime)) else v)
+               for k, v in params.items() if v is not None and k not in ("beneficiary_ref",)}
+    details.update(event_details or {})
+    custody.record("state_changed", actor=actor, device=device, state_before=source, state_after=target,
+                   custodian_before_id=custodian_before, custodian_after_id=custodian_after,
+                   client_time=client_time, station=station, note=note, details=details)
+    if commit:
+        db.session.commit()
+        db.session.refresh(device)
+    else:
+        db.session.flush()
+        db.session.expire(device)
+    return device
+
+
+def state_counts(actor: Actor) -> dict[str, int]:
+    query = scoped(select(Device.state, func.count()).group_by(Device.state), actor)
+    return {s.value: n for s, n in db.session.execute(query).all()}

@@ -1,0 +1,135 @@
+"""Domain errors and the one JSON error envelope {"error": {"code", "message", "details"}}."""
+from __future__ import annotations
+
+from flask import Flask, jsonify, render_template, request
+from flask_babel import gettext
+from marshmallow import ValidationError
+from werkzeug.exceptions import HTTPException
+
+
+class DomainError(Exception):
+    """A refusal a user can understand. ``message`` is an English msgid translated on display."""
+
+    status = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, *, details: dict | None = None, code: str | None = None, **params):
+        super().__init__(message % params if params else message)
+        self.message = message
+        self.params = params
+        self.details = details or {}
+        if code:
+            self.code = code
+
+    def translated(self) -> str:
+        text = gettext(self.message) if self.message else ""
+        return text % self.params if self.params else text
+
+
+class NotFound(DomainError):
+    status, code = 404, "not_found"
+
+
+class Conflict(DomainError):
+    status, code = 409, "conflict"
+
+
+class Invalid(DomainError):
+    status, code = 422, "invalid"
+
+
+class Forbidden(DomainError):
+    status, code = 403, "forbidden"
+
+
+class Unauthorized(DomainError):
+    status, code = 401, "unauthorized"
+
+
+def envelope(status: int, code: str, message: str, details=None):
+    resp = jsonify({"error": {"code": code, "message": message, "details": details or {}}})
+    resp.status_code = status
+    return resp
+
+
+def wants_json() -> bool:
+    if request.path.startswith("/api/") or request.path == "/healthz":
+        return True
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return best == "application/json" and not request.accept_mimetypes["text/html"]
+
+
+_HTTP_CODES = {
+    400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
+    409: "conflict", 413: "too_large", 415: "unsupported_media_type", 422: "invalid", 429: "too_many_requests",
+    500: "internal_error",
+}
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(DomainError)
+    def _domain(err: DomainError):
+        if wants_json():
+            return envelope(err.status, err.code, err.translated(), err.details)
+        return _page(err.status, err.translated(), err.details)
+
+    @app.errorhandler(ValidationError)
+    def _validation(err: ValidationError):
+        messages = err.messages if isinstance(err.messages, dict) else {"_schema": err.messages}
+        message = gettext("Invalid input: %(fields)s", fields=", ".join(sorted(map(str, messages))))
+        if wants_json():
+            return envelope(422, "invalid", message, messages)
+        return _page(422, message, messages)
+
+    @app.errorhandler(HTTPException)
+    def _http(err: HTTPException):
+        code = err.code or 500
+        # webargs/flask-smorest put marshmallow messages in err.data
+        data = getattr(err, "data", None) or {}
+        details = data.get("messages") or data.get("errors") or {}
+        if code == 422 and details:
+            # flask-smorest nests by location ("json", "query"); flatten one level for readers
+            if isinstance(details, dict) and len(details) == 1 and next(iter(details)) in ("json", "query", "form", "files"):
+                details = next(iter(details.values()))
+            message = gettext("Invalid input: %(fields)s", fields=", ".join(sorted(map(str, details))))
+        elif code == 413:
+            limit = app.config.get("MAX_CONTENT_LENGTH") or 0
+            message = gettext("The upload is too large (limit %(mb)s MB).", mb=limit // (1024 * 1024))
+        else:
+            message = _http_message(code, err)
+        if wants_json():
+            return envelope(code, _HTTP_CODES.get(code, "error"), message, details)
+        return _page(code, message, details)
+
+    @app.errorhandler(Exception)
+    def _unexpected(err: Exception):
+        app.logger.exception("unhandled error on %s %s", request.method, request.path)
+        message = gettext("Something went wrong on our side. Nothing was changed; please try again.")
+        if wants_json():
+            return envelope(500, "internal_error", message)
+        return _page(500, message)
+
+
+def _http_message(code: int, err: HTTPException) -> str:
+    messages = {
+        400: gettext("The request is malformed."),
+        401: gettext("Please sign in."),
+        403: gettext("You are not allowed to do this."),
+        404: gettext("This page or object does not exist, or is not visible to you."),
+        405: gettext("This method is not allowed here."),
+        409: gettext("This conflicts with the current state."),
+        429: gettext("Too many attempts. Please wait a minute and try again."),
+    }
+    if code == 400 and err.description and "CSRF" in err.description:
+        return gettext("Your form has expired or was sent from elsewhere. Please reload the page and try again.")
+    return messages.get(code, gettext("Something went wrong on our side. Nothing was changed; please try again."))
+
+
+def _page(status: int, message: str, details=None):
+    from .extensions import db
+
+    db.session.rollback()
+    try:
+        return render_template("error.html", status=status, message=message, details=details or {}), status
+    except Exception:  # templates missing during early start-up
+        return f"{status}: {message}", status

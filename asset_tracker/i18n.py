@@ -1,0 +1,84 @@
+"""Languages: locale selection, catalogs from every capability, compiled on start when stale."""
+from __future__ import annotations
+
+import glob
+import os
+
+from flask import Flask, request, session
+from flask_babel import get_locale
+from flask_login import current_user
+
+from .extensions import babel
+
+PACKAGE_DIR = os.path.dirname(__file__)
+
+
+def translation_directories() -> list[str]:
+    """The main catalog plus one per capability (asset_tracker/<capability>/translations)."""
+    dirs = [os.path.join(PACKAGE_DIR, "translations")]
+    dirs += sorted(glob.glob(os.path.join(PACKAGE_DIR, "*", "translations")))
+    return [d for d in dirs if os.path.isdir(d)]
+
+
+def compile_catalogs(directories: list[str]) -> None:
+    """Compile .po to .mo when the .mo is missing or older (the .mo files are build products)."""
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
+    for directory in directories:
+        for po_path in glob.glob(os.path.join(directory, "*", "LC_MESSAGES", "*.po")):
+            mo_path = po_path[:-3] + ".mo"
+            if os.path.exists(mo_path) and os.path.getmtime(mo_path) >= os.path.getmtime(po_path):
+                continue
+            with open(po_path, "rb") as f:
+                catalog = read_po(f)
+            try:
+                with open(mo_path, "wb") as f:
+                    write_mo(f, catalog)
+            except OSError:  # read-only install: the .mo must have been built at packaging time
+                pass
+
+
+def select_locale() -> str:
+    languages = _languages()
+    lang = request.args.get("lang") if request else None
+    if lang in languages:
+        return lang
+    if current_user and getattr(current_user, "is_authenticated", False) and current_user.locale in languages:
+        return current_user.locale
+    if session.get("lang") in languages:
+        return session["lang"]
+    return request.accept_languages.best_match(languages) or languages[0]
+
+
+def _languages() -> list[str]:
+    from flask import current_app
+
+    return current_app.config["LANGUAGES"]
+
+
+def current_language() -> str:
+    return str(get_locale() or "fr")[:2]
+
+
+def init_i18n(app: Flask) -> None:
+    dirs = translation_directories()
+    compile_catalogs(dirs)
+    app.config["BABEL_TRANSLATION_DIRECTORIES"] = ";".join(dirs)
+    babel.init_app(app, locale_selector=select_locale)
+
+    from . import lifecycle
+    from .devices.models import DEVICE_TYPE_LABELS, DeviceType
+
+    @app.template_filter("state_label")
+    def _state_label(state):
+        return lifecycle.label(state, current_language())
+
+    @app.template_filter("type_label")
+    def _type_label(value):
+        value = DeviceType(getattr(value, "value", value))
+        return DEVICE_TYPE_LABELS[value].get(current_language(), value.value)
+
+    @app.context_processor
+    def _i18n_context():
+        return {"current_language": current_language, "LANGUAGES": app.config["LANGUAGES"]}

@@ -1,0 +1,1 @@
+"""Collection batches, donor entry, bulk import and reception."""

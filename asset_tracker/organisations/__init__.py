@@ -1,0 +1,1 @@
+"""Organisations: donors, workshops, partners, recyclers and programme owners."""

@@ -1,0 +1,1 @@
+"""The page shell: home page per role, navigation registry."""

@@ -1,0 +1,1 @@
+"""Data-wiping evidence: records per storage medium, log imports and certificates."""

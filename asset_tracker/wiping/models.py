@@ -1,0 +1,67 @@
+"""Wipe records per storage medium, evidence files, and verification by a second person."""
+from __future__ import annotations
+
+import enum
+
+from sqlalchemy import ForeignKey, Integer, LargeBinary, String, Text, BigInteger
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..db import Base, JSONType, UTCDateTime, utcnow
+from ..organisations.models import enum_column
+
+
+class WipeResult(str, enum.Enum):
+    PASSED = "passed"
+    FAILED = "failed"
+    ABORTED = "aborted"
+
+
+class NistCategory(str, enum.Enum):
+    CLEAR = "clear"
+    PURGE = "purge"
+    DESTROY = "destroy"
+
+
+class EvidenceFile(Base):
+    """A raw evidence file (nwipe log, CSV export, photo), kept as uploaded with its SHA-256."""
+
+    __tablename__ = "evidence_files"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(100), default="application/octet-stream")
+    size: Mapped[int] = mapped_column(Integer)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class WipeRecord(Base):
+    __tablename__ = "wipe_records"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    device_id: Mapped[int] = mapped_column(ForeignKey("devices.id"), index=True)
+    medium_id: Mapped[int] = mapped_column(ForeignKey("storage_media.id"), index=True)
+    result: Mapped[WipeResult] = mapped_column(enum_column(WipeResult, "wipe_result"))
+    nist_category: Mapped[NistCategory] = mapped_column(enum_column(NistCategory, "nist_category"))
+    method: Mapped[str] = mapped_column(String(200))
+    tool: Mapped[str | None] = mapped_column(String(100))
+    tool_version: Mapped[str | None] = mapped_column(String(50))
+    passes: Mapped[int | None] = mapped_column(Integer)
+    pattern: Mapped[str | None] = mapped_column(String(100))
+    verification: Mapped[str | None] = mapped_column(String(100))
+    started_at: Mapped[object | None] = mapped_column(UTCDateTime)
+    ended_at: Mapped[object | None] = mapped_column(UTCDateTime)
+    bytes_erased: Mapped[int | None] = mapped_column(BigInteger)
+    operator_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    operator_name: Mapped[str] = mapped_column(String(254))
+    source: Mapped[str] = mapped_column(String(20), default="manual")
+    evidence_id: Mapped[int | None] = mapped_column(ForeignKey("evidence_files.id"))
+    details: Mapped[dict] = mapped_column(JSONType, default=dict)
+    recorded_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    # Second-person verification.
+    verified_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    verified_at: Mapped[object | None] = mapped_column(UTCDateTime)
+
+    evidence: Mapped[EvidenceFile | None] = relationship()

@@ -1,0 +1,1 @@
+"""Configuration files, layered by asset_tracker.config_loader."""

@@ -1,0 +1,47 @@
+"""Every configuration key with its default; environment files and ASSET_TRACKER_* variables override them."""
+import os
+
+# Signs session cookies and CSRF tokens; production.py refuses to start without one.
+SECRET_KEY = "dev-only-secret-change-me"
+# Database URL: sqlite:///path.db or postgresql+psycopg://user@host/db; DATABASE_URL wins.
+SQLALCHEMY_DATABASE_URI = "sqlite:///" + os.path.join(os.path.dirname(os.path.dirname(__file__)), "instance", "asset_tracker.db")
+# Extra engine options (pool size, etc.).
+SQLALCHEMY_ENGINE_OPTIONS = {}
+# Milliseconds SQLite waits for a write lock before giving up.
+SQLITE_BUSY_TIMEOUT_MS = 15000
+# Asset tag prefix (letters/digits, starting with a letter) and the zero-padded width of its sequence.
+TAG_PREFIX = "RB"
+TAG_WIDTH = 6
+# Default interface language and the languages offered.
+BABEL_DEFAULT_LOCALE = "fr"
+LANGUAGES = ["fr", "en"]
+BABEL_DEFAULT_TIMEZONE = "Europe/Paris"
+# A scanning station stays open all day: CSRF tokens live as long as the session (no time limit).
+WTF_CSRF_TIME_LIMIT = None
+# Login attempts allowed per client address.
+LOGIN_RATE_LIMIT = "10 per minute"
+# Storage for rate-limit counters ("memory://" is per process; use redis:// with several workers).
+RATELIMIT_STORAGE_URI = "memory://"
+# Largest accepted upload, in bytes (imports, wipe logs).
+MAX_CONTENT_LENGTH = 20 * 1024 * 1024
+# Page size of lists and API collections, and its ceiling.
+PAGE_SIZE = 50
+MAX_PAGE_SIZE = 500
+# How long a client-made scan/import id is remembered for retries, in days.
+IDEMPOTENCY_DAYS = 30
+# Session cookie hardening.
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_SECURE = False
+# API documentation (flask-smorest).
+API_TITLE = "Reboot Tracker API"
+API_VERSION = "v1"
+OPENAPI_VERSION = "3.0.3"
+OPENAPI_URL_PREFIX = "/api/v1"
+OPENAPI_JSON_PATH = "openapi.json"
+# Run the reminder scheduler inside this process (make run); production runs it as its own process.
+SCHEDULER_ENABLED = False
+# Public base URL used in e-mails.
+BASE_URL = "http://127.0.0.1:5000"
+# Overdue rules used by reminders and the "overdue" filter (see config/reminders.py).
+from config.reminders import REMINDER_RULES  # noqa: E402

@@ -1,0 +1,2 @@
+"""Development (make run): SQLite in instance/, scheduler in-process."""
+SCHEDULER_ENABLED = True

@@ -1,0 +1,27 @@
+"""Reminder rules (SPEC defaults): a device staying in `state` longer than `days` is overdue.
+
+responsible: who is reminded — "donor", "workshop", "partner" or "programme_owner" (of the device's programme,
+falling back to every programme-owner organisation). escalate_days: when the programme owner is told too.
+A loan rule ("loan_overdue") counts from the expected return date instead of the entry into the state.
+"""
+
+REMINDER_RULES = [
+    {"id": "registered_not_collected", "state": "registered", "days": 21, "responsible": "workshop",
+     "escalate_days": None, "escalate_to": "programme_owner"},
+    {"id": "collected_not_received", "state": "collected", "days": 3, "responsible": "workshop",
+     "escalate_days": 7, "escalate_to": "programme_owner"},
+    {"id": "received_not_wiped", "state": "received", "days": 7, "responsible": "workshop",
+     "escalate_days": 14, "escalate_to": "programme_owner"},
+    {"id": "diagnosed_not_wiped", "state": "diagnosed", "days": 7, "responsible": "workshop",
+     "escalate_days": 14, "escalate_to": "programme_owner"},
+    {"id": "wiped_not_refurbished", "state": "wiped", "days": 21, "responsible": "workshop",
+     "escalate_days": None, "escalate_to": "programme_owner"},
+    {"id": "ready_not_reserved", "state": "ready", "days": 60, "responsible": "programme_owner",
+     "escalate_days": None, "escalate_to": "programme_owner"},
+    {"id": "reserved_not_handed_over", "state": "reserved", "days": 14, "responsible": "partner",
+     "escalate_days": 28, "escalate_to": "programme_owner"},
+    {"id": "loan_overdue", "state": "handed_over", "days": 0, "responsible": "partner", "loan": True,
+     "escalate_days": 30, "escalate_to": "programme_owner"},
+    {"id": "returned_not_received", "state": "returned", "days": 7, "responsible": "partner",
+     "escalate_days": 14, "escalate_to": "programme_owner"},
+]

@@ -1,0 +1,6 @@
+"""Test runs: in-memory-friendly settings; tests override the database URL."""
+TESTING = True
+SECRET_KEY = "testing-secret"
+WTF_CSRF_ENABLED = True
+LOGIN_RATE_LIMIT = "5 per minute"
+SCHEDULER_ENABLED = False

@@ -1,0 +1,132 @@
+"""Test data made through the services, so every row has its custody events."""
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+
+from asset_tracker.auth import services as auth
+from asset_tracker.auth.models import User
+from asset_tracker.custody.services import Actor
+from asset_tracker.devices import services as devices
+from asset_tracker.devices.models import Device, StorageMedium
+from asset_tracker.extensions import db
+from asset_tracker.lifecycle import State
+from asset_tracker.organisations.models import OrgKind, Organisation
+from asset_tracker.assignment.models import Programme
+from asset_tracker.wiping import services as wiping
+
+PASSWORD = "correct-horse-battery"
+SYSTEM = Actor.system("tests")
+_serials = itertools.count(1)
+
+ORGS = {
+    "donor": ("CAF du Rhône", OrgKind.DONOR),
+    "donor_b": ("Mairie de Lyon", OrgKind.DONOR),
+    "workshop": ("Weeefund", OrgKind.WORKSHOP),
+    "partner": ("Emmaüs Connect", OrgKind.PARTNER),
+    "partner_b": ("Collège Maria Casarès", OrgKind.PARTNER),
+    "recycler": ("Recyclage DEEE Rhône", OrgKind.RECYCLER),
+    "owner": ("Métropole de Lyon", OrgKind.PROGRAMME_OWNER),
+}
+
+
+def make_organisations() -> dict[str, Organisation]:
+    out = {}
+    for key, (name, kind) in ORGS.items():
+        org = Organisation(name=name, kind=kind, contact_email=f"{key}@example.org")
+        db.session.add(org)
+        out[key] = org
+    db.session.commit()
+    out["programme"] = make_programme(out)
+    return out
+
+
+def make_programme(orgs, name="Collégiens 2026", target=1000) -> Programme:
+    p = Programme(name=name, owner_organisation_id=orgs["owner"].id, target_count=target)
+    p.partners = [orgs["partner"], orgs["partner_b"]]
+    db.session.add(p)
+    db.session.commit()
+    return p
+
+
+def make_user(role: str, org: Organisation, email: str | None = None, locale: str | None = None) -> User:
+    email = email or f"{role}.{org.id}.{next(_serials)}@example.org"
+    return auth.create_user(email, role=role, organisation_id=org.id, password=PASSWORD, actor=SYSTEM,
+                            name=role.title(), locale=locale)
+
+
+def make_users(orgs) -> dict[str, User]:
+    return {
+        "donor": make_user("donor", orgs["donor"], "donor@example.org"),
+        "donor_b": make_user("donor", orgs["donor_b"], "donor.b@example.org"),
+        "technician": make_user("technician", orgs["workshop"], "tech@example.org"),
+        "technician_b": make_user("technician", orgs["workshop"], "tech.b@example.org"),
+        "coordinator": make_user("coordinator", orgs["partner"], "coord@example.org"),
+        "coordinator_b": make_user("coordinator", orgs["partner_b"], "coord.b@example.org"),
+        "auditor": make_user("auditor", orgs["owner"], "auditor@example.org"),
+        "admin": make_user("admin", orgs["owner"], "admin@example.org"),
+    }
+
+
+def token_for(user: User) -> str:
+    return auth.create_token(user, actor=SYSTEM, name="tests")[1]
+
+
+PATH = [State.COLLECTED, State.RECEIVED, State.DIAGNOSED, State.WIPED, State.REFURBISHED, State.READY,
+        State.RESERVED, State.HANDED_OVER, State.RETURNED]
+
+
+def make_device(orgs, users, state: State | str = State.REGISTERED, *, donor="donor", media: int = 1,
+                type="laptop", verdict="refurbish", serial: str | None = None, imei: str | None = None,
+                partner="partner") -> Device:
+    """A device walked through the services to ``state`` (with wipe records when it passes `wiped`)."""
+    state = State(state)
+    donor_org = orgs[donor]
+    donor_user = users[donor]
+    device = devices.register_device(
+        actor=Actor.of(donor_user), type=type, donor_organisation_id=donor_org.id, brand="Lenovo",
+        model="ThinkPad T480", serial=serial or f"SN{next(_serials):08d}", imei=imei,
+        media=[{"kind": "ssd", "serial": f"DISK{next(_serials):06d}", "capacity_bytes": 256 * 10**9}
+               for _ in range(media)])
+    tech = Actor.of(users["technician"])
+    coord = Actor.of(users["coordinator" if partner == "partner" else "coordinator_b"])
+    if state == State.LOST:
+        return devices.transition(device, State.LOST, actor=tech, params={"reason": "fell off the van"})
+    if state == State.RECYCLED:
+        path = [State.COLLECTED, State.RECEIVED, State.DIAGNOSED, State.WIPED, State.RECYCLED]
+        verdict = "recycle"
+    elif state == State.REGISTERED:
+        path = []
+    else:
+        path = PATH[: PATH.index(state) + 1]
+    for target in path:
+        params = {}
+        actor = tech
+        if target == State.DIAGNOSED:
+            params = {"verdict": verdict}
+        elif target == State.WIPED:
+            wipe_all(device, tech)
+        elif target == State.READY:
+            params = {"grade": "B"}
+        elif target == State.RESERVED:
+            params = {"programme_id": orgs["programme"].id, "partner_organisation_id": orgs[partner].id}
+        elif target == State.HANDED_OVER:
+            params = {"beneficiary_ref": "MC-0042", "beneficiary_category": "pupil"}
+            actor = coord
+        elif target == State.RETURNED:
+            actor = coord
+        elif target == State.RECYCLED:
+            params = {"recycler_organisation_id": orgs["recycler"].id}
+        device = devices.transition(device, target, actor=actor, params=params)
+    return device
+
+
+def wipe_all(device: Device, tech: Actor, result: str = "passed") -> None:
+    media = db.session.query(StorageMedium).filter_by(device_id=device.id).all()
+    if not media:
+        wiping.state_no_media(device, actor=tech)
+    now = dt.datetime.now(dt.timezone.utc)
+    for medium in media:
+        wiping.record_wipe(device, medium.id, actor=tech, result=result, method="Fill With Zeros",
+                           nist_category="clear", tool="nwipe", tool_version="0.35", passes=1,
+                           verification="last pass", started_at=now - dt.timedelta(hours=1), ended_at=now)
