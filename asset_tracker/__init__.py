@@ -65,18 +65,17 @@ def register_errors(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
+    """Every capability's `views.bp` (and its `NAV` menu entries) and `api.BLUEPRINTS`."""
     from .api import init_api
-    from .auth.views import bp as auth_views
-    from .web.views import bp as web_views
-    from .devices.views import bp as device_views
-
-    from .web.nav import init_nav
+    from .capabilities import modules
+    from .web.nav import add_nav, init_nav
 
     init_api(app)
     init_nav(app)
-    app.register_blueprint(auth_views)
-    app.register_blueprint(web_views)
-    app.register_blueprint(device_views)
+    for module in modules("views"):
+        app.register_blueprint(module.bp)
+        for endpoint, label, roles, order in getattr(module, "NAV", ()):
+            add_nav(app, endpoint, label, roles, order)
 
 
 def register_cli(app: Flask) -> None:

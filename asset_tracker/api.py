@@ -7,12 +7,6 @@ from sqlalchemy import text
 from .auth.access import PUBLIC, access
 from .extensions import api, csrf, db
 
-API_MODULES = (
-    "asset_tracker.organisations.api",
-    "asset_tracker.auth.api",
-    "asset_tracker.devices.api",
-    "asset_tracker.custody.api",
-)
 
 
 def init_api(app: Flask) -> None:
@@ -23,10 +17,9 @@ def init_api(app: Flask) -> None:
                                 "Authenticate with `Authorization: Bearer <token>` (`flask tokens create EMAIL`)."},
     })
     api.spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
-    import importlib
+    from .capabilities import modules
 
-    for name in API_MODULES + tuple(app.config.get("EXTRA_API_MODULES", ())):
-        module = importlib.import_module(name)
+    for module in modules("api"):
         for blp in module.BLUEPRINTS:
             csrf.exempt(blp)
             api.register_blueprint(blp)

@@ -1,19 +1,13 @@
-"""The flask command line: each capability adds its command group here."""
+"""The flask command line: every capability's `cli.COMMANDS`, plus `demo`."""
 from __future__ import annotations
-
-import importlib
 
 from flask import Flask
 
-CLI_MODULES = (
-    "asset_tracker.auth.cli",
-    "asset_tracker.custody.cli",
-    "asset_tracker.demo",
-)
-
 
 def register_commands(app: Flask) -> None:
-    for name in CLI_MODULES + tuple(app.config.get("EXTRA_CLI_MODULES", ())):
-        module = importlib.import_module(name)
+    from . import demo
+    from .capabilities import modules
+
+    for module in modules("cli") + [demo]:
         for group in module.COMMANDS:
             app.cli.add_command(group)
