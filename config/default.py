@@ -43,5 +43,11 @@ OPENAPI_JSON_PATH = "openapi.json"
 SCHEDULER_ENABLED = False
 # Public base URL used in e-mails.
 BASE_URL = "http://127.0.0.1:5000"
+# Key of the HMAC-SHA256 that the custody chain keeps instead of a beneficiary reference; production must set its own.
+BENEFICIARY_HMAC_KEY = "dev-only-beneficiary-key-change-me"
+# Days after a device's return before its beneficiary reference is erased by the nightly job.
+BENEFICIARY_REF_RETENTION_DAYS = 90
+# Beneficiary reference pattern for partners that configured none (a code, never a name).
+BENEFICIARY_REF_DEFAULT_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_./-]{2,39}$"
 # Overdue rules used by reminders and the "overdue" filter (see config/reminders.py).
 from config.reminders import REMINDER_RULES  # noqa: E402

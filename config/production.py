@@ -10,6 +10,8 @@ def check(config):
     missing = []
     if not config.get("SECRET_KEY") or config["SECRET_KEY"] == "dev-only-secret-change-me":
         missing.append("a secret key (ASSET_TRACKER_SECRET_KEY)")
+    if config.get("BENEFICIARY_HMAC_KEY") in (None, "", "dev-only-beneficiary-key-change-me"):
+        missing.append("a beneficiary hash key (ASSET_TRACKER_BENEFICIARY_HMAC_KEY)")
     if not os.environ.get("DATABASE_URL") and not os.environ.get("ASSET_TRACKER_SQLALCHEMY_DATABASE_URI"):
         missing.append("a database URL (DATABASE_URL)")
     if missing:

@@ -1,11 +1,13 @@
-"""Programmes and the partners allowed to distribute for them."""
+"""Programmes and their partners, reservations, kits and accessories, hand-overs, returns and recycling."""
 from __future__ import annotations
 
-from sqlalchemy import Column, Date, ForeignKey, Integer, String, Table, Text
+import enum
+
+from sqlalchemy import (Boolean, Column, Date, ForeignKey, Index, Integer, String, Table, Text, text)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..db import Base, JSONType, UTCDateTime, utcnow
-from ..organisations.models import Organisation
+from ..organisations.models import Organisation, enum_column
 
 programme_partners = Table(
     "programme_partners",
@@ -32,3 +34,148 @@ class Programme(Base):
 
     owner: Mapped[Organisation] = relationship(lazy="joined")
     partners: Mapped[list[Organisation]] = relationship(secondary=programme_partners)
+
+
+class Reservation(Base):
+    """A ready device set aside for a programme and a partner. At most one active reservation per device."""
+
+    __tablename__ = "reservations"
+    __table_args__ = (
+        # The database, not only the code, keeps a device out of two active reservations.
+        Index("uq_reservations_active_device", "device_id", unique=True,
+              sqlite_where=text("active"), postgresql_where=text("active")),
+        Index("ix_reservations_partner_active", "partner_organisation_id", "active"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    device_id: Mapped[int] = mapped_column(ForeignKey("devices.id"), index=True)
+    programme_id: Mapped[int] = mapped_column(ForeignKey("programmes.id"), index=True)
+    partner_organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # How it ended: "handed_over" or "cancelled" (null while active).
+    outcome: Mapped[str | None] = mapped_column(String(20))
+    reserved_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)
+    ended_at: Mapped[object | None] = mapped_column(UTCDateTime)
+
+    programme: Mapped[Programme] = relationship(lazy="joined")
+    partner: Mapped[Organisation] = relationship(lazy="joined")
+
+
+class AccessoryKind(str, enum.Enum):
+    MOBILE_KEY = "mobile_key"  # 4G key
+    CHARGER = "charger"
+    BAG = "bag"
+    MOUSE = "mouse"
+    HEADSET = "headset"
+    OTHER = "other"
+
+
+ACCESSORY_LABELS = {
+    AccessoryKind.MOBILE_KEY: {"fr": "Clé 4G", "en": "4G key"},
+    AccessoryKind.CHARGER: {"fr": "Chargeur", "en": "Charger"},
+    AccessoryKind.BAG: {"fr": "Sacoche", "en": "Bag"},
+    AccessoryKind.MOUSE: {"fr": "Souris", "en": "Mouse"},
+    AccessoryKind.HEADSET: {"fr": "Casque", "en": "Headset"},
+    AccessoryKind.OTHER: {"fr": "Autre", "en": "Other"},
+}
+
+
+class AccessoryStatus(str, enum.Enum):
+    IN_STOCK = "in_stock"  # at the workshop, in a kit or loose
+    HANDED_OVER = "handed_over"
+    MISSING = "missing"  # not given back at a return
+    RETIRED = "retired"
+
+
+class Accessory(Base):
+    """A tracked accessory; attached to a device it makes that device's kit."""
+
+    __tablename__ = "accessories"
+    __table_args__ = (Index("ix_accessories_device_status", "device_id", "status"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[AccessoryKind] = mapped_column(enum_column(AccessoryKind, "accessory_kind"))
+    tag: Mapped[str | None] = mapped_column(String(32), unique=True)
+    description: Mapped[str | None] = mapped_column(String(200))
+    serial: Mapped[str | None] = mapped_column(String(100))
+    imei: Mapped[str | None] = mapped_column(String(20), index=True)
+    iccid: Mapped[str | None] = mapped_column(String(22), index=True)
+    device_id: Mapped[int | None] = mapped_column(ForeignKey("devices.id"))
+    status: Mapped[AccessoryStatus] = mapped_column(enum_column(AccessoryStatus, "accessory_status"),
+                                                    default=AccessoryStatus.IN_STOCK)
+    created_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Handover(Base):
+    """A device (and kit) given to a beneficiary through a partner.
+
+    The pseudonymous reference lives only here, readable by the partner that recorded it; the
+    custody chain holds its keyed hash. Erasure empties ``beneficiary_ref`` and keeps the rest.
+    """
+
+    __tablename__ = "handovers"
+    __table_args__ = (
+        Index("ix_handovers_partner_returned", "partner_organisation_id", "returned_at"),
+        Index("ix_handovers_loan_due", "loan", "expected_return_on"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    device_id: Mapped[int] = mapped_column(ForeignKey("devices.id"), index=True)
+    reservation_id: Mapped[int | None] = mapped_column(ForeignKey("reservations.id"))
+    programme_id: Mapped[int] = mapped_column(ForeignKey("programmes.id"), index=True)
+    partner_organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    beneficiary_ref: Mapped[str | None] = mapped_column(String(64))
+    beneficiary_ref_hmac: Mapped[str | None] = mapped_column(String(64), index=True)
+    ref_erased_at: Mapped[object | None] = mapped_column(UTCDateTime, index=True)
+    beneficiary_category: Mapped[str] = mapped_column(String(40))
+    handed_over_on: Mapped[object] = mapped_column(Date)
+    loan: Mapped[bool] = mapped_column(Boolean, default=False)
+    expected_return_on: Mapped[object | None] = mapped_column(Date)
+    handed_over_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    handed_over_by_name: Mapped[str] = mapped_column(String(200))
+    conditions: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)
+    # Return, recorded by the partner.
+    returned_at: Mapped[object | None] = mapped_column(UTCDateTime, index=True)
+    return_reason: Mapped[str | None] = mapped_column(String(200))
+    return_condition: Mapped[str | None] = mapped_column(String(200))
+    return_note: Mapped[str | None] = mapped_column(Text)
+
+    programme: Mapped[Programme] = relationship(lazy="joined")
+    partner: Mapped[Organisation] = relationship(lazy="joined")
+    items: Mapped[list["HandoverItem"]] = relationship(back_populates="handover", order_by="HandoverItem.id",
+                                                       lazy="selectin")
+
+
+class HandoverItem(Base):
+    """One accessory of a handed-over kit, and what became of it at the return."""
+
+    __tablename__ = "handover_items"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    handover_id: Mapped[int] = mapped_column(ForeignKey("handovers.id"), index=True)
+    accessory_id: Mapped[int] = mapped_column(ForeignKey("accessories.id"), index=True)
+    # null until the return: True given back, False missing.
+    returned: Mapped[bool | None] = mapped_column(Boolean)
+
+    handover: Mapped[Handover] = relationship(back_populates="items")
+    accessory: Mapped[Accessory] = relationship(lazy="joined")
+
+
+class Recycling(Base):
+    """A device sent to a recycler, with its disposal reference and the parts harvested before."""
+
+    __tablename__ = "recyclings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    device_id: Mapped[int] = mapped_column(ForeignKey("devices.id"), unique=True)
+    recycler_organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    disposal_reference: Mapped[str] = mapped_column(String(100))
+    # Groups the devices of one shipment on one certificate.
+    shipment_reference: Mapped[str | None] = mapped_column(String(100), index=True)
+    parts_harvested: Mapped[list] = mapped_column(JSONType, default=list)
+    recorded_by_name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)
+
+    recycler: Mapped[Organisation] = relationship(lazy="joined")
