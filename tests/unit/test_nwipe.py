@@ -467,6 +467,104 @@ def test_interrupted_earlier_run_is_reported_and_the_later_run_kept():
     )
 
 
+
+SECURE_ERASE_LOG = b"""\
+[2026/02/03 14:00:01]    info: nwipe 0.40
+[2026/02/03 14:00:02]  notice: Found /dev/nvme0n1, NVME-SSD, Samsung SSD 970 EVO Plus 1TB, 1000 GB, S/N=S4EWNX0R812345K
+[2026/02/03 14:00:02]  notice: Program options are set as follows...
+[2026/02/03 14:00:02]  notice:   autonuke = 1 (on)
+[2026/02/03 14:00:02]  notice:   banner   = nwipe 0.40
+[2026/02/03 14:00:02]  notice:   prng     = Isaac64
+[2026/02/03 14:00:02]  notice:   method   = Secure Erase (ATA/NVMe)
+[2026/02/03 14:00:02]  notice:   rounds   = 1
+[2026/02/03 14:00:02]  notice:   verify   = 1 (last pass)
+[2026/02/03 14:00:03]  notice: /dev/nvme0n1, sect/blk/dev 512/4096/1000204886016
+[2026/02/03 14:00:03]  notice: Attempting NVMe Secure Erase on /dev/nvme0n1 (NVME-SSD).
+[2026/02/03 14:00:41]  notice: Secure erase completed for /dev/nvme0n1, starting zero verification pass.
+
+******************************** Error Summary *********************************
+!   Device | Pass Errors | Verifications Errors | Fdatasync I\\O Errors
+--------------------------------------------------------------------------------
+   nvme0n1 |           0 |                    0 |                    0
+********************************************************************************
+
+********************************* Drive Status *********************************
+!   Device | Status | Thru-put | HH:MM:SS | Model/Serial Number
+--------------------------------------------------------------------------------
+   nvme0n1 | Erased |    3 GB/s | 00:06:12 | Samsung SSD 970 E/S4EWNX0R812345K
+--------------------------------------------------------------------------------
+[2026/02/03 14:06:15] Total Throughput    3 GB/s, Secure Erase (ATA/NVMe), 1R+B+VL
+********************************************************************************
+"""
+
+
+def test_firmware_secure_erase_is_a_purge_started_by_its_attempt_line():
+    (disk,) = parse_nwipe_log(SECURE_ERASE_LOG).disks
+
+    assert disk.method == "Secure Erase (ATA/NVMe)" and disk.method_key == "secure_erase"
+    assert disk.nist_category == PURGE
+    assert disk.status == "passed" and disk.kind_hint == "nvme" and disk.bus == "NVME"
+    assert disk.started_at == datetime(2026, 2, 3, 14, 0, 3)
+    assert disk.ended_at == datetime(2026, 2, 3, 14, 6, 15)
+    assert disk.bytes_erased is None  # the drive erased itself: nwipe wrote nothing
+    assert disk.throughput_bytes_per_second == 3_000_000_000
+    assert disk.prng is None and disk.passes_per_round is None
+    assert disk.concerns == ()
+
+
+# nwipe 0.31's layout (from the maintainers' example in PR #325): no bus in the Found line, sizes
+# without a space, a two-column Error Summary, an empty serial, no Fdatasync count yet.
+NWIPE_031_LOG = b"""\
+[2021/06/04 21:41:10]  notice: Found /dev/loop44, Loopback device, 31MB, S/N=
+[2021/06/04 21:41:10]  notice: Program options are set as follows...
+[2021/06/04 21:41:10]  notice:   autonuke = 1 (on)
+[2021/06/04 21:41:10]  notice:   do not perform a final blank pass
+[2021/06/04 21:41:10]  notice:   banner   = nwipe 0.31
+[2021/06/04 21:41:10]  notice:   prng     = Isaac
+[2021/06/04 21:41:10]  notice:   method   = PRNG Stream
+[2021/06/04 21:41:10]  notice:   rounds   = 1
+[2021/06/04 21:41:10]  notice:   sync     = 100000
+[2021/06/04 21:41:10]  notice:   verify   = 0 (off)
+[2021/06/04 21:41:12]  notice: /dev/loop44, sect/blk/dev 512/4096/31457280
+[2021/06/04 21:41:12]  notice: Invoking method 'PRNG Stream' on /dev/loop44
+[2021/06/04 21:41:12]  notice: Starting round 1 of 1 on /dev/loop44
+[2021/06/04 21:41:12]  notice: Starting pass 1/1, round 1/1, on /dev/loop44
+[2021/06/04 21:41:12]  notice: Initialising Isaac prng
+[2021/06/04 21:41:12]  notice: prng stream is active
+[2021/06/04 21:41:13]  notice: 31457280 bytes written to /dev/loop44
+[2021/06/04 21:41:13]  notice: Finished pass 1/1, round 1/1, on /dev/loop44
+[2021/06/04 21:41:13]  notice: Finished final round 1 of 1 on /dev/loop44
+
+******************************** Error Summary *********************************
+! Device | Pass Errors | Verifications Errors |
+--------------------------------------------------------------------------------
+  loop44 |           0 |                    0 |
+********************************************************************************
+
+********************************* Drive Status *********************************
+! Device | Status | Thru-put | HH:MM:SS | Model/Serial Number
+--------------------------------------------------------------------------------
+  loop44 | Erased |  31 MB/s | 00:00:01 | Loopback device/
+--------------------------------------------------------------------------------
+[2021/06/04 21:41:17] Total Throughput  31 MB/s, PRNG Stream, 1R+NB+NV
+********************************************************************************
+"""
+
+
+def test_nwipe_031_layout_is_read():
+    log = parse_nwipe_log(NWIPE_031_LOG)
+    (disk,) = log.disks
+
+    assert log.nwipe_version == "0.31"
+    assert (disk.device, disk.model, disk.bus) == ("/dev/loop44", "Loopback device", None)
+    assert disk.serial == "" and disk.serial_readable is False
+    assert disk.size_bytes == 31457280 and disk.bytes_erased == 31457280
+    assert (disk.verification, disk.verified, disk.blanking) == ("none", None, False)
+    assert disk.prng == "Isaac" and disk.status == "passed"
+    assert (disk.pass_errors, disk.verify_errors, disk.fsync_errors) == (0, 0, None)
+    assert disk.throughput_bytes_per_second == 31_000_000
+    assert disk.ended_at == datetime(2021, 6, 4, 21, 41, 13) and disk.concerns == ()
+
 # -- logs that must be refused ----------------------------------------------------------------------
 
 
