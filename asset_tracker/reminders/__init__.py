@@ -1,0 +1,1 @@
+"""Reminders: overdue steps found on schedule, one digest per organisation and day, escalation."""
