@@ -1,0 +1,421 @@
+"""Scanning-station verbs: handle a scan, undo the last one. Answers are language-neutral (msgids + params)."""
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import inspect
+from dataclasses import dataclass
+
+from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
+
+from .. import lifecycle
+from ..custody.services import Actor
+from ..db import utcnow
+from ..devices import services as devices
+from ..devices.models import Device
+from ..errors import Conflict, DomainError, Invalid, NotFound
+from ..extensions import db
+from ..idempotency import payload_hash, remember, replay
+from ..lifecycle import N_, State
+from ..tags import TagError, looks_like_tag, parse_tag
+from . import keyboard
+
+SCAN_SCOPE = "scan"
+UNDO_SCOPE = "scan_undo"
+# How far ahead of the server a scanner's clock may be before its time is refused.
+CLOCK_SKEW = dt.timedelta(minutes=10)
+
+
+@dataclass(frozen=True)
+class StationAction:
+    name: str
+    target: State | None  # None: look up, nothing changes
+    inputs: tuple[str, ...] = ()  # values asked once for a run of scans
+    label: str = ""  # English msgid
+
+
+ACTIONS: dict[str, StationAction] = {a.name: a for a in (
+    StationAction("receive", State.RECEIVED, (), N_("Receive at the workshop")),
+    StationAction("diagnose", State.DIAGNOSED, ("verdict",), N_("Diagnosed")),
+    StationAction("wipe", State.WIPED, (), N_("Wiped")),
+    StationAction("refurbish", State.REFURBISHED, (), N_("Refurbished")),
+    StationAction("ready", State.READY, ("grade",), N_("Ready (quality check passed)")),
+    StationAction("reserve", State.RESERVED, ("programme_id", "partner_organisation_id"), N_("Reserve")),
+    StationAction("recycle", State.RECYCLED, ("recycler_organisation_id",), N_("Send to recycling")),
+    StationAction("lookup", None, (), N_("Look up (changes nothing)")),
+)}
+# The state names are accepted as action names too ("received", "wiped"...).
+ALIASES = {a.target.value: a.name for a in ACTIONS.values() if a.target is not None}
+ALIASES.update({"look_up": "lookup", "look-up": "lookup"})
+ACTION_NAMES = sorted(set(ACTIONS) | set(ALIASES))
+VALUE_FIELDS = ("verdict", "grade", "programme_id", "partner_organisation_id", "recycler_organisation_id",
+                "disposal_reference", "batch_id")
+# Optional values an action takes besides its required inputs.
+OPTIONAL_INPUTS = {"receive": ("batch_id",), "recycle": ("disposal_reference",)}
+
+
+def action_fields(action: StationAction) -> tuple[str, ...]:
+    return action.inputs + OPTIONAL_INPUTS.get(action.name, ())
+
+# What the workshop does next with a device in each state (shown under every result).
+NEXT_STEP: dict[State, str] = {
+    State.REGISTERED: N_("Still at the donor: it must be collected first."),
+    State.COLLECTED: N_("Next: receive it at the workshop."),
+    State.RECEIVED: N_("Next: diagnose it, or wipe it straight away."),
+    State.DIAGNOSED: N_("Next: wipe its storage."),
+    State.WIPED: N_("Next: refurbish it (verdict refurbish) or send it to recycling (parts, recycle)."),
+    State.REFURBISHED: N_("Next: quality check and grade (ready)."),
+    State.READY: N_("In stock: next, reserve it for a programme."),
+    State.RESERVED: N_("Next: hand-over to a beneficiary by the partner."),
+    State.HANDED_OVER: N_("With its beneficiary."),
+    State.RETURNED: N_("Next: receive it at the workshop, then wipe it again."),
+    State.RECYCLED: N_("Recycled: nothing more to do."),
+    State.LOST: N_("Declared lost: if it is found, scan it with Receive."),
+}
+NEXT_STEP_BY_VERDICT = {
+    "refurbish": N_("Next: refurbish it."),
+    "parts": N_("Next: send it to recycling (parts)."),
+    "recycle": N_("Next: send it to recycling."),
+}
+
+
+@dataclass
+class ScanAnswer:
+    """HTTP status and a language-neutral body (``message_id``/``message_params`` are translated on output)."""
+
+    status: int
+    body: dict
+
+    @property
+    def ok(self) -> bool:
+        return self.status < 400
+
+
+def resolve_action(name: str) -> StationAction:
+    name = (name or "").strip().lower()
+    action = ACTIONS.get(ALIASES.get(name, name))
+    if action is None:
+        raise Invalid("Unknown station action %(action)s.", action=name, details={"action": ["unknown action"]})
+    return action
+
+
+# ---------------------------------------------------------------- resolving a scanned code
+
+
+def _by_identity(text: str, actor: Actor) -> list[Device]:
+    value = text.strip().upper()
+    if not value or len(value) > 100:
+        return []
+    query = select(Device).where(or_(Device.serial == value, Device.imei == value)).limit(2)
+    return list(db.session.execute(devices.scoped(query, actor)).unique().scalars())
+
+
+def _by_tag(tag: str, actor: Actor) -> Device | None:
+    query = devices.scoped(select(Device).where(Device.tag == tag), actor)
+    return db.session.execute(query).unique().scalar_one_or_none()
+
+
+def resolve_code(code: str, *, actor: Actor) -> tuple[Device, dict]:
+    """The device a scanned code designates, and how it was read: tag, serial/IMEI, or a garbled tag recovered.
+
+    Raises NotFound (unknown, or outside the actor's scope), Invalid (a tag with a wrong check character)
+    or Conflict (a serial number shared by several devices).
+    """
+    raw = (code or "").strip()
+    if not raw:
+        raise Invalid("Nothing was scanned.", code="empty_code", details={"code": ["empty"]})
+    reading = {"typed": raw, "read": None, "how": None}
+    tag_error = None
+    upper = raw.upper()
+    if looks_like_tag(upper):
+        try:
+            tag = parse_tag(upper).text
+        except TagError as exc:
+            tag_error = exc
+        else:
+            device = _by_tag(tag, actor)
+            if device is not None:
+                return device, {**reading, "read": tag, "how": "tag"}
+    found = _by_identity(raw, actor) if not looks_like_tag(upper) or tag_error else []
+    if len(found) > 1:
+        raise Conflict("Several devices have the serial number or IMEI %(scanned)s: scan their asset tag instead.",
+                       code="ambiguous_code", scanned=raw)
+    if found:
+        how = "imei" if found[0].imei == upper else "serial"
+        return found[0], {**reading, "read": found[0].tag, "how": how}
+    recovered = keyboard.recover_tags(raw) if (keyboard.looks_garbled(raw) or not looks_like_tag(upper)) else []
+    for tag in recovered:
+        device = _by_tag(tag, actor)
+        if device is not None:
+            return device, {**reading, "read": tag, "how": "azerty"}
+    if keyboard.looks_garbled(raw):
+        decoded = keyboard.decode(raw)
+        found = _by_identity(decoded, actor)
+        if len(found) == 1:
+            return found[0], {**reading, "read": found[0].tag, "how": "azerty"}
+        if recovered:
+            raise NotFound("No device %(tag)s (read from %(scanned)s, typed on an AZERTY keyboard).",
+                           tag=recovered[0], scanned=raw)
+        if looks_like_tag(decoded):
+            raise Invalid("%(scanned)s was read as %(tag)s (typed on an AZERTY keyboard), but its check character "
+                          "is wrong: the label may be damaged. Type the tag by hand.",
+                          code="tag_check_failed", scanned=raw, tag=decoded, details={"code": raw})
+    if tag_error is not None:
+        raise Invalid("The check character of %(scanned)s is wrong: the tag was probably mistyped. "
+                      "Scan it again or type it carefully.", code="tag_check_failed", scanned=upper,
+                      details={"code": str(tag_error)})
+    raise NotFound("No device has the code %(scanned)s (neither an asset tag, nor a serial number, nor an IMEI).",
+                   code="unknown_code", scanned=raw)
+
+
+# ---------------------------------------------------------------- the scan
+
+
+def handle_scan(
+    code: str, action: str, *, actor: Actor, scan_id: str, scanned_at: dt.datetime | None = None,
+    station: str | None = None, verdict: str | None = None, grade: str | None = None,
+    programme_id: int | None = None, partner_organisation_id: int | None = None,
+    recycler_organisation_id: int | None = None, disposal_reference: str | None = None,
+    batch_id: int | None = None, note: str | None = None,
+) -> ScanAnswer:
+    """Resolve a scanned code, apply the station action, write the custody event, and say what happened.
+
+    A retried ``scan_id`` returns its first answer (a refusal included) and changes nothing; the same id
+    with another payload is refused with 409.
+    """
+    station_action = resolve_action(action)
+    values = {"verdict": verdict, "grade": grade, "programme_id": programme_id,
+              "partner_organisation_id": partner_organisation_id,
+              "recycler_organisation_id": recycler_organisation_id, "disposal_reference": disposal_reference,
+              "batch_id": batch_id}
+    values = {k: v for k, v in values.items() if k in action_fields(station_action)}
+    request_hash = payload_hash({
+        "user": actor.user_id, "code": (code or "").strip(), "action": station_action.name, "station": station,
+        "scanned_at": scanned_at.isoformat() if scanned_at else None, "note": note, **values})
+    stored = replay(db.session, SCAN_SCOPE, scan_id, request_hash)
+    if stored is not None:
+        return _replayed(stored)
+    now = utcnow()
+    if scanned_at is not None and scanned_at > now + CLOCK_SKEW:
+        raise Invalid("The scanner's time %(time)s is in the future: check the station's clock.",
+                      time=scanned_at.isoformat(), details={"scanned_at": ["in the future"]})
+    missing = [f for f in station_action.inputs if values.get(f) in (None, "")]
+    if missing:
+        raise Invalid("The action %(action)s needs: %(fields)s.", action=station_action.name,
+                      fields=", ".join(missing), details={f: ["required for this action"] for f in missing})
+    body = {"scan_id": scan_id, "action": station_action.name, "station": station, "input": (code or "").strip(),
+            "client_time": scanned_at.isoformat() if scanned_at else None, "server_time": now.isoformat(),
+            "user_id": actor.user_id, "replayed": False}
+    try:
+        status = 200
+        body.update(_apply(code, station_action, values, actor=actor, scan_id=scan_id, scanned_at=scanned_at,
+                           station=station, note=note))
+    except DomainError as err:
+        db.session.rollback()
+        status = err.status
+        body.update(_refusal(err))
+        if err.details.get("device") is not None:
+            body["device"] = err.details["device"]
+    remember(db.session, SCAN_SCOPE, scan_id, request_hash, status, body, user_id=actor.user_id)
+    try:
+        db.session.commit()
+    except IntegrityError:  # the same scan id, sent twice at once: the other one answered first
+        db.session.rollback()
+        stored = replay(db.session, SCAN_SCOPE, scan_id, request_hash)
+        if stored is None:
+            raise
+        return _replayed(stored)
+    return ScanAnswer(status, body)
+
+
+def _replayed(stored) -> ScanAnswer:
+    status, body = stored
+    body["replayed"] = True
+    return ScanAnswer(status, body)
+
+
+def _refusal(err: DomainError) -> dict:
+    return {"outcome": "refused", "code": err.code, "message_id": err.message, "message_params": err.params, "undo": {"possible": False, "reason_id": N_("Nothing to undo: this scan "
+                                                                                 "changed nothing.")}}
+
+
+def _apply(code, station_action: StationAction, values: dict, *, actor: Actor, scan_id, scanned_at, station,
+           note) -> dict:
+    device, reading = resolve_code(code, actor=actor)
+    recovered = reading["how"] == "azerty"
+    before = device.state
+    if station_action.target is None:
+        return {"outcome": "looked_up", "code": "looked_up", "reading": reading, "device": summary(device),
+                "state_before": before.value, "state_after": before.value,
+                "message_id": (N_("%(tag)s recovered from %(typed)s (scanner typing on an AZERTY keyboard): "
+                                  "%(state)s.") if recovered else N_("%(tag)s: %(state)s.")),
+                "message_params": {"tag": device.tag, "typed": reading["typed"], "state": before.value},
+                "next_step_id": next_step(device), "undo": {"possible": False,
+                                                            "reason_id": N_("A look-up changes nothing.")}}
+    details = {"scan_id": scan_id, "action": station_action.name}
+    if recovered:
+        details["typed"] = reading["typed"]
+    params = {k: v for k, v in values.items() if v not in (None, "") and k != "batch_id"}
+    try:
+        _move(device, station_action, params, values.get("batch_id"), actor=actor, client_time=scanned_at,
+              station=station, note=note, details=details)
+    except DomainError as err:
+        err.details = {**(err.details or {}), "device": summary(device)}
+        raise
+    device = db.session.get(Device, device.id, populate_existing=True)
+    after = device.state
+    undo = undo_rule(before, after)
+    message = (N_("%(tag)s recovered from %(typed)s (scanner typing on an AZERTY keyboard): %(before)s → %(after)s.")
+               if recovered else N_("%(tag)s: %(before)s → %(after)s."))
+    return {"outcome": "applied", "code": "applied", "reading": reading, "device": summary(device),
+            "state_before": before.value, "state_after": after.value, "message_id": message,
+            "message_params": {"tag": device.tag, "typed": reading["typed"], "before": before.value,
+                               "after": after.value},
+            "next_step_id": next_step(device), "undo": undo}
+
+
+def _move(device: Device, station_action: StationAction, params: dict, batch_id, *, actor, client_time, station,
+          note, details) -> None:
+    """Apply one station action; reception and reservation go through their capabilities when present."""
+    target = station_action.target
+    delegate = None
+    if target == State.RECEIVED:
+        delegate = _service("intake", "receive_device")
+    elif target == State.RESERVED:
+        delegate = _service("assignment", "reserve_device")
+    if delegate is not None:
+        _call(delegate, device.tag, actor=actor, batch_id=batch_id, client_time=client_time, scanned_at=client_time,
+              station=station, note=note, commit=False, event_details=details, **params)
+        return
+    devices.transition(device, target, actor=actor, params=params, note=note, client_time=client_time,
+                       station=station, commit=False, event_details=details)
+
+
+def _service(capability: str, name: str):
+    try:
+        module = importlib.import_module(f"asset_tracker.{capability}.services")
+    except ImportError:
+        return None
+    return getattr(module, name, None)
+
+
+def _call(func, *args, **kwargs):
+    """Call another capability's verb with the keywords it accepts (it may not take a station or a time)."""
+    parameters = inspect.signature(func).parameters
+    if not any(p.kind is p.VAR_KEYWORD for p in parameters.values()):
+        kwargs = {k: v for k, v in kwargs.items() if k in parameters}
+    return func(*args, **{k: v for k, v in kwargs.items() if v is not None or k in ("actor",)})
+
+
+def next_step(device: Device) -> str:
+    if device.state == State.WIPED and device.verdict is not None:
+        return NEXT_STEP_BY_VERDICT[device.verdict.value]
+    return NEXT_STEP[device.state]
+
+
+def undo_rule(before: State, after: State) -> dict:
+    """Whether the lifecycle lets a scan from ``before`` to ``after`` be undone by moving back."""
+    if lifecycle.is_allowed(after, before):
+        return {"possible": True, "reason_id": None}
+    return {"possible": False,
+            "reason_id": N_("Cannot be undone here: the lifecycle does not allow going back from %(after)s to "
+                            "%(before)s. Open the device page to correct it with the right step."),
+            "params": {"before": before.value, "after": after.value}}
+
+
+def summary(device: Device) -> dict:
+    return {"tag": device.tag, "type": device.type.value, "brand": device.brand, "model": device.model,
+            "serial": device.serial, "imei": device.imei, "state": device.state.value,
+            "verdict": device.verdict.value if device.verdict else None,
+            "grade": device.grade.value if device.grade else None,
+            "donor": device.donor.name if device.donor else None, "batch_id": device.batch_id}
+
+
+# ---------------------------------------------------------------- undo
+
+
+def undo_scan(scan_id: str, *, actor: Actor, station: str | None = None,
+              undone_at: dt.datetime | None = None) -> ScanAnswer:
+    """Undo an applied scan by moving the device back, as a new custody event; once per scan."""
+    request_hash = payload_hash({"user": actor.user_id, "scan_id": scan_id})
+    stored = replay(db.session, UNDO_SCOPE, scan_id, request_hash)
+    if stored is not None:
+        return _replayed(stored)
+    original = replay(db.session, SCAN_SCOPE, scan_id, _hash_of(scan_id))
+    if original is None:
+        raise NotFound("No scan %(scan_id)s.", scan_id=scan_id)
+    _status, first = original
+    if first.get("user_id") != actor.user_id and actor.role != "admin":
+        raise NotFound("No scan %(scan_id)s.", scan_id=scan_id)
+    now = utcnow()
+    body = {"scan_id": scan_id, "action": "undo", "station": station, "input": first.get("input"),
+            "client_time": undone_at.isoformat() if undone_at else None, "server_time": now.isoformat(),
+            "user_id": actor.user_id, "replayed": False, "undoes": first.get("action")}
+    status = 200
+    try:
+        if first.get("outcome") != "applied":
+            raise Conflict("Nothing to undo: this scan changed nothing.", code="nothing_to_undo")
+        before, after = State(first["state_before"]), State(first["state_after"])
+        rule = undo_rule(before, after)
+        if not rule["possible"]:
+            raise Conflict(rule["reason_id"], code="undo_not_allowed", **rule["params"])
+        device = devices.get_device(first["device"]["tag"], actor=actor)
+        if device.state != after:
+            raise Conflict("%(tag)s has moved on since this scan (it is now %(state)s): it cannot be undone here.",
+                           code="moved_on", tag=device.tag, state=device.state.value)
+        params = {}
+        if before == State.READY and device.grade:
+            params["grade"] = device.grade.value
+        devices.transition(device, before, actor=actor, params=params, note=None, client_time=undone_at,
+                           station=station, commit=False, event_details={"undoes_scan_id": scan_id})
+        device = db.session.get(Device, device.id, populate_existing=True)
+        body.update({"outcome": "undone", "code": "undone", "device": summary(device),
+                     "state_before": after.value, "state_after": device.state.value,
+                     "message_id": N_("Undone: %(tag)s is back to %(state)s."),
+                     "message_params": {"tag": device.tag, "state": device.state.value},
+                     "next_step_id": next_step(device), "undo": {"possible": False, "reason_id": None}})
+    except DomainError as err:
+        if err.status == 404:
+            raise
+        db.session.rollback()
+        status = err.status
+        body.update(_refusal(err))
+        body["undo"] = {"possible": False, "reason_id": None}
+    remember(db.session, UNDO_SCOPE, scan_id, request_hash, status, body, user_id=actor.user_id)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        stored = replay(db.session, UNDO_SCOPE, scan_id, request_hash)
+        if stored is None:
+            raise
+        return _replayed(stored)
+    return ScanAnswer(status, body)
+
+
+def _hash_of(scan_id: str) -> str:
+    """The stored request hash of a scan (undo only needs its answer, whatever its payload was)."""
+    from ..idempotency import IdempotencyKey
+
+    value = db.session.execute(select(IdempotencyKey.request_hash).where(
+        IdempotencyKey.scope == SCAN_SCOPE, IdempotencyKey.key == scan_id)).scalar_one_or_none()
+    return value or ""
+
+
+# ---------------------------------------------------------------- station page choices
+
+
+def station_choices() -> dict:
+    """What the station's value pickers offer: programmes with their partners, recyclers."""
+    from ..assignment.models import Programme
+    from ..organisations.models import OrgKind, Organisation
+
+    programmes = db.session.execute(select(Programme).order_by(Programme.name)).unique().scalars().all()
+    partners = db.session.execute(select(Organisation).where(Organisation.kind == OrgKind.PARTNER)
+                                  .order_by(Organisation.name)).scalars().all()
+    recyclers = db.session.execute(select(Organisation).where(Organisation.kind == OrgKind.RECYCLER)
+                                   .order_by(Organisation.name)).scalars().all()
+    return {"programmes": [(p.id, p.name) for p in programmes], "partners": [(o.id, o.name) for o in partners],
+            "recyclers": [(o.id, o.name) for o in recyclers], "verdicts": [v.value for v in lifecycle.Verdict],
+            "grades": [g.value for g in lifecycle.Grade]}
