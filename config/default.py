@@ -18,6 +18,8 @@ LANGUAGES = ["fr", "en"]
 BABEL_DEFAULT_TIMEZONE = "Europe/Paris"
 # A scanning station stays open all day: CSRF tokens live as long as the session (no time limit).
 WTF_CSRF_TIME_LIMIT = None
+# Password hashing scheme (werkzeug): scrypt, memory-hard.
+PASSWORD_HASH_METHOD = "scrypt"
 # Login attempts allowed per client address.
 LOGIN_RATE_LIMIT = "10 per minute"
 # Storage for rate-limit counters ("memory://" is per process; use redis:// with several workers).
@@ -51,3 +53,27 @@ BENEFICIARY_REF_RETENTION_DAYS = 90
 BENEFICIARY_REF_DEFAULT_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_./-]{2,39}$"
 # Overdue rules used by reminders and the "overdue" filter (see config/reminders.py).
 from config.reminders import REMINDER_RULES  # noqa: E402
+# Outgoing mail (reminder digests and escalations) over SMTP.
+MAIL_SERVER = "localhost"
+# SMTP port (25 plain, 587 with MAIL_USE_TLS, 465 with MAIL_USE_SSL).
+MAIL_PORT = 25
+# Upgrade the connection with STARTTLS.
+MAIL_USE_TLS = False
+# Connect with implicit TLS (SMTPS).
+MAIL_USE_SSL = False
+# SMTP login, when the server needs one.
+MAIL_USERNAME = None
+# SMTP password (set it through ASSET_TRACKER_MAIL_PASSWORD, never in a file).
+MAIL_PASSWORD = None
+# The From address of every mail.
+MAIL_DEFAULT_SENDER = "Reboot Tracker <no-reply@localhost>"
+# Seconds to wait for the SMTP server before the send counts as failed (retried on a later sweep).
+MAIL_TIMEOUT = 30
+# Minutes between two reminder sweeps.
+REMINDERS_SWEEP_MINUTES = 5
+# Seconds a standby scheduler waits before trying again to become the active one.
+REMINDERS_LOCK_RETRY_SECONDS = 30
+# A failed reminder mail is retried on later sweeps up to this many attempts.
+REMINDERS_MAIL_MAX_ATTEMPTS = 20
+# Devices listed in one digest; the rest are counted with a link to the overdue page.
+REMINDERS_DIGEST_MAX_LINES = 500

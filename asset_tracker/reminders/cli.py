@@ -1,0 +1,90 @@
+"""flask reminders run [--now | --at DATE], flask reminders scheduler, flask reminders rules."""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import signal
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+
+from ..db import clock
+
+
+@click.group("reminders", help="Overdue reminders: run a sweep, run the scheduler, show the rules.")
+def reminders():
+    pass
+
+
+def _parse_when(value: str) -> dt.datetime:
+    """A date runs the sweep as if it were that day at the current time of day; a datetime is taken as is."""
+    try:
+        if len(value) == 10:
+            day = dt.date.fromisoformat(value)
+            now = dt.datetime.now(dt.timezone.utc)
+            return dt.datetime.combine(day, now.time(), dt.timezone.utc)
+        when = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date (YYYY-MM-DD) or a date and time (ISO 8601)") from None
+    return when if when.tzinfo else when.replace(tzinfo=dt.timezone.utc)
+
+
+@reminders.command("run")
+@click.option("--now", "now_flag", is_flag=True, help="Sweep now (the default).")
+@click.option("--at", "at", metavar="DATE", help="Sweep as if it were this date (YYYY-MM-DD or ISO datetime).")
+@click.option("--no-mail", is_flag=True, help="Open, close and escalate reminders but send no mail.")
+@with_appcontext
+def run(now_flag: bool, at: str | None, no_mail: bool):
+    """Run one sweep by hand."""
+    from .services import run_sweep
+
+    if now_flag and at:
+        raise click.UsageError("give --now or --at, not both")
+    when = _parse_when(at) if at else None
+    previous = clock.frozen
+    if when is not None:
+        clock.frozen = when
+    try:
+        counts = run_sweep(when, send=not no_mail)
+    finally:
+        clock.frozen = previous
+    click.echo(" ".join(f"{k}={v}" for k, v in counts.items()))
+
+
+@reminders.command("scheduler")
+@with_appcontext
+def scheduler():
+    """Run the scheduler in the foreground (production: its own process; a second one stands by)."""
+    from .scheduler import build_scheduler
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app = current_app._get_current_object()
+    sched = build_scheduler(app, blocking=True)
+
+    def stop(signum, frame):
+        sched.shutdown(wait=False)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    click.echo(f"reminder scheduler starting (sweep every {app.config['REMINDERS_SWEEP_MINUTES']} min)")
+    try:
+        sched.start()
+    finally:
+        sched.reboot_lock.release()
+    click.echo("reminder scheduler stopped")
+
+
+@reminders.command("rules")
+@with_appcontext
+def rules():
+    """Print the rules in force."""
+    from .rules import current_rules
+
+    for r in current_rules():
+        escalate = f"escalate at {r.escalate_days} d to {r.escalate_to}" if r.escalate_days is not None else "no escalation"
+        counted = "after the expected return date" if r.loan else "in the state"
+        click.echo(f"{r.id}: {r.state.value}, {r.days} d {counted}, {r.responsible} reminded, {escalate}")
+
+
+COMMANDS = [reminders]

@@ -1,0 +1,76 @@
+"""Reminder e-mails: built from templates in the recipient organisation's language, sent over SMTP."""
+from __future__ import annotations
+
+import smtplib
+import ssl
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+
+from flask import current_app, render_template
+from flask_babel import force_locale, gettext, ngettext
+
+from .. import lifecycle
+from .rules import rule_by_id
+
+
+def build(*, kind: str, organisation, reminders, locale: str, now, recipients: list[str], mail_id: int, day):
+    """A multipart (text + HTML) message listing each device with its tag, state, days overdue and link."""
+    config = current_app.config
+    base = config["BASE_URL"].rstrip("/")
+    limit = config["REMINDERS_DIGEST_MAX_LINES"]
+    locale = locale if locale in config["LANGUAGES"] else config["BABEL_DEFAULT_LOCALE"]
+    with force_locale(locale):
+        lines = []
+        for r in reminders[:limit]:
+            rule = rule_by_id(r.rule_id)
+            device = r.device
+            lines.append({
+                "tag": device.tag,
+                "state": lifecycle.label(r.state, locale),
+                "rule": gettext(rule.label) if rule else r.rule_id,
+                "days": rule.days_overdue(now, r.stay_started_at, device.expected_return_on) if rule else None,
+                "model": " ".join(x for x in (device.brand, device.model) if x),
+                "link": f"{base}/devices/{device.tag}",
+                "note": r.acknowledgement_note,
+            })
+        count = len(reminders)
+        if kind == "digest":
+            subject = ngettext("[Reboot Tracker] %(num)s overdue device — %(organisation)s",
+                               "[Reboot Tracker] %(num)s overdue devices — %(organisation)s",
+                               count, organisation=organisation.name)
+        else:
+            subject = ngettext("[Reboot Tracker] Escalation: %(num)s device overdue for too long",
+                               "[Reboot Tracker] Escalation: %(num)s devices overdue for too long", count)
+        context = {"kind": kind, "organisation": organisation, "lines": lines, "count": count,
+                   "more": max(count - limit, 0), "overdue_url": f"{base}/reminders", "day": day}
+        text = render_template("reminders/mail.txt", **context)
+        html = render_template("reminders/mail.html", **context)
+    message = EmailMessage()
+    message["Subject"] = subject
+    message["From"] = config["MAIL_DEFAULT_SENDER"]
+    message["To"] = ", ".join(recipients)
+    message["Date"] = format_datetime(now)
+    # Stable per mail row: a receiving server can drop a duplicate if a retry ever overlapped.
+    message["Message-ID"] = make_msgid(idstring=f"reminder-{kind}-{mail_id}", domain=_domain(config))
+    message["Content-Language"] = locale
+    message["Auto-Submitted"] = "auto-generated"
+    message.set_content(text)
+    message.add_alternative(html, subtype="html")
+    return message
+
+
+def _domain(config) -> str:
+    sender = config["MAIL_DEFAULT_SENDER"]
+    return sender.rsplit("@", 1)[-1].strip(" >") if "@" in sender else "localhost"
+
+
+def send(message: EmailMessage) -> None:
+    """Deliver through the configured SMTP server (MAIL_* settings)."""
+    config = current_app.config
+    factory = smtplib.SMTP_SSL if config["MAIL_USE_SSL"] else smtplib.SMTP
+    with factory(config["MAIL_SERVER"], config["MAIL_PORT"], timeout=config["MAIL_TIMEOUT"]) as smtp:
+        if config["MAIL_USE_TLS"] and not config["MAIL_USE_SSL"]:
+            smtp.starttls(context=ssl.create_default_context())
+        if config["MAIL_USERNAME"]:
+            smtp.login(config["MAIL_USERNAME"], config["MAIL_PASSWORD"] or "")
+        smtp.send_message(message)

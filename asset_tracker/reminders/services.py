@@ -1,0 +1,387 @@
+"""Reminder verbs: the sweep (set-based SQL), the digest and escalation mails, acknowledgement, counts."""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+from sqlalchemy import String, and_, case, exists, func, literal, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+
+from ..assignment.models import Programme
+from ..auth.models import Role, User
+from ..custody import services as custody
+from ..custody.services import Actor
+from ..db import UTCDateTime, utcnow
+from ..devices.models import Device
+from ..devices.services import scope_clause
+from ..errors import Conflict, Invalid, NotFound
+from ..extensions import db
+from ..intake.models import Batch
+from ..lifecycle import IN_WORKSHOP, State
+from ..organisations.models import OrgKind, Organisation
+from . import mail
+from .models import Reminder, ReminderMail
+from .rules import Rule, current_rules, rule_by_id
+
+log = logging.getLogger(__name__)
+SCHEDULER = Actor.system("reminder scheduler")
+NOTE_MAX = 1000
+
+
+# ---------------------------------------------------------------- the sweep
+
+
+def run_sweep(now: dt.datetime | None = None, *, send: bool = True) -> dict:
+    """One sweep: close reminders of devices that moved on, open new ones, flag escalations, send mails.
+
+    Every step is one set-based statement per rule over indexed columns, in its own short
+    transaction, so scans are never held up behind a long sweep. Safe to run in two
+    processes at once: unique rows decide who creates a reminder or sends a mail.
+    """
+    now = now or utcnow()
+    started = time.perf_counter()
+    rules = current_rules()
+    counts = {"closed": close_moved_on(rules, now), "created": open_reminders(rules, now),
+              "escalated": flag_escalations(rules, now)}
+    if send:
+        counts.update(send_mails(now))
+    counts["seconds"] = round(time.perf_counter() - started, 4)
+    log.info("reminder sweep at %s: %s", now.isoformat(), counts)
+    return counts
+
+
+def close_moved_on(rules: list[Rule], now: dt.datetime) -> int:
+    """A reminder closes by itself once its device is no longer in the stay it was opened for."""
+    same_stay = exists().where(Device.id == Reminder.device_id, Device.state == Reminder.state,
+                               Device.state_since == Reminder.stay_started_at)
+    stmt = (update(Reminder)
+            .where(Reminder.closed_at.is_(None), or_(~same_stay, Reminder.rule_id.not_in([r.id for r in rules])))
+            .values(closed_at=now).execution_options(synchronize_session=False))
+    closed = db.session.execute(stmt).rowcount
+    db.session.commit()
+    return closed
+
+
+def open_reminders(rules: list[Rule], now: dt.datetime) -> int:
+    """Insert one reminder per overdue device, rule and stay; existing ones are left alone."""
+    defaults = _default_organisations()
+    created = 0
+    for rule in rules:
+        condition = overdue_condition(rule, now)
+        already = exists().where(Reminder.device_id == Device.id, Reminder.rule_id == rule.id,
+                                 Reminder.stay_started_at == Device.state_since)
+        escalation = (_party(rule.escalate_to, rule.state, defaults) if rule.escalate_days is not None
+                      else literal(None, db.Integer))
+        rows = select(
+            Device.id, literal(rule.id, String), Device.state, Device.state_since,
+            _party(rule.responsible, rule.state, defaults), escalation, literal(now, UTCDateTime),
+        ).where(condition, ~already)
+        insert = _insert(Reminder).from_select(
+            ["device_id", "rule_id", "state", "stay_started_at", "responsible_organisation_id",
+             "escalation_organisation_id", "created_at"], rows,
+        ).on_conflict_do_nothing(index_elements=["device_id", "rule_id", "stay_started_at"])
+        created += max(db.session.execute(insert).rowcount, 0)
+        db.session.commit()  # one short write transaction per rule
+    return created
+
+
+def overdue_condition(rule: Rule, now: dt.datetime, extra_days: int = 0):
+    """Devices overdue under ``rule`` (by at least ``extra_days`` more), on the (state, state_since) index."""
+    if rule.loan:
+        return and_(Device.state == rule.state, Device.loan.is_(True),
+                    Device.expected_return_on < (now - dt.timedelta(days=rule.days + extra_days)).date())
+    return and_(Device.state == rule.state, Device.state_since < now - dt.timedelta(days=rule.days + extra_days))
+
+
+def flag_escalations(rules: list[Rule], now: dt.datetime) -> int:
+    """Open reminders past their rule's escalation delay are marked for the escalation mail."""
+    flagged = 0
+    for rule in rules:
+        if rule.escalate_days is None:
+            continue
+        stmt = update(Reminder).where(Reminder.closed_at.is_(None), Reminder.rule_id == rule.id,
+                                      Reminder.escalation_due_at.is_(None))
+        if rule.loan:
+            late = (now - dt.timedelta(days=rule.escalate_days)).date()
+            stmt = stmt.where(exists().where(Device.id == Reminder.device_id, Device.expected_return_on < late))
+        else:
+            stmt = stmt.where(Reminder.stay_started_at < now - dt.timedelta(days=rule.escalate_days))
+        flagged += db.session.execute(stmt.values(escalation_due_at=now)
+                                      .execution_options(synchronize_session=False)).rowcount
+    db.session.commit()
+    return flagged
+
+
+def _insert(model):
+    dialect = db.session.get_bind().dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
+
+
+@dataclass(frozen=True)
+class _Defaults:
+    owner: int | None
+    workshop: int | None
+
+
+def _default_organisations() -> _Defaults:
+    def first(kind):
+        return db.session.scalar(select(func.min(Organisation.id)).where(Organisation.kind == kind))
+
+    return _Defaults(first(OrgKind.PROGRAMME_OWNER), first(OrgKind.WORKSHOP))
+
+
+def _party(party: str, state: State, defaults: _Defaults):
+    """SQL for the organisation playing ``party`` for a device in ``state`` (the programme owner if none)."""
+    owner = func.coalesce(select(Programme.owner_organisation_id).where(Programme.id == Device.programme_id)
+                          .scalar_subquery(), literal(defaults.owner, db.Integer))
+    if party == "programme_owner":
+        return owner
+    if party == "donor":
+        expr = Device.donor_organisation_id
+    elif party == "partner":
+        expr = Device.partner_organisation_id
+    else:  # workshop: the one holding the device, else the batch's workshop, else the first workshop
+        batch_workshop = select(Batch.workshop_organisation_id).where(Batch.id == Device.batch_id).scalar_subquery()
+        parts = [batch_workshop, literal(defaults.workshop, db.Integer)]
+        if state in IN_WORKSHOP:
+            parts.insert(0, Device.custodian_organisation_id)
+        expr = func.coalesce(*parts)
+    return func.coalesce(expr, owner)
+
+
+# ---------------------------------------------------------------- mails
+
+
+def local_day(now: dt.datetime) -> dt.date:
+    """The programme's calendar day (digests are one per organisation and day)."""
+    return now.astimezone(ZoneInfo(current_app.config.get("BABEL_DEFAULT_TIMEZONE") or "UTC")).date()
+
+
+def send_mails(now: dt.datetime) -> dict:
+    """Retry failed mails, then claim and send today's digests and escalations."""
+    out = {"mails_sent": 0, "mails_failed": 0}
+    claimed = _claim_retries(now) + _claim_new("digest", now) + _claim_new("escalation", now)
+    for mail_id in claimed:
+        status = deliver(mail_id, now)
+        if status == "sent":
+            out["mails_sent"] += 1
+        elif status == "failed":
+            out["mails_failed"] += 1
+    return out
+
+
+def _claim_retries(now: dt.datetime) -> list[int]:
+    """A failed mail is taken back by exactly one sweep (compare-and-set on its status)."""
+    limit = current_app.config["REMINDERS_MAIL_MAX_ATTEMPTS"]
+    ids = db.session.scalars(select(ReminderMail.id).where(ReminderMail.status == "failed",
+                                                           ReminderMail.attempts < limit)
+                             .order_by(ReminderMail.id)).all()
+    mine = []
+    for mail_id in ids:
+        won = db.session.execute(
+            update(ReminderMail).where(ReminderMail.id == mail_id, ReminderMail.status == "failed")
+            .values(status="sending", attempts=ReminderMail.attempts + 1, claimed_at=now)
+            .execution_options(synchronize_session=False)).rowcount
+        db.session.commit()
+        if won == 1:
+            mine.append(mail_id)
+    return mine
+
+
+def _claim_new(kind: str, now: dt.datetime) -> list[int]:
+    """Claim today's mail row per organisation with pending reminders, and tie those reminders to it."""
+    if kind == "digest":
+        org_col, link_col = Reminder.responsible_organisation_id, Reminder.notified_mail_id
+        pending = and_(Reminder.closed_at.is_(None), Reminder.notified_mail_id.is_(None))
+    else:
+        org_col, link_col = Reminder.escalation_organisation_id, Reminder.escalated_mail_id
+        pending = and_(Reminder.closed_at.is_(None), Reminder.escalated_mail_id.is_(None),
+                       Reminder.escalation_due_at.is_not(None))
+    org_ids = db.session.scalars(select(org_col).where(pending, org_col.is_not(None)).distinct()).all()
+    db.session.commit()
+    day = local_day(now)
+    mine = []
+    for org_id in org_ids:
+        org = db.session.get(Organisation, org_id)
+        row = ReminderMail(organisation_id=org_id, day=day, kind=kind, status="sending", attempts=1,
+                           locale=(org.locale or "fr")[:2], claimed_at=now)
+        db.session.add(row)
+        try:
+            db.session.flush()
+        except IntegrityError:  # already sent today, or another scheduler has just claimed it
+            db.session.rollback()
+            continue
+        tied = db.session.execute(
+            update(Reminder).where(pending, org_col == org_id).values({link_col.key: row.id})
+            .execution_options(synchronize_session=False)).rowcount
+        if not tied:
+            db.session.rollback()
+            continue
+        row.reminder_count = tied
+        db.session.commit()
+        mine.append(row.id)
+    return mine
+
+
+def deliver(mail_id: int, now: dt.datetime) -> str:
+    """Send one claimed mail, then record it. A failure leaves it `failed` for a later sweep."""
+    row = db.session.get(ReminderMail, mail_id)
+    link_col = Reminder.notified_mail_id if row.kind == "digest" else Reminder.escalated_mail_id
+    reminders = db.session.execute(
+        select(Reminder).join(Device, Device.id == Reminder.device_id)
+        .where(link_col == mail_id, Reminder.closed_at.is_(None))
+        .order_by(Reminder.rule_id, Reminder.stay_started_at, Device.tag)).unique().scalars().all()
+    if not reminders:  # every device moved on before a retry: nothing left to say
+        _finish(mail_id, "cancelled", now)
+        return "cancelled"
+    org = row.organisation
+    kind, day, org_id, org_name = row.kind, row.day, org.id, org.name
+    recipients = recipients_of(org)
+    if not recipients:
+        _finish(mail_id, "no_recipient", now, error="the organisation has no e-mail address and no active user")
+        log.warning("reminder %s for %s not sent: no recipient", kind, org_name)
+        return "no_recipient"
+    try:
+        message = mail.build(kind=kind, organisation=org, reminders=reminders, locale=row.locale, now=now,
+                             recipients=recipients, mail_id=mail_id, day=day)
+        count = len(reminders)
+        db.session.commit()  # end the read transaction before talking to the SMTP server
+        mail.send(message)
+    except Exception as exc:  # noqa: BLE001  (any SMTP or network failure is retried later)
+        db.session.rollback()
+        _finish(mail_id, "failed", now, error=f"{type(exc).__name__}: {exc}"[:1000])
+        log.warning("reminder %s %s for %s failed, will retry: %s", kind, mail_id, org_name, exc)
+        return "failed"
+    _finish(mail_id, "sent", now, recipients=recipients, count=count,
+            details={"mail_id": mail_id, "kind": kind, "organisation_id": org_id, "organisation": org_name,
+                     "day": day.isoformat(), "devices": count, "recipients": len(recipients)})
+    return "sent"
+
+
+def _finish(mail_id: int, status: str, now: dt.datetime, *, error: str | None = None, recipients=None,
+            count: int | None = None, details: dict | None = None) -> None:
+    values = {"status": status, "last_error": error}
+    if status == "sent":
+        values.update(sent_at=now, recipients=", ".join(recipients), reminder_count=count, last_error=None)
+    db.session.execute(update(ReminderMail).where(ReminderMail.id == mail_id).values(**values)
+                       .execution_options(synchronize_session=False))
+    if status == "sent":
+        custody.record("reminder_mail_sent", actor=SCHEDULER, details=details)
+    db.session.commit()
+
+
+def recipients_of(org: Organisation) -> list[str]:
+    """The organisation's contact address, else its active staff (auditors excepted)."""
+    if org.contact_email:
+        return [org.contact_email]
+    return list(db.session.scalars(
+        select(User.email).where(User.organisation_id == org.id, User.active.is_(True), User.role != Role.AUDITOR)
+        .order_by(User.id)).all())
+
+
+# ---------------------------------------------------------------- pages
+
+
+@dataclass
+class ReminderFilter:
+    rule: str | None = None
+    organisation: int | None = None
+    min_days: int | None = None
+    acknowledged: str | None = None  # "yes", "no" or None for both
+
+
+def _visible(query, actor: Actor):
+    query = query.join(Device, Device.id == Reminder.device_id).where(Reminder.closed_at.is_(None))
+    clause = scope_clause(actor)
+    return query if clause is None else query.where(clause)
+
+
+def _filtered(query, f: ReminderFilter, now: dt.datetime):
+    if f.rule:
+        query = query.where(Reminder.rule_id == f.rule)
+    if f.organisation:
+        query = query.where(Reminder.responsible_organisation_id == f.organisation)
+    if f.acknowledged == "yes":
+        query = query.where(Reminder.acknowledged_at.is_not(None))
+    elif f.acknowledged == "no":
+        query = query.where(Reminder.acknowledged_at.is_(None))
+    if f.min_days and f.min_days > 1:
+        parts = []
+        for rule in current_rules():
+            if rule.loan:
+                cut = (now - dt.timedelta(days=rule.days + f.min_days)).date()
+                parts.append(and_(Reminder.rule_id == rule.id, Device.expected_return_on <= cut))
+            else:
+                cut = now - dt.timedelta(days=rule.days + f.min_days - 1)
+                parts.append(and_(Reminder.rule_id == rule.id, Reminder.stay_started_at < cut))
+        query = query.where(or_(*parts))
+    return query
+
+
+def overdue_list(f: ReminderFilter, *, actor: Actor, page: int = 1, per_page: int = 50):
+    """Open reminders the actor may see, oldest stay first, with the total count."""
+    now = utcnow()
+    base = _filtered(_visible(select(Reminder), actor), f, now)
+    total = db.session.scalar(select(func.count()).select_from(base.order_by(None).subquery()))
+    items = db.session.execute(base.order_by(Reminder.stay_started_at, Reminder.id)
+                               .limit(per_page).offset((page - 1) * per_page)).unique().scalars().all()
+    rows = []
+    for r in items:
+        rule = rule_by_id(r.rule_id)
+        days = rule.days_overdue(now, r.stay_started_at, r.device.expected_return_on) if rule else None
+        rows.append({"reminder": r, "rule": rule, "days_overdue": days})
+    return rows, total
+
+
+def overdue_counts(actor: Actor) -> dict:
+    """Open reminders in the actor's scope: total, not yet acknowledged, escalated, and per rule."""
+    query = _visible(select(
+        Reminder.rule_id, func.count(),
+        func.sum(case((Reminder.acknowledged_at.is_(None), 1), else_=0)),
+        func.sum(case((Reminder.escalation_due_at.is_not(None), 1), else_=0)),
+    ), actor).group_by(Reminder.rule_id)
+    out = {"total": 0, "unacknowledged": 0, "escalated": 0, "by_rule": {}}
+    for rule_id, n, unack, escalated in db.session.execute(query).all():
+        out["total"] += n
+        out["unacknowledged"] += int(unack or 0)
+        out["escalated"] += int(escalated or 0)
+        out["by_rule"][rule_id] = n
+    return out
+
+
+def acknowledge(reminder_id: int, note: str, *, actor: Actor) -> Reminder:
+    """Someone responsible says they are on it; the note goes to the device's custody log."""
+    note = (note or "").strip()
+    if not note:
+        raise Invalid("Say what is being done about it: a note is required.", details={"note": ["required"]})
+    if len(note) > NOTE_MAX:
+        raise Invalid("The note is too long (%(max)s characters at most).", max=NOTE_MAX,
+                      details={"note": [f"at most {NOTE_MAX} characters"]})
+    query = _visible(select(Reminder), actor).where(Reminder.id == reminder_id)
+    reminder = db.session.execute(query).unique().scalar_one_or_none()
+    if reminder is None:
+        raise NotFound("No open reminder %(id)s.", id=reminder_id)
+    now = utcnow()
+    won = db.session.execute(
+        update(Reminder).where(Reminder.id == reminder.id, Reminder.acknowledged_at.is_(None),
+                               Reminder.closed_at.is_(None))
+        .values(acknowledged_at=now, acknowledged_by_user_id=actor.user_id, acknowledgement_note=note)
+        .execution_options(synchronize_session=False)).rowcount
+    if won != 1:
+        db.session.rollback()
+        raise Conflict("This reminder is already acknowledged.", code="already_acknowledged")
+    custody.record("reminder_acknowledged", actor=actor, device=reminder.device, note=note,
+                   details={"reminder_id": reminder.id, "rule": reminder.rule_id,
+                            "stay_started_at": reminder.stay_started_at.isoformat()})
+    db.session.commit()
+    db.session.refresh(reminder)
+    return reminder
+
+
+def recent_mails(limit: int = 50) -> list[ReminderMail]:
+    return list(db.session.scalars(select(ReminderMail).order_by(ReminderMail.id.desc()).limit(limit)).all())

@@ -1,0 +1,68 @@
+"""Reminder pages: the overdue list with its filters, acknowledgement, the rules in force."""
+from __future__ import annotations
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from ..auth.access import ROLES, WRITERS, access
+from ..auth.session import actor
+from ..extensions import db
+from ..lifecycle import N_
+from ..organisations.models import Organisation
+from . import services
+from .rules import PARTY_LABELS, current_rules
+from .schemas import AcknowledgeIn, OverdueListArgs
+
+bp = Blueprint("reminders", __name__, url_prefix="/reminders")
+
+NAV = [
+    ("reminders.index", N_("Overdue"), ROLES, 30),
+    ("reminders.rules", N_("Reminder rules"), ("admin", "auditor"), 90),
+]
+
+
+@bp.app_context_processor
+def _overdue_counts():
+    """`reminder_counts()` for the home page include (counts in the signed-in user's scope)."""
+
+    def reminder_counts():
+        if not current_user.is_authenticated:
+            return None
+        return services.overdue_counts(actor())
+
+    return {"reminder_counts": reminder_counts}
+
+
+@bp.route("")
+@access(*ROLES)
+def index():
+    args = OverdueListArgs().load({k: v for k, v in request.args.items() if v != ""})
+    f = services.ReminderFilter(rule=args.get("rule"), organisation=args.get("organisation"),
+                                min_days=args.get("min_days"), acknowledged=args.get("acknowledged"))
+    rows, total = services.overdue_list(f, actor=actor(), page=args["page"], per_page=args["per_page"])
+    organisations = db.session.query(Organisation).order_by(Organisation.name).all() \
+        if current_user.role.value in ("admin", "auditor", "technician") else []
+    return render_template("reminders/index.html", rows=rows, total=total, filter=f, rules=current_rules(),
+                           organisations=organisations, page=args["page"], per_page=args["per_page"],
+                           can_acknowledge=current_user.role.value in WRITERS)
+
+
+@bp.route("/<int:reminder_id>/acknowledge", methods=["POST"])
+@access(*WRITERS)
+def acknowledge(reminder_id: int):
+    data = AcknowledgeIn().load({k: v for k, v in request.form.items() if k not in ("csrf_token", "next")})
+    reminder = services.acknowledge(reminder_id, data["note"], actor=actor())
+    flash(_("Reminder for %(tag)s acknowledged.", tag=reminder.device.tag), "success")
+    target = request.form.get("next") or ""
+    if not target.startswith("/reminders") or target.startswith("//"):
+        target = url_for("reminders.index")
+    return redirect(target)
+
+
+@bp.route("/rules")
+@access("admin", "auditor")
+def rules():
+    return render_template("reminders/rules.html", rules=current_rules(), parties=PARTY_LABELS,
+                           mails=services.recent_mails(),
+                           sweep_minutes=current_app.config["REMINDERS_SWEEP_MINUTES"])

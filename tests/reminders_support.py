@@ -1,0 +1,99 @@
+"""Helpers for reminder tests: a real local SMTP server (aiosmtpd) and walking a device through steps."""
+from __future__ import annotations
+
+import datetime as dt
+import email
+import socket
+from email import policy
+
+import pytest
+
+from asset_tracker.custody.services import Actor
+from asset_tracker.devices import services as devices
+from asset_tracker.lifecycle import State
+
+from . import factories
+
+UTC = dt.timezone.utc
+# A fixed point in the future: wipe evidence made "now" by the factories is then never in the future.
+T0 = dt.datetime(2031, 3, 3, 8, 0, tzinfo=UTC)
+
+
+class Inbox:
+    """Messages received by the local SMTP server; `refuse` makes the next N deliveries fail (451)."""
+
+    def __init__(self):
+        self.messages: list[email.message.EmailMessage] = []
+        self.refuse = 0
+
+    async def handle_DATA(self, server, session, envelope):
+        if self.refuse:
+            self.refuse -= 1
+            return "451 4.3.0 Try again later"
+        msg = email.message_from_bytes(envelope.content, policy=policy.default)
+        msg.envelope_to = list(envelope.rcpt_tos)
+        self.messages.append(msg)
+        return "250 OK"
+
+    def clear(self):
+        self.messages.clear()
+
+    def by_subject(self, word: str):
+        return [m for m in self.messages if word in m["Subject"]]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def smtp(app):
+    """A local SMTP server the app sends to; yields its Inbox."""
+    from aiosmtpd.controller import Controller
+
+    inbox = Inbox()
+    port = free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    saved = {k: app.config[k] for k in ("MAIL_SERVER", "MAIL_PORT", "MAIL_TIMEOUT")}
+    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=port, MAIL_TIMEOUT=5)
+    inbox.port = port
+    try:
+        yield inbox
+    finally:
+        controller.stop()
+        app.config.update(saved)
+
+
+def text_of(msg) -> str:
+    return msg.get_body(preferencelist=("plain",)).get_content()
+
+
+def html_of(msg) -> str:
+    return msg.get_body(preferencelist=("html",)).get_content()
+
+
+def walk(device, orgs, users, path, **handover):
+    """Move ``device`` through ``path`` with what each step needs (wipe records, grade, programme…)."""
+    tech = Actor.of(users["technician"])
+    coord = Actor.of(users["coordinator"])
+    for target in path:
+        target = State(target)
+        params, actor = {}, tech
+        if target == State.DIAGNOSED:
+            params = {"verdict": "refurbish"}
+        elif target == State.WIPED:
+            factories.wipe_all(device, tech)
+        elif target == State.READY:
+            params = {"grade": "B"}
+        elif target == State.RESERVED:
+            params = {"programme_id": orgs["programme"].id, "partner_organisation_id": orgs["partner"].id}
+        elif target == State.HANDED_OVER:
+            params = {"beneficiary_ref": "MC-0042", "beneficiary_category": "pupil", **handover}
+            actor = coord
+        elif target == State.RETURNED:
+            actor = coord
+        device = devices.transition(device, target, actor=actor, params=params)
+    return device
