@@ -36,7 +36,6 @@ def register_extensions(app: Flask) -> None:
     db.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(os.path.dirname(__file__)), "migrations"),
                      render_as_batch=True, compare_type=True)
-    csrf.init_app(app)
     limiter.init_app(app)
 
 
@@ -54,8 +53,11 @@ def register_auth(app: Flask) -> None:
     from .auth.access import register_access_control
     from .auth.session import init_login
 
+    from .extensions import csrf
+
     init_login(app)
     register_access_control(app)
+    csrf.init_app(app)  # after the access check: a caller without the right role gets 403, not a CSRF error
 
 
 def register_errors(app: Flask) -> None:
@@ -87,6 +89,9 @@ def register_cli(app: Flask) -> None:
 def register_request_hooks(app: Flask) -> None:
     @app.before_request
     def _request_id():
+        # A request never inherits who called before it (g outlives a request inside an app context).
+        for key in ("_login_user", "token_auth"):
+            g.pop(key, None)
         g.request_id = (request.headers.get("X-Request-Id") or uuid.uuid4().hex)[:64]
         if request.method in ("GET", "HEAD"):
             from .extensions import db
@@ -109,6 +114,9 @@ def register_request_hooks(app: Flask) -> None:
 
 
 def register_scheduler(app: Flask) -> None:
+    from .reminders.rules import check_config
+
+    check_config(app)  # a bad reminder rule stops the start, naming the rule
     if app.config.get("SCHEDULER_ENABLED"):
         try:
             from .reminders.scheduler import start_in_process

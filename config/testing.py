@@ -4,3 +4,5 @@ SECRET_KEY = "testing-secret"
 WTF_CSRF_ENABLED = True
 LOGIN_RATE_LIMIT = "5 per minute"
 SCHEDULER_ENABLED = False
+# Fast hashing in tests only (hundreds of users are created); the scheme itself is tested separately.
+PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"

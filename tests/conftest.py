@@ -81,8 +81,12 @@ def reset_database(app) -> None:
 
 @pytest.fixture(autouse=True)
 def db(app):
+    from asset_tracker.extensions import limiter
+
     reset_database(app)
     clock.frozen = None
+    with app.app_context():
+        limiter.reset()  # each test starts with no login attempts counted
     with app.app_context():
         yield _db
         _db.session.remove()

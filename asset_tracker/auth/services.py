@@ -29,7 +29,9 @@ MIN_PASSWORD = 10
 
 
 def hash_password(password: str) -> str:
-    return generate_password_hash(password, method="scrypt")
+    from flask import current_app
+
+    return generate_password_hash(password, method=current_app.config["PASSWORD_HASH_METHOD"])
 
 
 def create_user(email: str, *, role: str, organisation_id: int, actor: Actor, password: str | None = None,

@@ -29,11 +29,30 @@ def init_login(app: Flask) -> None:
             g.token_auth = True
         return user
 
+    authenticate_bearer(app)
+
     @login_manager.unauthorized_handler
     def _unauthorized():
         from flask import abort
 
         abort(401)
+
+
+def authenticate_bearer(app: Flask) -> None:
+    """A bearer token, when present, decides who calls — even if a session cookie is also sent."""
+    from flask import request
+    from flask_login import AnonymousUserMixin
+
+    @app.before_request
+    def _bearer():
+        header = request.headers.get("Authorization", "")
+        if not header.startswith("Bearer "):
+            return
+        from .services import user_for_token
+
+        user = user_for_token(header[len("Bearer "):].strip())
+        g._login_user = user if user is not None else AnonymousUserMixin()
+        g.token_auth = user is not None
 
 
 def actor():
