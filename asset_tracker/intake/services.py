@@ -1,0 +1,652 @@
+"""Intake verbs: batches, donor entry, bulk import, collection, reception, reconciliation and closing."""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections import Counter
+from dataclasses import dataclass, field
+
+from flask import current_app, has_app_context
+from sqlalchemy import false, func, insert, select
+
+from .. import idempotency
+from ..custody import services as custody
+from ..custody.services import Actor
+from ..db import utcnow
+from ..devices import services as devices
+from ..devices.models import Device, DeviceType, StorageMedium
+from ..errors import Conflict, Invalid, NotFound
+from ..extensions import db
+from ..lifecycle import IN_WORKSHOP, State
+from ..organisations.models import OrgKind, Organisation
+from ..tags import TagError, looks_like_tag, parse_tag
+from . import importing
+from .importing import ParsedRow, RowError
+from .models import Batch, BatchExplanation, BatchReceipt, BatchStatus, ExplanationKind, ImportFile
+
+MODES = ("all", "valid_only")
+_CHUNK = 900  # IN (...) lists stay under every database's parameter limit
+
+
+# ---------------------------------------------------------------- scope
+
+
+def batch_scope(query, actor: Actor):
+    """Batches an actor may see: a donor its own organisation's; the workshop, auditors and admins all."""
+    if actor.role in (None, "admin", "auditor", "technician"):
+        return query
+    if actor.role == "donor":
+        return query.where(Batch.donor_organisation_id == actor.organisation_id)
+    return query.where(false())
+
+
+def get_batch(batch_id, *, actor: Actor) -> Batch:
+    """A batch in the actor's scope; 404 otherwise (ids cannot be probed)."""
+    try:
+        batch_id = int(batch_id)
+    except (TypeError, ValueError):
+        raise NotFound("No batch %(id)s.", id=str(batch_id)) from None
+    batch = db.session.execute(batch_scope(select(Batch).where(Batch.id == batch_id), actor)).unique() \
+        .scalar_one_or_none()
+    if batch is None:
+        raise NotFound("No batch %(id)s.", id=str(batch_id))
+    return batch
+
+
+def list_batches(*, actor: Actor, status: str | None = None, donor: int | None = None) -> list[Batch]:
+    query = batch_scope(select(Batch), actor)
+    if status:
+        query = query.where(Batch.status == BatchStatus(status))
+    if donor:
+        query = query.where(Batch.donor_organisation_id == donor)
+    return db.session.execute(query.order_by(Batch.id.desc())).unique().scalars().all()
+
+
+def progress(batch_ids: list[int]) -> dict[int, dict[str, int]]:
+    """Devices per state for each batch, in one grouped query."""
+    out: dict[int, dict[str, int]] = {b: {} for b in batch_ids}
+    for chunk in _chunks(list(batch_ids)):
+        rows = db.session.execute(select(Device.batch_id, Device.state, func.count())
+                                  .where(Device.batch_id.in_(chunk)).group_by(Device.batch_id, Device.state))
+        for batch_id, state, n in rows:
+            out[batch_id][state.value] = n
+    return out
+
+
+# ---------------------------------------------------------------- batches
+
+
+def _declared(counts: dict | None) -> dict[str, int]:
+    out = {}
+    for key, value in (counts or {}).items():
+        try:
+            kind = DeviceType(key).value
+        except ValueError:
+            raise Invalid("Unknown device type %(type)s in the declared counts.", type=str(key),
+                          details={"declared_counts": [f"unknown type {key}"]}) from None
+        if value is None or value == "":
+            continue
+        if not isinstance(value, int) or value < 0:
+            raise Invalid("A declared count is a whole number.", details={"declared_counts": [f"{key}: {value}"]})
+        if value:
+            out[kind] = value
+    return out
+
+
+def create_batch(
+    *, actor: Actor, name: str, donor_organisation_id: int | None = None, pickup_date: dt.date | None = None,
+    declared_counts: dict | None = None, contact_name: str | None = None, contact_email: str | None = None,
+    notes: str | None = None, unit_value_cents: int | None = None, workshop_organisation_id: int | None = None,
+) -> Batch:
+    """Open a collection batch for a donor (a donor opens batches for its own organisation only)."""
+    if actor.role == "donor":
+        if donor_organisation_id not in (None, actor.organisation_id):
+            raise Invalid("A donor opens batches for its own organisation only.",
+                          details={"donor_organisation_id": ["server-owned for donors"]})
+        donor_organisation_id = actor.organisation_id
+    donor = db.session.get(Organisation, donor_organisation_id) if donor_organisation_id else None
+    if donor is None or donor.kind != OrgKind.DONOR:
+        raise Invalid("Say which donor organisation gives the batch.",
+                      details={"donor_organisation_id": ["a donor organisation is required"]})
+    if workshop_organisation_id is None and actor.role == "technician":
+        workshop_organisation_id = actor.organisation_id
+    if workshop_organisation_id is not None:
+        _require_org(workshop_organisation_id, OrgKind.WORKSHOP, "workshop_organisation_id")
+    name = (name or "").strip()
+    if not name:
+        raise Invalid("A batch needs a name.", details={"name": ["required"]})
+    batch = Batch(name=name, donor_organisation_id=donor.id, workshop_organisation_id=workshop_organisation_id,
+                  status=BatchStatus.OPEN, pickup_date=pickup_date, declared_counts=_declared(declared_counts),
+                  contact_name=contact_name, contact_email=contact_email, notes=notes,
+                  unit_value_cents=unit_value_cents, created_at=utcnow())
+    db.session.add(batch)
+    db.session.flush()
+    custody.record("batch_created", actor=actor, details={
+        "batch_id": batch.id, "name": batch.name, "donor_organisation_id": donor.id,
+        "declared_counts": batch.declared_counts, "pickup_date": pickup_date})
+    db.session.commit()
+    return batch
+
+
+UPDATABLE = ("name", "pickup_date", "declared_counts", "contact_name", "contact_email", "notes", "unit_value_cents")
+
+
+def update_batch(batch_id: int, changes: dict, *, actor: Actor) -> Batch:
+    """Change what was declared about a batch; before and after go to the custody log."""
+    batch = get_batch(batch_id, actor=actor)
+    if batch.status == BatchStatus.CLOSED:
+        raise Conflict("A closed batch cannot be changed.", code="batch_closed")
+    if actor.role == "donor" and batch.status != BatchStatus.OPEN:
+        raise Conflict("A donor can change a batch only until it is collected.", code="batch_not_open")
+    diff = {}
+    for key, value in changes.items():
+        if key not in UPDATABLE:
+            raise Invalid("Field %(field)s cannot be changed here.", field=key)
+        if key == "declared_counts":
+            value = _declared(value)
+        if key == "name" and not (value or "").strip():
+            raise Invalid("A batch needs a name.", details={"name": ["required"]})
+        old = getattr(batch, key)
+        if old != value:
+            diff[key] = {"before": old, "after": value}
+            setattr(batch, key, value)
+    if diff:
+        custody.record("batch_updated", actor=actor, details={"batch_id": batch.id, "changes": diff})
+    db.session.commit()
+    return batch
+
+
+def _require_org(org_id, kind: OrgKind, field_name: str) -> Organisation:
+    org = db.session.get(Organisation, org_id)
+    if org is None or org.kind != kind:
+        raise Invalid("%(field)s must be a %(kind)s organisation.", field=field_name, kind=kind.value,
+                      details={field_name: [f"not a {kind.value} organisation"]})
+    return org
+
+
+def _require_open(batch: Batch) -> None:
+    if batch.status != BatchStatus.OPEN:
+        raise Conflict("Devices can be added to a batch only while it is open (this batch is %(status)s).",
+                       status=batch.status.value, code="batch_not_open")
+
+
+def _tag_config() -> tuple[str, int]:
+    if has_app_context():
+        return current_app.config["TAG_PREFIX"], current_app.config["TAG_WIDTH"]
+    return "RB", 6
+
+
+# ---------------------------------------------------------------- donor entry
+
+
+def add_device(batch_id: int, *, actor: Actor, type: str, brand=None, model=None, serial=None, imei=None,
+               notes=None, unit_value_cents=None, media: list[dict] | None = None, tag: str | None = None) -> Device:
+    """Log one device into a batch (the donor's entry form): tag and custody event in one transaction."""
+    batch = get_batch(batch_id, actor=actor)
+    _require_open(batch)
+    if not (serial or "").strip() and not (imei or "").strip():
+        raise Invalid("A serial number or an IMEI is required, so the workshop can recognise the device.",
+                      details={"serial": ["serial number or IMEI required"]})
+    prefix, width = _tag_config()
+    return devices.register_device(
+        actor=actor, type=type, donor_organisation_id=batch.donor_organisation_id, brand=brand, model=model,
+        serial=serial, imei=imei, notes=notes, unit_value_cents=unit_value_cents, batch_id=batch.id, tag=tag,
+        tag_prefix=prefix, tag_width=width, media=media)
+
+
+# ---------------------------------------------------------------- bulk import
+
+
+@dataclass
+class ImportResult:
+    status: str  # imported | rejected | already_imported
+    batch_id: int
+    mode: str
+    sha256: str
+    filename: str | None
+    rows: int = 0
+    created: int = 0
+    skipped: int = 0  # rows whose device is already in this batch (a corrected file uploaded again)
+    invalid_rows: int = 0
+    errors: list[RowError] = field(default_factory=list)
+    ignored_columns: list[str] = field(default_factory=list)
+    import_id: int | None = None
+    first_tag: str | None = None
+    last_tag: str | None = None
+    previous: dict | None = None  # the earlier import of the same file
+    replayed: bool = False
+
+    def as_dict(self, translate=None) -> dict:
+        return {
+            "status": self.status, "batch_id": self.batch_id, "mode": self.mode, "sha256": self.sha256,
+            "filename": self.filename, "rows": self.rows, "created": self.created, "skipped": self.skipped,
+            "invalid_rows": self.invalid_rows, "errors": [e.as_dict(translate) for e in self.errors],
+            "ignored_columns": self.ignored_columns, "import_id": self.import_id, "first_tag": self.first_tag,
+            "last_tag": self.last_tag, "previous": self.previous, "replayed": self.replayed,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "ImportResult":
+        data = dict(data)
+        data["errors"] = [RowError(e["row"], e["column"], e["letter"], e["field"], e["value"], e["code"],
+                                   e["message"].replace("%", "%%")) for e in data.get("errors", [])]
+        data["replayed"] = True
+        return cls(**data)
+
+
+def _chunks(values: list, size: int = _CHUNK):
+    for i in range(0, len(values), size):
+        yield values[i:i + size]
+
+
+def max_upload_bytes() -> int:
+    if has_app_context():
+        return current_app.config.get("MAX_CONTENT_LENGTH") or 20 * 1024 * 1024
+    return 20 * 1024 * 1024
+
+
+def import_file(batch_id: int, data: bytes, *, actor: Actor, filename: str | None = None, mode: str = "all",
+                client_id: str | None = None) -> ImportResult:
+    """Validate every row of a CSV/XLSX file and create its devices, all or nothing (or only the valid rows).
+
+    Set-based: one pass of validation in Python, duplicate checks with IN (...) queries, the tags
+    allocated at once, one multi-row insert of devices (and disks), one multi-row insert of events,
+    one commit. The same file (SHA-256) uploaded again imports nothing.
+    """
+    if mode not in MODES:
+        raise Invalid("Unknown import mode %(mode)s (use all or valid_only).", mode=str(mode),
+                      details={"mode": ["all or valid_only"]})
+    batch = get_batch(batch_id, actor=actor)
+    limit = max_upload_bytes()
+    if len(data) > limit:
+        raise Invalid("The file is too large (%(size)s MB; the limit is %(mb)s MB): split it into several files.",
+                      size=round(len(data) / 2**20, 1), mb=limit // 2**20, code="too_large")
+    sha = hashlib.sha256(data).hexdigest()
+    request_hash = idempotency.payload_hash({"batch": batch.id, "mode": mode, "sha256": sha})
+    if client_id:
+        stored = idempotency.replay(db.session, "import", client_id, request_hash)
+        if stored is not None:
+            return ImportResult.from_dict(stored[1])
+    _require_open(batch)
+    session = db.session
+    result = ImportResult("imported", batch.id, mode, sha, filename)
+
+    previous = session.execute(select(ImportFile).where(ImportFile.sha256 == sha)).scalar_one_or_none()
+    if previous is not None:
+        result.status = "already_imported"
+        result.previous = {"import_id": previous.id, "batch_id": previous.batch_id,
+                           "created_at": previous.created_at.isoformat(), "created": previous.rows_created}
+        return result
+
+    max_rows = current_app.config.get("IMPORT_MAX_ROWS", 100_000) if has_app_context() else 100_000
+    sheet = importing.read_sheet(data, filename, max_rows=max_rows)
+    parsed, errors, unknown = importing.validate_rows(sheet)
+    result.ignored_columns = unknown
+    if not parsed and not errors:
+        raise Invalid("The file has a header row but no devices.", code="no_rows")
+
+    to_create, skipped = _check_against_database(parsed, errors, batch.id)
+    columns, _ = importing.map_headers(sheet.headers)
+    for e in errors:
+        if e.column is None and e.field in columns:
+            e.column, e.letter = sheet.headers[columns[e.field]], importing.column_letter(columns[e.field])
+    errors.sort(key=lambda e: (e.row, e.letter or ""))
+    result.errors = errors
+    result.invalid_rows = len({e.row for e in errors})
+    result.rows = len(parsed) + result.invalid_rows
+    result.skipped = len(skipped)
+    if errors and mode == "all":
+        result.status = "rejected"
+        session.rollback()
+        return result
+    if not to_create:
+        session.rollback()
+        return result
+
+    now = utcnow()
+    imp = ImportFile(batch_id=batch.id, sha256=sha, filename=(filename or "")[:255] or None, size_bytes=len(data),
+                     mode=mode, rows_total=result.rows, rows_created=len(to_create), rows_skipped=len(skipped),
+                     rows_invalid=result.invalid_rows, actor_user_id=actor.user_id, actor_name=actor.name,
+                     created_at=now)
+    session.add(imp)
+    session.flush()
+    prefix, width = _tag_config()
+    tags = devices.allocate_tags(len(to_create), prefix, width)
+    donor_id = batch.donor_organisation_id
+    rows = [{
+        "tag": tag, "type": p.type, "brand": p.brand, "model": p.model, "serial": p.serial, "imei": p.imei,
+        "specs": {}, "notes": p.notes, "unit_value_cents": p.unit_value_cents, "state": State.REGISTERED,
+        "state_since": now, "donor_organisation_id": donor_id, "custodian_organisation_id": donor_id,
+        "batch_id": batch.id, "loan": False, "created_at": now, "updated_at": now, "version": 1,
+    } for p, tag in zip(to_create, tags)]
+    # Core multi-row INSERT ... RETURNING (insertmanyvalues); rows are matched back by their unique tag.
+    table, conn = Device.__table__, session.connection()
+    ids = dict((tag, device_id) for device_id, tag in
+               conn.execute(insert(table).returning(table.c.id, table.c.tag), rows).all())
+    inserted = [(ids[tag], tag) for tag in tags]
+    media = [{"device_id": device_id, "kind": p.disk["kind"], "serial": p.disk["serial"],
+              "capacity_bytes": p.disk["capacity_bytes"], "created_at": now}
+             for p, (device_id, _tag) in zip(to_create, inserted) if p.disk]
+    if media:
+        conn.execute(insert(StorageMedium.__table__), media)
+    events = [{
+        "type": "device_registered", "device_id": device_id, "device_tag": tag, "state_after": State.REGISTERED,
+        "custodian_after_id": donor_id,
+        "details": {"type": p.type.value, "brand": p.brand, "model": p.model, "serial": p.serial, "imei": p.imei,
+                    "batch_id": batch.id, "media": 1 if p.disk else 0, "import_id": imp.id, "row": p.row},
+    } for p, (device_id, tag) in zip(to_create, inserted)]
+    result.created = len(inserted)
+    result.import_id = imp.id
+    result.first_tag, result.last_tag = inserted[0][1], inserted[-1][1]
+    events.append({"type": "batch_import", "details": {
+        "batch_id": batch.id, "import_id": imp.id, "sha256": sha, "filename": filename, "mode": mode,
+        "rows": result.rows, "created": result.created, "skipped": result.skipped,
+        "invalid_rows": result.invalid_rows, "first_tag": result.first_tag, "last_tag": result.last_tag}})
+    if client_id:
+        idempotency.remember(session, "import", client_id, request_hash, 201, result.as_dict(),
+                             user_id=actor.user_id)
+    custody.record_many(events, actor=actor)  # the chain head is the last lock taken
+    session.commit()
+    return result
+
+
+def _check_against_database(parsed: list[ParsedRow], errors: list[RowError], batch_id: int):
+    """Rows whose serial/IMEI is already registered: in this batch they are skipped, elsewhere refused."""
+    session = db.session
+    by_serial: dict[str, int | None] = {}
+    by_imei: dict[str, int | None] = {}
+    serials = [p.serial for p in parsed if p.serial]
+    imeis = [p.imei for p in parsed if p.imei]
+    for chunk in _chunks(serials):
+        by_serial.update(session.execute(select(Device.serial, Device.batch_id).where(Device.serial.in_(chunk))).all())
+    for chunk in _chunks(imeis):
+        by_imei.update(session.execute(select(Device.imei, Device.batch_id).where(Device.imei.in_(chunk))).all())
+    if not by_serial and not by_imei:
+        return parsed, []
+    to_create, skipped = [], []
+    for p in parsed:
+        hits = []
+        if p.serial and p.serial in by_serial:
+            hits.append(("serial", p.serial, by_serial[p.serial]))
+        if p.imei and p.imei in by_imei:
+            hits.append(("imei", p.imei, by_imei[p.imei]))
+        if not hits:
+            to_create.append(p)
+        elif all(b == batch_id for _, _, b in hits):
+            skipped.append(p)
+        else:
+            for key, value, _b in hits:
+                errors.append(RowError(
+                    p.row, None, None, key, value, "duplicate_in_database",
+                    "A device with serial number %(value)s is already registered." if key == "serial"
+                    else "A device with IMEI %(value)s is already registered.", {"value": value}))
+    return to_create, skipped
+
+
+# ---------------------------------------------------------------- collection
+
+
+def collect_batch(batch_id: int, *, actor: Actor, workshop_organisation_id: int | None = None,
+                  note: str | None = None) -> Batch:
+    """The pickup: every registered device of the batch goes to `collected`, in the workshop's custody."""
+    batch = get_batch(batch_id, actor=actor)
+    if batch.status != BatchStatus.OPEN:
+        raise Conflict("Only an open batch can be collected (this batch is %(status)s).", status=batch.status.value,
+                       code="batch_not_open")
+    workshop_id = workshop_organisation_id or batch.workshop_organisation_id or (
+        actor.organisation_id if actor.role == "technician" else None)
+    if workshop_id is None:
+        raise Invalid("Say which workshop takes the batch (workshop_organisation_id).",
+                      details={"workshop_organisation_id": ["required"]})
+    _require_org(workshop_id, OrgKind.WORKSHOP, "workshop_organisation_id")
+    to_move = db.session.execute(select(Device).where(Device.batch_id == batch.id,
+                                                      Device.state == State.REGISTERED)
+                                 .order_by(Device.id)).unique().scalars().all()
+    if not to_move:
+        raise Conflict("This batch has no registered device to collect.", code="batch_empty")
+    for device in to_move:
+        devices.transition(device, State.COLLECTED, actor=actor, params={"custodian_organisation_id": workshop_id},
+                           note=note, commit=False, event_details={"batch_id": batch.id})
+    now = utcnow()
+    batch.status, batch.collected_at, batch.workshop_organisation_id = BatchStatus.COLLECTED, now, workshop_id
+    custody.record("batch_collected", actor=actor, custodian_before_id=batch.donor_organisation_id,
+                   custodian_after_id=workshop_id, note=note,
+                   details={"batch_id": batch.id, "devices": len(to_move)})
+    db.session.commit()
+    return batch
+
+
+# ---------------------------------------------------------------- reception
+
+
+@dataclass
+class Reception:
+    device: Device
+    batch: Batch | None
+    expected: bool  # the device belongs to the batch being received
+    already: bool  # it was already in the workshop: nothing moved
+    message: str  # English msgid
+    params: dict
+
+
+def find_device(code: str, *, actor: Actor) -> Device:
+    """A scanned or typed code: an asset tag (check character verified), a serial number or an IMEI."""
+    raw = (code or "").strip()
+    if not raw:
+        raise Invalid("Scan or type a tag, a serial number or an IMEI.", details={"code": ["required"]})
+    if looks_like_tag(raw):
+        try:
+            tag = parse_tag(raw).text
+        except TagError as exc:
+            raise Invalid(str(exc), code="bad_tag", details={"code": [str(exc)]}) from None
+        return devices.get_device(tag, actor=actor)
+    upper = raw.upper()
+    for column in (Device.serial, Device.imei):
+        found = db.session.execute(devices.scoped(select(Device).where(column == upper), actor).limit(2)) \
+            .unique().scalars().all()
+        if len(found) == 1:
+            return found[0]
+        if len(found) > 1:
+            raise Conflict("Several devices match %(value)s: scan the asset tag instead.", value=upper,
+                           code="ambiguous")
+    raise NotFound("No device matches %(value)s.", value=raw)
+
+
+def receive_device(code: str, *, actor: Actor, batch_id: int | None = None, station: str | None = None,
+                   client_time: dt.datetime | None = None, note: str | None = None, commit: bool = True) -> Reception:
+    """Scan a device in at the workshop (`received`), noting the batch being received if any.
+
+    A device still `registered` (the donor brought it without a pickup) is collected on the spot, then
+    received. A device already in the workshop is not moved again. For the scanning station.
+    """
+    batch = get_batch(batch_id, actor=actor) if batch_id is not None else None
+    if batch is not None and batch.status == BatchStatus.CLOSED:
+        raise Conflict("Batch %(name)s is closed: reopen nothing, receive the device without a batch.",
+                       name=batch.name, code="batch_closed")
+    device = find_device(code, actor=actor)
+    expected = batch is not None and device.batch_id == batch.id
+    details = {"batch_id": batch.id, "expected": expected} if batch is not None else None
+    workshop_id = (batch.workshop_organisation_id if batch is not None and batch.workshop_organisation_id
+                   else actor.organisation_id)
+    params = {"custodian_organisation_id": workshop_id}
+    already = device.state in IN_WORKSHOP
+    if not already:
+        if device.state == State.REGISTERED:
+            devices.transition(device, State.COLLECTED, actor=actor, params=params, station=station,
+                               client_time=client_time, note=note or "collected at reception", commit=False,
+                               event_details=details)
+        devices.transition(device, State.RECEIVED, actor=actor, params=params, station=station,
+                           client_time=client_time, note=note, commit=False, event_details=details)
+    if batch is not None:
+        seen = db.session.execute(select(BatchReceipt.id).where(BatchReceipt.batch_id == batch.id,
+                                                                BatchReceipt.device_id == device.id)).first()
+        if seen is None:
+            db.session.add(BatchReceipt(batch_id=batch.id, device_id=device.id, expected=expected,
+                                        actor_name=actor.name, received_at=utcnow()))
+            if already:
+                custody.record("batch_receipt", actor=actor, device=device, station=station, client_time=client_time,
+                               note=note, details=details)
+        if batch.status in (BatchStatus.OPEN, BatchStatus.COLLECTED):
+            if batch.status == BatchStatus.OPEN and batch.collected_at is None:
+                batch.collected_at = utcnow()
+            batch.status = BatchStatus.RECEIVED
+            batch.received_at = utcnow()
+            if batch.workshop_organisation_id is None and actor.role == "technician":
+                batch.workshop_organisation_id = actor.organisation_id
+        db.session.flush()
+    if commit:
+        db.session.commit()
+        db.session.refresh(device)
+    if already:
+        message = "%(tag)s was already in the workshop (%(state)s)."
+    elif batch is not None and not expected:
+        message = "%(tag)s received, but it is not expected in this batch."
+    else:
+        message = "%(tag)s received."
+    return Reception(device, batch, expected, already, message, {"tag": device.tag, "state": device.state.value})
+
+
+# ---------------------------------------------------------------- reconciliation
+
+
+@dataclass
+class Line:
+    device: Device
+    kind: str  # "missing" | "unexpected"
+    explanation: BatchExplanation | None = None
+
+    @property
+    def explained(self) -> bool:
+        return self.explanation is not None or (self.kind == "missing" and self.device.state == State.LOST)
+
+
+@dataclass
+class Reconciliation:
+    batch: Batch
+    expected: list[Device]
+    received: list[Device]  # really handed over: expected and received, plus unexpected received
+    missing: list[Line]
+    unexpected: list[Line]
+    counts: dict[str, dict[str, int]]  # type -> {"declared", "logged", "received"}
+
+    @property
+    def discrepancies(self) -> list[Line]:
+        return self.missing + self.unexpected
+
+    @property
+    def unexplained(self) -> list[Line]:
+        return [line for line in self.discrepancies if not line.explained]
+
+    @property
+    def counts_differ(self) -> bool:
+        if not self.batch.declared_counts:
+            return False
+        return any(c["declared"] != c["received"] for c in self.counts.values())
+
+    @property
+    def can_close(self) -> bool:
+        return self.batch.status != BatchStatus.CLOSED and not self.unexplained
+
+
+# States a device of the batch is in once it has been received at least once.
+_NOT_YET_RECEIVED = frozenset({State.REGISTERED, State.COLLECTED, State.LOST})
+
+
+def reconciliation(batch_id: int, *, actor: Actor) -> Reconciliation:
+    """Expected-not-received, received-not-expected and counts by type (declared, logged, received)."""
+    batch = get_batch(batch_id, actor=actor)
+    session = db.session
+    expected = session.execute(select(Device).where(Device.batch_id == batch.id).order_by(Device.id)) \
+        .unique().scalars().all()
+    receipts = session.execute(select(BatchReceipt).where(BatchReceipt.batch_id == batch.id)).scalars().all()
+    scanned = {r.device_id for r in receipts}
+    explanations = {e.device_id: e for e in session.execute(
+        select(BatchExplanation).where(BatchExplanation.batch_id == batch.id)).scalars()}
+    lost_on_receipt = set()
+    received, missing = [], []
+    for d in expected:
+        if d.id in scanned or d.state not in _NOT_YET_RECEIVED:
+            received.append(d)
+        else:
+            missing.append(Line(d, "missing", explanations.get(d.id)))
+            if d.state == State.LOST:
+                lost_on_receipt.add(d.id)
+    expected_ids = {d.id for d in expected}
+    others = [r.device_id for r in receipts if r.device_id not in expected_ids]
+    unexpected = []
+    if others:
+        for d in session.execute(select(Device).where(Device.id.in_(others)).order_by(Device.id)).unique().scalars():
+            unexpected.append(Line(d, "unexpected", explanations.get(d.id)))
+            received.append(d)
+    declared = batch.declared_counts or {}
+    logged = Counter(d.type.value for d in expected)
+    got = Counter(d.type.value for d in received)
+    types = [t.value for t in DeviceType if t.value in declared or logged[t.value] or got[t.value]]
+    counts = {t: {"declared": int(declared.get(t, 0)), "logged": logged[t], "received": got[t]} for t in types}
+    return Reconciliation(batch, expected, received, missing, unexpected, counts)
+
+
+def explain(batch_id: int, tag: str, *, actor: Actor, note: str, declare_lost: bool = False) -> BatchExplanation:
+    """Explain one discrepancy of a batch: a note, or (for a missing device) declaring it lost."""
+    note = (note or "").strip()
+    if not note:
+        raise Invalid("Explain the discrepancy in a note.", details={"note": ["required"]})
+    rec = reconciliation(batch_id, actor=actor)
+    if rec.batch.status == BatchStatus.CLOSED:
+        raise Conflict("A closed batch cannot be changed.", code="batch_closed")
+    tag = (tag or "").strip().upper()
+    line = next((line for line in rec.discrepancies if line.device.tag == tag), None)
+    if line is None:
+        raise NotFound("%(tag)s is not a discrepancy of this batch.", tag=tag)
+    if line.explanation is not None:
+        raise Conflict("%(tag)s is already explained.", tag=tag, code="already_explained")
+    if declare_lost:
+        if line.kind != "missing":
+            raise Invalid("Only a missing device can be declared lost.", details={"declare_lost": ["missing only"]})
+        if line.device.state != State.LOST:
+            devices.transition(line.device, State.LOST, actor=actor, params={"reason": note}, note=note,
+                               commit=False, event_details={"batch_id": rec.batch.id})
+    explanation = BatchExplanation(batch_id=rec.batch.id, device_id=line.device.id, kind=ExplanationKind(line.kind),
+                                   declared_lost=declare_lost, note=note, actor_name=actor.name, created_at=utcnow())
+    db.session.add(explanation)
+    db.session.flush()
+    device = db.session.get(Device, line.device.id)
+    custody.record("batch_discrepancy_explained", actor=actor, device=device, note=note,
+                   details={"batch_id": rec.batch.id, "kind": line.kind, "declared_lost": declare_lost})
+    db.session.commit()
+    return explanation
+
+
+def close_batch(batch_id: int, *, actor: Actor, note: str | None = None) -> Reconciliation:
+    """Close a received batch; refused while a discrepancy is unexplained, or counts differ without a note."""
+    rec = reconciliation(batch_id, actor=actor)
+    batch = rec.batch
+    if batch.status == BatchStatus.CLOSED:
+        raise Conflict("This batch is already closed.", code="batch_closed")
+    if batch.status != BatchStatus.RECEIVED:
+        raise Conflict("Only a received batch can be closed (this batch is %(status)s).", status=batch.status.value,
+                       code="batch_not_received")
+    if rec.unexplained:
+        tags = [line.device.tag for line in rec.unexplained]
+        raise Conflict("%(count)s discrepancies are not explained yet: %(tags)s.", count=len(tags),
+                       tags=", ".join(tags[:20]) + (" …" if len(tags) > 20 else ""), code="unexplained_discrepancies",
+                       details={"unexplained": tags})
+    note = (note or "").strip() or None
+    if rec.counts_differ and not note:
+        raise Conflict("The counts received differ from the counts declared: explain the difference in a note.",
+                       code="counts_differ", details={"counts": rec.counts})
+    now = utcnow()
+    batch.status, batch.closed_at, batch.closing_note = BatchStatus.CLOSED, now, note
+    custody.record("batch_closed", actor=actor, note=note, details={
+        "batch_id": batch.id, "expected": len(rec.expected), "received": len(rec.received),
+        "missing": [line.device.tag for line in rec.missing],
+        "unexpected": [line.device.tag for line in rec.unexpected], "counts": rec.counts})
+    db.session.commit()
+    return rec
+
+
+def slip_devices(rec: Reconciliation) -> tuple[list[Device], list[Device]]:
+    """What the donor really handed over (its own devices received), and received devices of other donors."""
+    own = [d for d in rec.received if d.donor_organisation_id == rec.batch.donor_organisation_id]
+    others = [d for d in rec.received if d.donor_organisation_id != rec.batch.donor_organisation_id]
+    return own, others
