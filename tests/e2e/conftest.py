@@ -126,13 +126,13 @@ def page(browser):
     context.close()
 
 
-def login_as(page, live_server: str, user, *, next_path: str | None = None) -> None:
-    """Sign ``user`` in through the login form (test password) and wait for the home page."""
+def login_as(page, live_server: str, user, *, next_path: str | None = None, password: str = PASSWORD) -> None:
+    """Sign ``user`` (a User or an e-mail) in through the login form and wait for the next page."""
+    email = user if isinstance(user, str) else user.email
     settle()
-    email = user.email
     page.goto(f"{live_server}/login" + (f"?next={next_path}" if next_path else ""))
     page.fill("input[name=email]", email)
-    page.fill("input[name=password]", PASSWORD)
+    page.fill("input[name=password]", password)
     page.click("form.login-form button[type=submit], main form button[type=submit]")
     page.wait_for_load_state("load")
     assert "/login" not in page.url, f"login of {email} failed: {page.url}"
