@@ -223,7 +223,7 @@ def reserve_bulk(*, actor: Actor, programme_id: int, count: int, type: str, grad
     return reservations
 
 
-def _active_reservation(device: Device) -> Reservation | None:
+def active_reservation(device: Device) -> Reservation | None:
     return db.session.execute(select(Reservation).where(Reservation.device_id == device.id,
                                                         Reservation.active.is_(True))).unique().scalar_one_or_none()
 
@@ -231,7 +231,7 @@ def _active_reservation(device: Device) -> Reservation | None:
 def cancel_reservation(tag: str, *, actor: Actor, note: str | None = None) -> Device:
     """Give a reserved device back to stock (ready)."""
     device = devices.get_device(tag, actor=actor)
-    reservation = _active_reservation(device)
+    reservation = active_reservation(device)
     if reservation is None or device.state != State.RESERVED:
         raise Conflict("Device %(tag)s has no active reservation.", tag=device.tag, code="not_reserved")
     reservation.active, reservation.outcome, reservation.ended_at = False, "cancelled", utcnow()
@@ -337,7 +337,7 @@ def record_handover(tag: str, *, actor: Actor, beneficiary_ref: str, beneficiary
     Custody passes to the partner organisation.
     """
     device = devices.get_device(tag, actor=actor)
-    reservation = _active_reservation(device)
+    reservation = active_reservation(device)
     if device.state != State.RESERVED or reservation is None:
         raise Conflict("Device %(tag)s is %(state)s: only a reserved device can be handed over.", tag=device.tag,
                        state=device.state.value, code="not_reserved")
