@@ -84,8 +84,9 @@ def open_reminders(rules: list[Rule], now: dt.datetime) -> int:
         insert = _insert(Reminder).from_select(
             ["device_id", "rule_id", "state", "stay_started_at", "responsible_organisation_id",
              "escalation_organisation_id", "created_at"], rows,
-        ).on_conflict_do_nothing(index_elements=["device_id", "rule_id", "stay_started_at"])
-        created += max(db.session.execute(insert).rowcount, 0)
+        ).on_conflict_do_nothing(index_elements=["device_id", "rule_id", "stay_started_at"]).returning(Reminder.id)
+        # rowcount of INSERT … SELECT … ON CONFLICT is not reported by every driver: count what came back.
+        created += len(db.session.execute(insert).all())
         db.session.commit()  # one short write transaction per rule
     return created
 
