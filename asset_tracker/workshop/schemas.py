@@ -101,12 +101,14 @@ class ScanResultSchema(Schema):
 
     scan_id = fields.String()
     action = fields.String()
-    outcome = fields.String(metadata={"description": "applied, looked_up, undone or refused."})
+    outcome = fields.String(metadata={"description": "applied, looked_up, unchanged, undone or refused."})
     code = fields.String(metadata={"description": "Stable machine code: applied, looked_up, undone, or the refusal's "
                                                   "code (transition_not_allowed, wipe_evidence_missing, "
                                                   "concurrent_change, tag_check_failed, unknown_code...)."})
     message = fields.Function(lambda r: translate(r.get("message_id"), r.get("message_params")))
     next_step = fields.Function(lambda r: translate(r.get("next_step_id")))
+    recovered = fields.Function(lambda r: translate(r.get("recovered_id"), r.get("message_params")),
+                                metadata={"description": "Set when the code was recovered from a layout mix-up."})
     input = fields.String()
     reading = fields.Nested(ReadingSchema, allow_none=True)
     device = fields.Nested(ScanDeviceSchema, allow_none=True)

@@ -248,8 +248,9 @@ def _apply(code, station_action: StationAction, values: dict, *, actor: Actor, s
     if station_action.target is None:
         return {"outcome": "looked_up", "code": "looked_up", "reading": reading, "device": summary(device),
                 "state_before": before.value, "state_after": before.value,
-                "message_id": (N_("%(tag)s recovered from %(typed)s (scanner typing on an AZERTY keyboard): "
-                                  "%(state)s.") if recovered else N_("%(tag)s: %(state)s.")),
+                "message_id": N_("%(tag)s: %(state)s."),
+                "recovered_id": (N_("%(tag)s recovered from %(typed)s (scanner typing on an AZERTY keyboard).")
+                                 if recovered else None),
                 "message_params": {"tag": device.tag, "typed": reading["typed"], "state": before.value},
                 "next_step_id": next_step(device), "undo": {"possible": False,
                                                             "reason_id": N_("A look-up changes nothing.")}}
@@ -258,25 +259,30 @@ def _apply(code, station_action: StationAction, values: dict, *, actor: Actor, s
         details["typed"] = reading["typed"]
     params = {k: v for k, v in values.items() if v not in (None, "") and k != "batch_id"}
     try:
-        _move(device, station_action, params, values.get("batch_id"), actor=actor, client_time=scanned_at,
-              station=station, note=note, details=details)
+        outcome = _move(device, station_action, params, values.get("batch_id"), actor=actor, client_time=scanned_at,
+                        station=station, note=note, details=details)
     except DomainError as err:
         err.details = {**(err.details or {}), "device": summary(device)}
         raise
     device = db.session.get(Device, device.id, populate_existing=True)
     after = device.state
-    undo = undo_rule(before, after)
-    message = (N_("%(tag)s recovered from %(typed)s (scanner typing on an AZERTY keyboard): %(before)s → %(after)s.")
-               if recovered else N_("%(tag)s: %(before)s → %(after)s."))
-    return {"outcome": "applied", "code": "applied", "reading": reading, "device": summary(device),
-            "state_before": before.value, "state_after": after.value, "message_id": message,
-            "message_params": {"tag": device.tag, "typed": reading["typed"], "before": before.value,
-                               "after": after.value},
-            "next_step_id": next_step(device), "undo": undo}
+    prefix = N_("%(tag)s recovered from %(typed)s (scanner typing on an AZERTY keyboard).") if recovered else None
+    result = {"reading": reading, "device": summary(device), "state_before": before.value, "state_after": after.value,
+              "message_params": {"tag": device.tag, "typed": reading["typed"], "before": before.value,
+                                 "after": after.value, "state": after.value},
+              "recovered_id": prefix, "next_step_id": next_step(device)}
+    if getattr(outcome, "already", False) or after == before:
+        # Reception of a device already in the workshop moves nothing (intake's rule): say so, it is no error.
+        return {**result, "outcome": "unchanged", "code": "already_in_workshop",
+                "message_id": N_("%(tag)s was already in the workshop (%(state)s): nothing changed."),
+                "undo": {"possible": False, "reason_id": N_("Nothing to undo: this scan changed nothing.")}}
+    message = getattr(outcome, "message", None) if isinstance(getattr(outcome, "message", None), str) else None
+    return {**result, "outcome": "applied", "code": "applied",
+            "message_id": message or N_("%(tag)s: %(before)s → %(after)s."), "undo": undo_rule(before, after)}
 
 
 def _move(device: Device, station_action: StationAction, params: dict, batch_id, *, actor, client_time, station,
-          note, details) -> None:
+          note, details):
     """Apply one station action; reception and reservation go through their capabilities when present."""
     target = station_action.target
     delegate = None
@@ -285,11 +291,11 @@ def _move(device: Device, station_action: StationAction, params: dict, batch_id,
     elif target == State.RESERVED:
         delegate = _service("assignment", "reserve_device")
     if delegate is not None:
-        _call(delegate, device.tag, actor=actor, batch_id=batch_id, client_time=client_time, scanned_at=client_time,
-              station=station, note=note, commit=False, event_details=details, **params)
-        return
-    devices.transition(device, target, actor=actor, params=params, note=note, client_time=client_time,
-                       station=station, commit=False, event_details=details)
+        return _call(delegate, device.tag, actor=actor, batch_id=batch_id, client_time=client_time,
+                     scanned_at=client_time, station=station, note=note, commit=False, event_details=details,
+                     **params)
+    return devices.transition(device, target, actor=actor, params=params, note=note, client_time=client_time,
+                              station=station, commit=False, event_details=details)
 
 
 def _service(capability: str, name: str):

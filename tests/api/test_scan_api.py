@@ -140,7 +140,7 @@ def test_a_tag_garbled_by_an_azerty_keyboard_is_recovered_and_said_so(client, db
     resp = scan(client, api_headers("technician"), typed, "receive")
     assert resp.status_code == 200, resp.json
     assert resp.json["reading"] == {"typed": typed, "read": device.tag, "how": "azerty"}
-    assert "AZERTY" in resp.json["message"]
+    assert "AZERTY" in resp.json["recovered"] and typed in resp.json["recovered"]
     assert db.session.get(Device, device.id).state.value == "received"
 
 
@@ -183,6 +183,8 @@ def test_a_lost_or_returned_device_can_be_received(client, db, orgs, users, api_
     returned = make_device(orgs, users, state="returned")
     h = api_headers("technician")
     assert scan(client, h, lost.tag, "receive").json["state_after"] == "received"
+    again = scan(client, h, lost.tag, "receive")
+    assert again.status_code == 200 and again.json["outcome"] == "unchanged"
     assert scan(client, h, returned.tag, "receive").json["state_after"] == "received"
 
 
