@@ -77,3 +77,7 @@ REMINDERS_LOCK_RETRY_SECONDS = 30
 REMINDERS_MAIL_MAX_ATTEMPTS = 20
 # Devices listed in one digest; the rest are counted with a link to the overdue page.
 REMINDERS_DIGEST_MAX_LINES = 500
+# Share of wiped devices picked for a second technician's check of the wipe (0.05 = 1 in 20).
+WIPE_VERIFICATION_SHARE = 0.05
+# Seed of that draw: the pick is a hash of tag, wipe cycle and seed, reproducible by an auditor.
+WIPE_VERIFICATION_SEED = "reboot-wipe-check"

@@ -311,6 +311,10 @@ def transition(
     details = {k: (v.isoformat() if isinstance(v, (dt.date, dt.datetime)) else v)
                for k, v in params.items() if v is not None and k not in ("beneficiary_ref",)}
     details.update(event_details or {})
+    if target == State.WIPED:  # the second-person check is drawn as the device becomes wiped
+        from ..wiping.services import on_wiped
+
+        details.update(on_wiped(device, actor=actor))
     custody.record("state_changed", actor=actor, device=device, state_before=source, state_after=target,
                    custodian_before_id=custodian_before, custodian_after_id=custodian_after,
                    client_time=client_time, station=station, note=note, details=details)

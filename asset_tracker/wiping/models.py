@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import enum
 
-from sqlalchemy import ForeignKey, Integer, LargeBinary, String, Text, BigInteger
+from sqlalchemy import BigInteger, Float, ForeignKey, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..db import Base, JSONType, UTCDateTime, utcnow
@@ -38,6 +38,8 @@ class EvidenceFile(Base):
 
 
 class WipeRecord(Base):
+    """The outcome of sanitising (or destroying) one storage medium, with what proves it."""
+
     __tablename__ = "wipe_records"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -57,7 +59,7 @@ class WipeRecord(Base):
     operator_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     operator_name: Mapped[str] = mapped_column(String(254))
     source: Mapped[str] = mapped_column(String(20), default="manual")
-    evidence_id: Mapped[int | None] = mapped_column(ForeignKey("evidence_files.id"))
+    evidence_id: Mapped[int | None] = mapped_column(ForeignKey("evidence_files.id"), index=True)
     details: Mapped[dict] = mapped_column(JSONType, default=dict)
     recorded_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow, index=True)
     # Second-person verification.
@@ -65,3 +67,32 @@ class WipeRecord(Base):
     verified_at: Mapped[object | None] = mapped_column(UTCDateTime)
 
     evidence: Mapped[EvidenceFile | None] = relationship()
+
+
+class VerificationStatus(str, enum.Enum):
+    PENDING = "pending"
+    CONFIRMED = "confirmed"
+    FAILED = "failed"
+
+
+class WipeVerification(Base):
+    """A wiped device picked for a second technician's check, and that check's outcome."""
+
+    __tablename__ = "wipe_verifications"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    device_id: Mapped[int] = mapped_column(ForeignKey("devices.id"), index=True)
+    # The wipe cycle checked: the device's last entry into `received` when it was picked.
+    cycle_received_at: Mapped[object | None] = mapped_column(UTCDateTime)
+    selected_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)
+    # The draw: a number in [0, 1) derived from the tag, the cycle and the seed, below `share` when picked.
+    score: Mapped[float] = mapped_column(Float)
+    share: Mapped[float] = mapped_column(Float)
+    wiped_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    wiped_by_name: Mapped[str] = mapped_column(String(254))
+    status: Mapped[VerificationStatus] = mapped_column(
+        enum_column(VerificationStatus, "wipe_verification_status"), default=VerificationStatus.PENDING, index=True)
+    verified_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    verified_by_name: Mapped[str | None] = mapped_column(String(254))
+    verified_at: Mapped[object | None] = mapped_column(UTCDateTime)
+    note: Mapped[str | None] = mapped_column(Text)

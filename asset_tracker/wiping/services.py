@@ -1,21 +1,213 @@
-"""Wiping verbs: record a wipe (or destruction) per medium, state that a device has no media."""
+"""Wiping verbs: storage media, wipe and destruction records, log and CSV imports, the second-person check."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import and_, func, select
 
 from ..custody import services as custody
+from ..custody.models import CustodyEvent
 from ..custody.services import Actor
 from ..db import utcnow
-from ..devices.models import Device, StorageMedium
+from ..devices.models import Device, MediumKind, StorageMedium
+from ..devices.services import get_device, scoped
 from ..errors import Conflict, Invalid, NotFound
 from ..extensions import db
-from ..lifecycle import State
-from .models import NistCategory, WipeRecord, WipeResult
+from ..lifecycle import NEEDS_WIPE, State
+from . import nwipe
+from .csv_import import WipeCsvError, parse_wipe_csv
+from .models import EvidenceFile, NistCategory, VerificationStatus, WipeRecord, WipeResult, WipeVerification
 
 # Wipe evidence can be recorded while the device is in the workshop before it is wiped.
 RECORDABLE_STATES = frozenset({State.RECEIVED, State.DIAGNOSED, State.WIPED})
+# Storage media can be described until the device is wiped (again after a return, once received).
+MEDIA_EDITABLE_STATES = frozenset({State.REGISTERED, State.COLLECTED, State.RECEIVED, State.DIAGNOSED})
+# Ways a medium is physically destroyed (NIST SP 800-88 "Destroy").
+DESTRUCTION_METHODS = ("shred", "disintegrate", "drill", "crush", "degauss_and_destroy", "incinerate")
+MEDIUM_FIELDS = ("kind", "model", "serial", "capacity_bytes")
+
+
+def _normal_serial(value: str | None) -> str | None:
+    value = " ".join((value or "").split())
+    return value.upper() or None
+
+
+# ---------------------------------------------------------------- storage media
+
+
+def _editable_device(tag, actor: Actor) -> Device:
+    device = get_device(tag, actor=actor)
+    if device.state not in MEDIA_EDITABLE_STATES:
+        raise Conflict("Storage media can be changed only until the device is wiped; this one is %(state)s.",
+                       state=device.state.value, code="media_locked")
+    if actor.role == "donor" and device.state != State.REGISTERED:
+        raise Conflict("A donor can describe storage media only until the device is collected.",
+                       code="media_locked")
+    return device
+
+
+def _medium_of(device: Device, medium_id: int) -> StorageMedium:
+    medium = db.session.get(StorageMedium, medium_id)
+    if medium is None or medium.device_id != device.id:
+        raise NotFound("No storage medium %(id)s on this device.", id=medium_id)
+    return medium
+
+
+def _medium_view(m: StorageMedium) -> dict:
+    return {"id": m.id, "kind": m.kind.value, "model": m.model, "serial": m.serial,
+            "capacity_bytes": m.capacity_bytes}
+
+
+def _check_serial_free(device: Device, serial: str | None, medium_id: int | None = None) -> None:
+    if not serial:
+        return
+    q = select(StorageMedium.id).where(StorageMedium.device_id == device.id,
+                                       func.upper(StorageMedium.serial) == serial)
+    if medium_id is not None:
+        q = q.where(StorageMedium.id != medium_id)
+    if db.session.scalar(q.limit(1)) is not None:
+        raise Conflict("This device already has a storage medium with serial %(serial)s.", serial=serial,
+                       details={"serial": ["already on this device"]}, code="duplicate_medium")
+
+
+def add_medium(tag, *, actor: Actor, kind: str, model: str | None = None, serial: str | None = None,
+               capacity_bytes: int | None = None) -> StorageMedium:
+    """Describe one more storage medium of a device (a disk found at diagnosis, say)."""
+    device = _editable_device(tag, actor)
+    serial = _normal_serial(serial)
+    _check_serial_free(device, serial)
+    medium = StorageMedium(device_id=device.id, kind=MediumKind(kind), model=(model or "").strip() or None,
+                           serial=serial, capacity_bytes=capacity_bytes, created_at=utcnow())
+    db.session.add(medium)
+    db.session.flush()
+    custody.record("medium_added", actor=actor, device=device, details={"medium": _medium_view(medium)})
+    db.session.commit()
+    return medium
+
+
+def update_medium(tag, medium_id: int, changes: dict, *, actor: Actor) -> StorageMedium:
+    """Correct a medium's kind, model, serial or capacity; the event keeps before and after."""
+    device = _editable_device(tag, actor)
+    medium = _medium_of(device, medium_id)
+    if "serial" in changes:
+        changes["serial"] = _normal_serial(changes["serial"])
+        _check_serial_free(device, changes["serial"], medium.id)
+    diff = {}
+    for key, value in changes.items():
+        if key not in MEDIUM_FIELDS:
+            raise Invalid("Field %(field)s cannot be changed here.", field=key)
+        if key == "kind":
+            value = MediumKind(value)
+        old = getattr(medium, key)
+        if old != value:
+            diff[key] = {"before": getattr(old, "value", old), "after": getattr(value, "value", value)}
+            setattr(medium, key, value)
+    if diff:
+        custody.record("medium_updated", actor=actor, device=device,
+                       details={"medium_id": medium.id, "changes": diff})
+    db.session.commit()
+    return medium
+
+
+def remove_medium(tag, medium_id: int, *, actor: Actor) -> None:
+    """Remove a medium recorded by mistake; one with wipe records is evidence and stays."""
+    device = _editable_device(tag, actor)
+    medium = _medium_of(device, medium_id)
+    if db.session.scalar(select(WipeRecord.id).where(WipeRecord.medium_id == medium.id).limit(1)) is not None:
+        raise Conflict("This storage medium has wipe records: it is evidence and cannot be removed.",
+                       code="medium_has_records")
+    view = _medium_view(medium)
+    db.session.delete(medium)
+    db.session.flush()
+    custody.record("medium_removed", actor=actor, device=device, details={"medium": view})
+    db.session.commit()
+
+
+# ---------------------------------------------------------------- evidence files
+
+
+def store_evidence(data: bytes, filename: str, *, actor: Actor,
+                   content_type: str = "application/octet-stream") -> EvidenceFile:
+    """Keep a raw evidence file once: the same bytes uploaded again reuse the stored file."""
+    digest = hashlib.sha256(data).hexdigest()
+    found = db.session.scalar(select(EvidenceFile).where(EvidenceFile.sha256 == digest))
+    if found is not None:
+        return found
+    evidence = EvidenceFile(sha256=digest, filename=(filename or "evidence")[:255], content_type=content_type,
+                            size=len(data), content=data, uploaded_by_id=actor.user_id, created_at=utcnow())
+    db.session.add(evidence)
+    db.session.flush()
+    return evidence
+
+
+def get_evidence(sha256: str, *, actor: Actor) -> EvidenceFile:
+    """An evidence file, for whoever may see at least one device it proves something about."""
+    evidence = db.session.scalar(select(EvidenceFile).where(EvidenceFile.sha256 == (sha256 or "").lower()))
+    if evidence is None:
+        raise NotFound("No evidence file %(sha)s.", sha=sha256)
+    visible = scoped(select(Device.id).join(WipeRecord, WipeRecord.device_id == Device.id)
+                     .where(WipeRecord.evidence_id == evidence.id).limit(1), actor)
+    if db.session.scalar(visible) is None:
+        raise NotFound("No evidence file %(sha)s.", sha=sha256)
+    return evidence
+
+
+# ---------------------------------------------------------------- wipe records
+
+
+def _aware(value: dt.datetime | None, name: str) -> dt.datetime | None:
+    if value is not None and value.tzinfo is None:
+        raise Invalid("The %(field)s time needs a time zone.", field=name, details={name: ["no time zone"]})
+    return value
+
+
+def _add_record(device: Device, medium: StorageMedium, *, actor: Actor, result: str, method: str,
+                nist_category: str, tool=None, tool_version=None, passes=None, pattern=None, verification=None,
+                started_at=None, ended_at=None, bytes_erased=None, source="manual", evidence=None,
+                details=None, operator_name: str | None = None, now=None) -> tuple[WipeRecord, dict]:
+    """Add one record (flushed) and return it with the custody event row that must follow it."""
+    if device.state not in RECORDABLE_STATES:
+        raise Conflict("Wipe results are recorded for a device in the workshop (received or diagnosed); "
+                       "this one is %(state)s.", state=device.state.value, code="wrong_state_for_wipe")
+    try:
+        result_enum, category = WipeResult(result), NistCategory(nist_category)
+    except ValueError as exc:
+        raise Invalid("Invalid input: %(fields)s", fields=str(exc)) from None
+    if not (method or "").strip():
+        raise Invalid("Say which method was used.", details={"method": ["required"]})
+    started_at, ended_at = _aware(started_at, "started_at"), _aware(ended_at, "ended_at")
+    now = now or utcnow()
+    if ended_at and ended_at > now + dt.timedelta(minutes=5):
+        raise Invalid("The wipe's end time is in the future.", details={"ended_at": ["in the future"]})
+    if started_at and ended_at and ended_at < started_at:
+        raise Invalid("The wipe ends before it starts.", details={"ended_at": ["before started_at"]})
+    last_in = device.last_received_at
+    done = ended_at or started_at
+    if last_in is not None and done is not None and done < last_in:
+        raise Conflict("This wipe of %(serial)s ended before the device was last received: it does not cover "
+                       "what was stored since. Wipe the medium again.", serial=medium.serial or f"#{medium.id}",
+                       code="wipe_before_reception", details={"ended_at": ["before the last reception"]})
+    record = WipeRecord(
+        device_id=device.id, medium_id=medium.id, result=result_enum, nist_category=category, method=method.strip(),
+        tool=tool, tool_version=tool_version, passes=passes, pattern=pattern, verification=verification,
+        started_at=started_at, ended_at=ended_at, bytes_erased=bytes_erased, operator_id=actor.user_id,
+        operator_name=operator_name or actor.name, source=source, evidence_id=evidence.id if evidence else None,
+        details=details or {}, recorded_at=now,
+    )
+    db.session.add(record)
+    db.session.flush()
+    event = {"type": "wipe_recorded", "device": device, "details": {
+        "wipe_record_id": record.id, "medium_id": medium.id, "medium_serial": medium.serial,
+        "result": result_enum.value, "nist_category": category.value, "method": record.method, "tool": tool,
+        "tool_version": tool_version, "verification": verification, "source": source,
+        "evidence_sha256": evidence.sha256 if evidence else None,
+        "evidence_filename": evidence.filename if evidence else None,
+    }}
+    return record, event
 
 
 def record_wipe(device: Device, medium_id: int, *, actor: Actor, result: str, method: str, nist_category: str,
@@ -25,38 +217,44 @@ def record_wipe(device: Device, medium_id: int, *, actor: Actor, result: str, me
                 bytes_erased: int | None = None, source: str = "manual", evidence=None,
                 details: dict | None = None, commit: bool = True) -> WipeRecord:
     """Record the outcome of wiping (or destroying) one storage medium, with a custody event."""
-    if device.state not in RECORDABLE_STATES:
-        raise Conflict("Wipe results are recorded for a device in the workshop (received or diagnosed); "
-                       "this one is %(state)s.", state=device.state.value, code="wrong_state_for_wipe")
-    medium = db.session.get(StorageMedium, medium_id)
-    if medium is None or medium.device_id != device.id:
-        raise NotFound("No storage medium %(id)s on this device.", id=medium_id)
-    try:
-        result_enum, category = WipeResult(result), NistCategory(nist_category)
-    except ValueError as exc:
-        raise Invalid("Invalid input: %(fields)s", fields=str(exc)) from None
-    now = utcnow()
-    if ended_at and ended_at > now + dt.timedelta(minutes=5):
-        raise Invalid("The wipe's end time is in the future.", details={"ended_at": ["in the future"]})
-    if started_at and ended_at and ended_at < started_at:
-        raise Invalid("The wipe ends before it starts.", details={"ended_at": ["before started_at"]})
-    record = WipeRecord(
-        device_id=device.id, medium_id=medium.id, result=result_enum, nist_category=category, method=method,
-        tool=tool, tool_version=tool_version, passes=passes, pattern=pattern, verification=verification,
-        started_at=started_at, ended_at=ended_at, bytes_erased=bytes_erased, operator_id=actor.user_id,
-        operator_name=actor.name, source=source, evidence_id=evidence.id if evidence else None,
-        details=details or {}, recorded_at=now,
-    )
-    db.session.add(record)
-    db.session.flush()
-    custody.record("wipe_recorded", actor=actor, device=device, details={
-        "wipe_record_id": record.id, "medium_id": medium.id, "medium_serial": medium.serial,
-        "result": result_enum.value, "nist_category": category.value, "method": method, "tool": tool,
-        "tool_version": tool_version, "evidence_sha256": evidence.sha256 if evidence else None,
-    })
+    medium = _medium_of(device, medium_id)
+    record, event = _add_record(
+        device, medium, actor=actor, result=result, method=method, nist_category=nist_category, tool=tool,
+        tool_version=tool_version, passes=passes, pattern=pattern, verification=verification,
+        started_at=started_at, ended_at=ended_at, bytes_erased=bytes_erased, source=source, evidence=evidence,
+        details=details)
+    custody.record(event["type"], actor=actor, device=device, details=event["details"])
     if commit:
         db.session.commit()
     return record
+
+
+def record_manual_wipe(tag, medium_id: int, *, actor: Actor, evidence_file: tuple[str, bytes] | None = None,
+                       **fields) -> WipeRecord:
+    """A wipe typed in by the technician, with an optional evidence file (tool report, photo)."""
+    device = get_device(tag, actor=actor)
+    evidence = None
+    if evidence_file and evidence_file[1]:
+        evidence = store_evidence(evidence_file[1], evidence_file[0], actor=actor)
+    return record_wipe(device, medium_id, actor=actor, evidence=evidence, source="manual", **fields)
+
+
+def record_destruction(tag, medium_id: int, *, actor: Actor, method: str, destroyed_at: dt.datetime,
+                       tool: str | None = None, reference: str | None = None, note: str | None = None,
+                       evidence_file: tuple[str, bytes] | None = None) -> WipeRecord:
+    """Physical destruction of a medium (shredding, drilling…): NIST SP 800-88 "Destroy", which clears it."""
+    if method not in DESTRUCTION_METHODS:
+        raise Invalid("Unknown destruction method %(method)s.", method=method,
+                      details={"method": [f"one of {', '.join(DESTRUCTION_METHODS)}"]})
+    device = get_device(tag, actor=actor)
+    evidence = None
+    if evidence_file and evidence_file[1]:
+        evidence = store_evidence(evidence_file[1], evidence_file[0], actor=actor)
+    details = {k: v for k, v in (("reference", reference), ("note", note)) if v}
+    return record_wipe(device, medium_id, actor=actor, result=WipeResult.PASSED.value, method=method,
+                       nist_category=NistCategory.DESTROY.value, tool=tool, verification="visual inspection",
+                       started_at=destroyed_at, ended_at=destroyed_at, source="destruction", evidence=evidence,
+                       details=details)
 
 
 def state_no_media(device: Device, *, actor: Actor, note: str | None = None, commit: bool = True) -> Device:
@@ -72,3 +270,495 @@ def state_no_media(device: Device, *, actor: Actor, note: str | None = None, com
     if commit:
         db.session.commit()
     return device
+
+
+def wipe_records(device: Device) -> list[WipeRecord]:
+    return db.session.execute(select(WipeRecord).where(WipeRecord.device_id == device.id)
+                              .order_by(WipeRecord.recorded_at, WipeRecord.id)).scalars().all()
+
+
+# ---------------------------------------------------------------- nwipe import
+
+
+@dataclass
+class DiskPlan:
+    """One disk of an uploaded log and the medium it will be recorded against (or why not yet)."""
+
+    key: str
+    filename: str
+    sha256: str
+    index: int
+    disk: nwipe.DiskResult
+    medium: StorageMedium | None = None
+    device: Device | None = None
+    how: str | None = None  # "serial" or "chosen"
+    problem: str | None = None
+    candidates: list = field(default_factory=list)
+    result: str = ""
+    skip: bool = False
+
+    @property
+    def recordable(self) -> bool:
+        return self.disk.nist_category is not None
+
+
+@dataclass
+class NwipePlan:
+    files: list[nwipe.NwipeLog]
+    disks: list[DiskPlan]
+
+    @property
+    def unresolved(self) -> list[DiskPlan]:
+        return [d for d in self.disks if not d.skip and (d.medium is None or d.problem)]
+
+
+def _parse_logs(files: list[tuple[str, bytes]]) -> list[nwipe.NwipeLog]:
+    if not files:
+        raise Invalid("Choose at least one nwipe log file.", details={"files": ["required"]})
+    logs, seen = [], set()
+    for filename, data in files:
+        try:
+            log = nwipe.parse_nwipe_log(data, filename)
+        except nwipe.WipeLogError as exc:
+            raise Invalid("%(file)s cannot be read as an nwipe log (line %(line)s: %(reason)s). Nothing was "
+                          "imported.", file=filename, line=exc.line, reason=exc.reason,
+                          details={"file": filename, "line": exc.line, "reason": exc.reason}) from None
+        if log.sha256 in seen:
+            continue
+        seen.add(log.sha256)
+        logs.append(log)
+    return logs
+
+
+def _disk_result(disk: nwipe.DiskResult) -> str:
+    """What the record will say: nwipe's verdict, made stricter when the log itself raises doubts."""
+    if disk.status == nwipe.PASSED and not disk.concerns and disk.nist_category:
+        return WipeResult.PASSED.value
+    if disk.status == nwipe.ABORTED:
+        return WipeResult.ABORTED.value
+    # FAILED, INSANITY (nwipe's own "this should never happen"), and "Erased" with doubts in the log.
+    return WipeResult.FAILED.value
+
+
+def _candidates(limit: int = 500) -> list[StorageMedium]:
+    """Media of devices waiting for their wipe, for the technician to choose from."""
+    q = (select(StorageMedium).join(Device, Device.id == StorageMedium.device_id)
+         .where(Device.state.in_(list(NEEDS_WIPE))).order_by(Device.tag, StorageMedium.id).limit(limit))
+    return db.session.execute(q).scalars().all()
+
+
+def plan_nwipe_import(files: list[tuple[str, bytes]], *, actor: Actor,
+                      assignments: dict[str, object] | None = None) -> NwipePlan:
+    """Parse every log and match each disk to a medium: by a readable serial, or by the technician's choice.
+
+    ``assignments`` maps a disk key to a medium id, or to "skip". Nothing is written.
+    """
+    assignments = assignments or {}
+    logs = _parse_logs(files)
+    disks: list[DiskPlan] = []
+    candidates = None
+    for log in logs:
+        for i, disk in enumerate(log.disks):
+            plan = DiskPlan(key=f"{log.sha256[:16]}-{i}", filename=log.filename, sha256=log.sha256, index=i,
+                            disk=disk, result=_disk_result(disk))
+            chosen = assignments.get(plan.key)
+            if chosen == "skip":
+                plan.skip = True
+            elif chosen not in (None, ""):
+                try:
+                    medium = db.session.get(StorageMedium, int(chosen))
+                except (TypeError, ValueError):
+                    medium = None
+                if medium is None:
+                    raise Invalid("No storage medium %(id)s.", id=chosen, details={plan.key: ["unknown medium"]})
+                plan.medium, plan.how = medium, "chosen"
+            elif disk.serial_readable:
+                serial = _normal_serial(disk.serial)
+                found = db.session.execute(
+                    select(StorageMedium).join(Device, Device.id == StorageMedium.device_id)
+                    .where(func.upper(StorageMedium.serial) == serial, Device.state.in_(list(RECORDABLE_STATES)))
+                ).scalars().all()
+                if len(found) == 1:
+                    plan.medium, plan.how = found[0], "serial"
+                elif found:
+                    plan.problem = "ambiguous_serial"
+                else:
+                    plan.problem = "unknown_serial"
+            else:
+                plan.problem = "unreadable_serial"
+            if plan.medium is not None:
+                plan.device = get_device(plan.medium.device_id, actor=actor)
+                if plan.device.state not in RECORDABLE_STATES:
+                    plan.problem = "device_not_in_workshop"
+                elif not plan.recordable:
+                    plan.problem = "not_a_sanitisation"
+                elif _already_recorded(plan):
+                    plan.problem = "already_recorded"
+                else:
+                    plan.problem = None
+            if plan.medium is None and not plan.skip:
+                if candidates is None:
+                    candidates = _candidates()
+                plan.candidates = _rank(candidates, disk)
+            disks.append(plan)
+    used: dict[int, str] = {}
+    for plan in disks:
+        if plan.medium is not None and not plan.skip:
+            if plan.medium.id in used:
+                plan.problem = "medium_twice"
+            used[plan.medium.id] = plan.key
+    return NwipePlan(files=logs, disks=disks)
+
+
+def _rank(media: list[StorageMedium], disk: nwipe.DiskResult) -> list[StorageMedium]:
+    """Media whose capacity equals the disk's size first: the likeliest match when the serial is unreadable."""
+    return sorted(media, key=lambda m: (not (disk.size_bytes and m.capacity_bytes == disk.size_bytes),))
+
+
+def _already_recorded(plan: DiskPlan) -> bool:
+    q = (select(WipeRecord.id).join(EvidenceFile, EvidenceFile.id == WipeRecord.evidence_id)
+         .where(EvidenceFile.sha256 == plan.sha256, WipeRecord.medium_id == plan.medium.id).limit(1))
+    return db.session.scalar(q) is not None
+
+
+PROBLEMS = {
+    "unreadable_serial": "nwipe could not read this disk's serial number: choose the medium it belongs to.",
+    "unknown_serial": "No medium of a device in the workshop has this serial number: choose the medium.",
+    "ambiguous_serial": "Several media have this serial number: choose the right one.",
+    "device_not_in_workshop": "This medium's device is not in the workshop (received or diagnosed).",
+    "not_a_sanitisation": "This nwipe method only reads the disk: it sanitises nothing and cannot be recorded.",
+    "already_recorded": "This log is already recorded for this medium.",
+    "medium_twice": "Two disks are matched to the same medium.",
+}
+
+
+def import_nwipe(files: list[tuple[str, bytes]], *, actor: Actor, assignments: dict[str, object] | None = None,
+                 timezone: str = "Europe/Paris") -> list[WipeRecord]:
+    """Record every disk of the logs against its medium, all or nothing, keeping each raw log once.
+
+    nwipe writes local times without a zone: they are read in ``timezone`` (the workshop's).
+    """
+    plan = plan_nwipe_import(files, actor=actor, assignments=assignments)
+    if plan.unresolved:
+        raise Invalid("%(num)s disk(s) still need a medium before anything is imported.",
+                      num=len(plan.unresolved), code="unmatched_disks",
+                      details={d.key: [d.problem or "unmatched_disk", d.filename, d.disk.device, d.disk.serial]
+                               for d in plan.unresolved})
+    zone = ZoneInfo(timezone)
+    by_sha = {log.sha256: (log, data, filename) for (filename, data) in files
+              for log in plan.files if hashlib.sha256(data).hexdigest() == log.sha256}
+    evidence: dict[str, EvidenceFile] = {}
+    records, events = [], []
+    now = utcnow()
+    for d in plan.disks:
+        if d.skip:
+            continue
+        log, data, filename = by_sha[d.sha256]
+        if d.sha256 not in evidence:
+            evidence[d.sha256] = store_evidence(data, filename, actor=actor, content_type="text/plain")
+        disk = d.disk
+        record, event = _add_record(
+            d.device, d.medium, actor=actor, result=d.result, method=disk.method,
+            nist_category=disk.nist_category, tool="nwipe", tool_version=disk.nwipe_version or log.nwipe_version,
+            passes=(disk.rounds or 1) * (disk.passes_per_round or 1) if disk.rounds else None,
+            pattern=(disk.pattern or None) and disk.pattern[:100],
+            verification=_verification_text(disk), started_at=_local(disk.started_at, zone),
+            ended_at=_local(disk.ended_at, zone), bytes_erased=disk.bytes_erased, source="nwipe",
+            evidence=evidence[d.sha256], now=now, details={
+                "nwipe_status": disk.raw_status, "device_path": disk.device, "disk_model": disk.model,
+                "disk_serial": disk.serial, "serial_readable": disk.serial_readable, "size_bytes": disk.size_bytes,
+                "rounds": disk.rounds, "blanking": disk.blanking, "prng": disk.prng, "verified": disk.verified,
+                "errors": disk.errors, "concerns": list(disk.concerns), "matched_by": d.how,
+                "log_line": disk.summary_line, "times_zone": None if disk.timezone_known else timezone,
+            })
+        records.append(record)
+        events.append(event)
+    if not records:
+        raise Invalid("Every disk was skipped: nothing to import.", code="nothing_to_import")
+    custody.record_many(events, actor=actor)
+    db.session.commit()
+    return records
+
+
+def _local(value: dt.datetime | None, zone: ZoneInfo) -> dt.datetime | None:
+    if value is None:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=zone)
+
+
+def _verification_text(disk: nwipe.DiskResult) -> str | None:
+    if disk.verification is None:
+        return None
+    mode = {"none": "none", "last": "last pass", "all": "all passes"}.get(disk.verification, disk.verification)
+    if disk.verification == "none":
+        return "none"
+    outcome = {True: "verified", False: "verification failed", None: "not verified"}[disk.verified]
+    return f"{mode}: {outcome}"
+
+
+# ---------------------------------------------------------------- CSV import
+
+
+def import_wipe_csv(data: bytes, filename: str, *, actor: Actor, timezone: str = "Europe/Paris") -> list[WipeRecord]:
+    """Wipe results of another tool, one row per medium: every row valid and matched, or nothing recorded.
+
+    A medium is found on its device by serial; a serial the device does not list yet is added as a
+    medium (the tool saw the disk), as long as the device's media may still change.
+    """
+    try:
+        parsed = parse_wipe_csv(data, filename, default_timezone=ZoneInfo(timezone))
+    except WipeCsvError as exc:
+        raise Invalid("%(file)s was refused: %(num)s error(s). Nothing was imported.", file=filename,
+                      num=len(exc.errors), code="invalid_csv",
+                      details={"errors": [{"row": e.row, "column": e.column, "message": e.message}
+                                          for e in exc.errors]}) from None
+    tags = {r.device_tag for r in parsed.rows}
+    devices = {d.tag: d for d in db.session.execute(scoped(select(Device).where(Device.tag.in_(tags)), actor))
+               .unique().scalars()}
+    errors = []
+    for r in parsed.rows:
+        device = devices.get(r.device_tag)
+        if device is None:
+            errors.append({"row": r.row, "column": "device_tag", "message": f"no device {r.device_tag}"})
+        elif device.state not in RECORDABLE_STATES:
+            errors.append({"row": r.row, "column": "device_tag",
+                           "message": f"{r.device_tag} is {device.state.value}, not in the workshop"})
+    if errors:
+        raise Invalid("%(file)s was refused: %(num)s error(s). Nothing was imported.", file=filename,
+                      num=len(errors), code="invalid_csv", details={"errors": errors})
+    evidence = store_evidence(data, filename, actor=actor, content_type="text/csv")
+    records, events, now = [], [], utcnow()
+    for r in parsed.rows:
+        device = devices[r.device_tag]
+        serial = _normal_serial(r.medium_serial)
+        medium = db.session.scalar(select(StorageMedium).where(StorageMedium.device_id == device.id,
+                                                               func.upper(StorageMedium.serial) == serial))
+        if medium is None:
+            if device.state not in MEDIA_EDITABLE_STATES:
+                db.session.rollback()
+                raise Invalid("%(file)s was refused: row %(row)s names a medium %(tag)s does not have.",
+                              file=filename, row=r.row, tag=r.device_tag, code="invalid_csv",
+                              details={"errors": [{"row": r.row, "column": "medium_serial",
+                                                   "message": "unknown medium"}]})
+            medium = StorageMedium(device_id=device.id, kind=MediumKind(r.kind), serial=serial,
+                                   capacity_bytes=r.capacity_bytes, created_at=now)
+            db.session.add(medium)
+            db.session.flush()
+            events.append({"type": "medium_added", "device": device,
+                           "details": {"medium": _medium_view(medium), "source": "csv"}})
+        try:
+            record, event = _add_record(
+                device, medium, actor=actor, result=r.result, method=r.method, nist_category=r.nist_category,
+                tool=r.tool, tool_version=r.tool_version, passes=r.passes, pattern=r.pattern,
+                verification=r.verification, started_at=r.started_at, ended_at=r.ended_at, source="csv",
+                evidence=evidence, operator_name=r.operator, now=now, details={"csv_row": r.row})
+        except (Invalid, Conflict) as exc:
+            db.session.rollback()
+            raise Invalid("%(file)s was refused: row %(row)s: %(reason)s Nothing was imported.", file=filename,
+                          row=r.row, reason=str(exc), code="invalid_csv",
+                          details={"errors": [{"row": r.row, "column": None, "message": str(exc)}]}) from None
+        records.append(record)
+        events.append(event)
+    custody.record_many(events, actor=actor)
+    db.session.commit()
+    return records
+
+
+# ---------------------------------------------------------------- second-person check
+
+
+def draw_score(tag: str, cycle: dt.datetime | None, seed: str) -> float:
+    """A reproducible number in [0, 1) for one device and wipe cycle: an auditor can recompute the pick."""
+    cycle_text = cycle.astimezone(dt.timezone.utc).isoformat() if cycle else "-"
+    digest = hashlib.sha256(f"{seed}|{tag}|{cycle_text}".encode()).hexdigest()
+    return int(digest[:13], 16) / 16**13
+
+
+def pick_for_verification(device: Device, *, actor: Actor, share: float, seed: str) -> dict:
+    """Called as a device becomes `wiped`: picks it for a second technician's check when its draw is below
+    ``share``. Returns what the state change's event should say about the pick."""
+    score = draw_score(device.tag, device.last_received_at, seed)
+    if score >= share:
+        return {}
+    db.session.add(WipeVerification(device_id=device.id, cycle_received_at=device.last_received_at,
+                                    selected_at=utcnow(), score=score, share=share, wiped_by_id=actor.user_id,
+                                    wiped_by_name=actor.name, status=VerificationStatus.PENDING))
+    db.session.flush()
+    return {"wipe_check": "selected", "wipe_check_score": round(score, 6)}
+
+
+def pending_verifications(*, actor: Actor, limit: int = 200) -> list[tuple[WipeVerification, Device]]:
+    q = (select(WipeVerification, Device).join(Device, Device.id == WipeVerification.device_id)
+         .where(WipeVerification.status == VerificationStatus.PENDING)
+         .order_by(WipeVerification.selected_at).limit(limit))
+    return db.session.execute(scoped(q, actor)).unique().all()
+
+
+def current_verification(device: Device) -> WipeVerification | None:
+    return db.session.scalar(select(WipeVerification).where(WipeVerification.device_id == device.id)
+                             .order_by(WipeVerification.selected_at.desc(), WipeVerification.id.desc()).limit(1))
+
+
+def verify_wipe(tag, *, actor: Actor, confirmed: bool, note: str | None = None) -> WipeVerification:
+    """A second technician checks a picked device's wipe; whoever wiped it may not check it."""
+    device = get_device(tag, actor=actor)
+    check = db.session.scalar(select(WipeVerification).where(
+        WipeVerification.device_id == device.id, WipeVerification.status == VerificationStatus.PENDING)
+        .order_by(WipeVerification.id.desc()).limit(1))
+    if check is None:
+        raise Conflict("%(tag)s is not waiting for a second-person check.", tag=device.tag, code="no_check_pending")
+    wipers = {check.wiped_by_id}
+    q = select(WipeRecord.operator_id).where(WipeRecord.device_id == device.id)
+    if check.cycle_received_at is not None:
+        q = q.where(WipeRecord.recorded_at >= check.cycle_received_at)
+    wipers.update(db.session.scalars(q))
+    if actor.user_id is not None and actor.user_id in wipers:
+        raise Conflict("You wiped this device: its check must be made by another technician.",
+                       code="verifier_is_wiper")
+    if not confirmed and not (note or "").strip():
+        raise Invalid("Say what was wrong with the wipe.", details={"note": ["required when the check fails"]})
+    check.status = VerificationStatus.CONFIRMED if confirmed else VerificationStatus.FAILED
+    check.verified_by_id, check.verified_by_name, check.verified_at = actor.user_id, actor.name, utcnow()
+    check.note = (note or "").strip() or None
+    custody.record("wipe_verified", actor=actor, device=device, note=check.note,
+                   details={"verification_id": check.id, "outcome": check.status.value,
+                            "wiped_by": check.wiped_by_name})
+    db.session.commit()
+    return check
+
+
+# ---------------------------------------------------------------- lists and facts for pages and certificates
+
+
+def waiting_for_wipe(*, actor: Actor, limit: int = 500) -> list[dict]:
+    """Devices in the workshop still to be wiped, oldest first, with their media and cleared counts."""
+    media = (select(StorageMedium.device_id, func.count().label("n")).group_by(StorageMedium.device_id).subquery())
+    cleared = (select(WipeRecord.device_id, func.count(func.distinct(WipeRecord.medium_id)).label("n"))
+               .join(Device, Device.id == WipeRecord.device_id)
+               .where(WipeRecord.result == WipeResult.PASSED,
+                      (Device.last_received_at.is_(None)) | (WipeRecord.recorded_at >= Device.last_received_at))
+               .group_by(WipeRecord.device_id).subquery())
+    q = (select(Device, func.coalesce(media.c.n, 0), func.coalesce(cleared.c.n, 0))
+         .outerjoin(media, media.c.device_id == Device.id).outerjoin(cleared, cleared.c.device_id == Device.id)
+         .where(Device.state.in_(list(NEEDS_WIPE))).order_by(Device.state_since, Device.id).limit(limit))
+    return [{"device": d, "media": m, "cleared": c} for d, m, c in db.session.execute(scoped(q, actor)).unique()]
+
+
+def record_events(records: list[WipeRecord]) -> dict[int, CustodyEvent]:
+    """The custody event that wrote each wipe record, by record id."""
+    if not records:
+        return {}
+    wanted = {r.id for r in records}
+    devices = {r.device_id for r in records}
+    out = {}
+    rows = db.session.execute(select(CustodyEvent).where(CustodyEvent.device_id.in_(devices),
+                                                         CustodyEvent.type == "wipe_recorded")).scalars()
+    for ev in rows:
+        rid = json.loads(ev.details or "{}").get("wipe_record_id")
+        if rid in wanted:
+            out[rid] = ev
+    return out
+
+
+@dataclass
+class DeviceEvidence:
+    """What a certificate says about one device: its media, their latest records this cycle, the outcome."""
+
+    device: Device
+    media: list[StorageMedium]
+    records: dict[int, WipeRecord]  # medium id -> the record that decides it (latest passing, else latest)
+    events: dict[int, CustodyEvent]  # record id -> its custody event
+    no_media: bool
+    wiped_event: CustodyEvent | None
+    check: WipeVerification | None
+    last_event: CustodyEvent | None
+
+    @property
+    def outcome(self) -> str:
+        """sanitised, failed, pending or no_media."""
+        if not self.media:
+            return "no_media" if self.no_media else "pending"
+        results = [self.records.get(m.id) for m in self.media]
+        if all(r is not None and r.result == WipeResult.PASSED for r in results):
+            return "sanitised"
+        if any(r is not None and r.result != WipeResult.PASSED for r in results):
+            return "failed"
+        return "pending"
+
+
+def device_evidence(devices: list[Device]) -> list[DeviceEvidence]:
+    """Evidence of many devices in a few queries (batch certificates list hundreds)."""
+    if not devices:
+        return []
+    ids = [d.id for d in devices]
+    media: dict[int, list] = {i: [] for i in ids}
+    for m in db.session.execute(select(StorageMedium).where(StorageMedium.device_id.in_(ids))
+                                .order_by(StorageMedium.id)).scalars():
+        media[m.device_id].append(m)
+    by_device = {d.id: d for d in devices}
+    chosen: dict[int, WipeRecord] = {}
+    all_records = db.session.execute(select(WipeRecord).where(WipeRecord.device_id.in_(ids))
+                                     .order_by(WipeRecord.recorded_at, WipeRecord.id)).scalars().all()
+    for r in all_records:
+        since = by_device[r.device_id].last_received_at
+        if since is not None and r.recorded_at < since:
+            continue
+        current = chosen.get(r.medium_id)
+        if current is None or r.result == WipeResult.PASSED or current.result != WipeResult.PASSED:
+            chosen[r.medium_id] = r
+    events = record_events(list(chosen.values()))
+    wiped = {}
+    last = {}
+    for ev in db.session.execute(select(CustodyEvent).where(CustodyEvent.device_id.in_(ids))
+                                 .order_by(CustodyEvent.seq)).scalars():
+        last[ev.device_id] = ev
+        if ev.state_after == State.WIPED.value and ev.state_before != State.WIPED.value:
+            wiped[ev.device_id] = ev
+    checks = {}
+    for c in db.session.execute(select(WipeVerification).where(WipeVerification.device_id.in_(ids))
+                                .order_by(WipeVerification.id)).scalars():
+        checks[c.device_id] = c
+    out = []
+    for d in devices:
+        no_media = bool(d.no_media_statement_at and (d.last_received_at is None
+                                                     or d.no_media_statement_at >= d.last_received_at))
+        wiped_ev = wiped.get(d.id)
+        if wiped_ev is not None and d.last_received_at and wiped_ev.server_time < d.last_received_at:
+            wiped_ev = None  # a previous cycle's
+        out.append(DeviceEvidence(device=d, media=media[d.id],
+                                  records={m.id: chosen[m.id] for m in media[d.id] if m.id in chosen},
+                                  events=events, no_media=no_media, wiped_event=wiped_ev, check=checks.get(d.id),
+                                  last_event=last.get(d.id)))
+    return out
+
+
+def certificate_for_device(tag, *, actor: Actor) -> DeviceEvidence:
+    device = get_device(tag, actor=actor)
+    return device_evidence([device])[0]
+
+
+def certificate_for_batch(batch_id: int, *, actor: Actor):
+    """A batch and the evidence of each of its devices; another donor's batch is 404."""
+    from ..intake.models import Batch
+
+    batch = db.session.get(Batch, batch_id)
+    if batch is None or (actor.role == "donor" and batch.donor_organisation_id != actor.organisation_id):
+        raise NotFound("No batch %(id)s.", id=batch_id)
+    devices = db.session.execute(scoped(select(Device).where(Device.batch_id == batch.id).order_by(Device.tag),
+                                        actor)).unique().scalars().all()
+    return batch, device_evidence(devices)
+
+
+def chain_head() -> tuple[int, str]:
+    from ..custody.models import ChainHead
+
+    head = db.session.get(ChainHead, 1)
+    return (head.last_seq, head.last_hash) if head else (0, custody.GENESIS)
+
+
+def on_wiped(device: Device, *, actor: Actor) -> dict:
+    """Hook of devices.services.transition as a device becomes `wiped` (the configured draw)."""
+    from flask import current_app
+
+    return pick_for_verification(device, actor=actor, share=float(current_app.config.get("WIPE_VERIFICATION_SHARE", 0.05)),
+                                 seed=str(current_app.config.get("WIPE_VERIFICATION_SEED", "")))
