@@ -37,7 +37,8 @@ def _overdue_counts():
 @bp.route("")
 @access(*ROLES)
 def index():
-    args = OverdueListArgs().load({k: v for k, v in request.args.items() if v != ""})
+    # `lang` is the site-wide language switch, not a filter.
+    args = OverdueListArgs().load({k: v for k, v in request.args.items() if v != "" and k != "lang"})
     f = services.ReminderFilter(rule=args.get("rule"), organisation=args.get("organisation"),
                                 min_days=args.get("min_days"), acknowledged=args.get("acknowledged"))
     rows, total = services.overdue_list(f, actor=actor(), page=args["page"], per_page=args["per_page"])
