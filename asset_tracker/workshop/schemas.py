@@ -109,6 +109,7 @@ class ScanResultSchema(Schema):
     next_step = fields.Function(lambda r: translate(r.get("next_step_id")))
     recovered = fields.Function(lambda r: translate(r.get("recovered_id"), r.get("message_params")),
                                 metadata={"description": "Set when the code was recovered from a layout mix-up."})
+    problems = fields.Dict(metadata={"description": "For a refusal: the fields or facts at fault."})
     input = fields.String()
     reading = fields.Nested(ReadingSchema, allow_none=True)
     device = fields.Nested(ScanDeviceSchema, allow_none=True)

@@ -197,18 +197,12 @@ def handle_scan(
     if stored is not None:
         return _replayed(stored)
     now = utcnow()
-    if scanned_at is not None and scanned_at > now + CLOCK_SKEW:
-        raise Invalid("The scanner's time %(time)s is in the future: check the station's clock.",
-                      time=scanned_at.isoformat(), details={"scanned_at": ["in the future"]})
-    missing = [f for f in station_action.inputs if values.get(f) in (None, "")]
-    if missing:
-        raise Invalid("The action %(action)s needs: %(fields)s.", action=station_action.name,
-                      fields=", ".join(missing), details={f: ["required for this action"] for f in missing})
     body = {"scan_id": scan_id, "action": station_action.name, "station": station, "input": (code or "").strip(),
             "client_time": scanned_at.isoformat() if scanned_at else None, "server_time": now.isoformat(),
             "user_id": actor.user_id, "replayed": False}
     try:
         status = 200
+        _check_input(station_action, values, scanned_at, now)
         body.update(_apply(code, station_action, values, actor=actor, scan_id=scan_id, scanned_at=scanned_at,
                            station=station, note=note))
     except DomainError as err:
@@ -229,6 +223,18 @@ def handle_scan(
     return ScanAnswer(status, body)
 
 
+def _check_input(station_action: StationAction, values: dict, scanned_at, now) -> None:
+    if scanned_at is not None and scanned_at > now + CLOCK_SKEW:
+        raise Invalid("The scanner's time %(time)s is in the future: check the station's clock.",
+                      code="scanned_at_in_future", time=scanned_at.isoformat(),
+                      details={"scanned_at": ["in the future"]})
+    missing = [f for f in station_action.inputs if values.get(f) in (None, "")]
+    if missing:
+        raise Invalid("The action %(action)s needs: %(fields)s. Choose it in the station settings.",
+                      code="value_required", action=station_action.name, fields=", ".join(missing),
+                      details={f: ["required for this action"] for f in missing})
+
+
 def _replayed(stored) -> ScanAnswer:
     status, body = stored
     body["replayed"] = True
@@ -236,7 +242,9 @@ def _replayed(stored) -> ScanAnswer:
 
 
 def _refusal(err: DomainError) -> dict:
-    return {"outcome": "refused", "code": err.code, "message_id": err.message, "message_params": err.params, "undo": {"possible": False, "reason_id": N_("Nothing to undo: this scan "
+    problems = {k: v for k, v in (err.details or {}).items() if k != "device"}
+    return {"outcome": "refused", "code": err.code, "message_id": err.message, "message_params": err.params,
+            "problems": problems, "undo": {"possible": False, "reason_id": N_("Nothing to undo: this scan "
                                                                                  "changed nothing.")}}
 
 
@@ -407,6 +415,21 @@ def _hash_of(scan_id: str) -> str:
     value = db.session.execute(select(IdempotencyKey.request_hash).where(
         IdempotencyKey.scope == SCAN_SCOPE, IdempotencyKey.key == scan_id)).scalar_one_or_none()
     return value or ""
+
+
+def recent_answers(keys: list[str], *, actor: Actor) -> list[dict]:
+    """The stored answers of this person's recent scans ("undo:<id>" for an undo), in the order given."""
+    from ..idempotency import IdempotencyKey
+    import json
+
+    wanted = [(UNDO_SCOPE, k[5:]) if k.startswith("undo:") else (SCAN_SCOPE, k) for k in keys]
+    if not wanted:
+        return []
+    rows = db.session.execute(select(IdempotencyKey).where(
+        IdempotencyKey.key.in_([k for _, k in wanted]), IdempotencyKey.scope.in_((SCAN_SCOPE, UNDO_SCOPE)),
+        IdempotencyKey.user_id == actor.user_id)).scalars().all()
+    found = {(r.scope, r.key): {**json.loads(r.response), "status": r.status_code} for r in rows}
+    return [found[w] for w in wanted if w in found]
 
 
 # ---------------------------------------------------------------- station page choices

@@ -148,7 +148,7 @@ def test_a_grade_is_needed_for_ready_and_kept_by_the_device(client, db, orgs, us
     device = make_device(orgs, users, state="refurbished")
     h = api_headers("technician")
     resp = scan(client, h, device.tag, "ready")
-    assert resp.status_code == 422 and "grade" in resp.json["error"]["details"]
+    assert resp.status_code == 422 and "grade" in resp.json["error"]["details"]["problems"]
     resp = scan(client, h, device.tag, "ready", grade="A")
     assert resp.status_code == 200 and resp.json["device"]["grade"] == "A"
 
@@ -236,7 +236,7 @@ def test_an_unknown_action_and_a_future_scanner_time_are_refused(client, db, org
     h = api_headers("technician")
     assert scan(client, h, device.tag, "teleport").status_code == 422
     resp = scan(client, h, device.tag, "receive", scanned_at="2999-01-01T00:00:00+00:00")
-    assert resp.status_code == 422 and "scanned_at" in resp.json["error"]["details"]
+    assert resp.status_code == 422 and "scanned_at" in resp.json["error"]["details"]["problems"]
 
 
 def test_only_technicians_and_admins_scan(client, db, orgs, users, api_headers):
