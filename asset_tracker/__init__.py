@@ -97,7 +97,8 @@ def register_request_hooks(app: Flask) -> None:
             from .extensions import db
 
             # Reads never take SQLite's write lock (see db._sqlite_begin_immediate).
-            db.session.connection(execution_options={"sqlite_deferred": True})
+            if not db.session.in_transaction():
+                db.session.connection(execution_options={"sqlite_deferred": True})
 
     @app.after_request
     def _headers(response):
