@@ -81,3 +81,11 @@ REMINDERS_DIGEST_MAX_LINES = 500
 WIPE_VERIFICATION_SHARE = 0.05
 # Seed of that draw: the pick is a hash of tag, wipe cycle and seed, reproducible by an auditor.
 WIPE_VERIFICATION_SEED = "reboot-wipe-check"
+# Directory of the label templates, one JSON file each; a malformed file is refused (logged, shown to admins), the others stay usable.
+LABEL_TEMPLATE_DIR = os.path.join(os.path.dirname(os.path.dirname(__file__)), "labels")
+# Short line under the tag: "type_model" (device type in the printing user's language, brand and model) or "programme" (the programme's name; type and model until the device is reserved).
+LABEL_LINE = "type_model"
+# Template offered first on the print forms.
+LABEL_DEFAULT_TEMPLATE = "a4-3x7-63x38"
+# Most labels in one print job, and most blank tags in one issued range.
+LABEL_MAX_PER_JOB = 5000

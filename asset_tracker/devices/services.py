@@ -130,8 +130,13 @@ def register_device(
             raise Invalid(str(exc), details={"tag": [str(exc)]}) from None
         if db.session.execute(select(Device.id).where(Device.tag == tag)).first():
             raise Conflict("Tag %(tag)s is already bound to another device.", tag=tag, code="duplicate_tag")
+        from ..labels.services import claim_blank_tag
+
+        claim_blank_tag(tag, donor.id)  # only a blank tag issued to this donor, never a made-up one
+        preprinted = True
     else:
         tag = allocate_tags(1, tag_prefix, tag_width)[0]
+        preprinted = False
     now = utcnow()
     device = Device(
         tag=tag, type=DeviceType(type), brand=brand, model=model, serial=serial, imei=imei, specs=specs or {},
@@ -146,7 +151,8 @@ def register_device(
     custody.record("device_registered", actor=actor, device=device, state_after=State.REGISTERED,
                    custodian_after_id=donor.id,
                    details={"type": device.type.value, "brand": brand, "model": model, "serial": serial,
-                            "imei": imei, "batch_id": batch_id, "media": len(media or ())})
+                            "imei": imei, "batch_id": batch_id, "media": len(media or ()),
+                            "preprinted_tag": preprinted})
     if commit:
         db.session.commit()
     return device
