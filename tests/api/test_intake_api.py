@@ -92,12 +92,12 @@ def test_a_50_mb_file_is_refused_with_a_message_naming_the_limit(client, api_hea
     assert resp.status_code == 413
     err = resp.get_json()["error"]
     assert err["code"] == "too_large" and "20 MB" in err["message"]
+    assert db.session.scalar(select(func.count()).select_from(Device)) == 0
 
 
 def test_the_size_limit_message_is_french_by_default(client, api_headers, batch):
     resp = upload(client, api_headers("donor"), batch.id, b"x" * (50 * 1024 * 1024))
     assert resp.status_code == 413 and "20 Mo" in resp.get_json()["error"]["message"]
-    assert db.session.scalar(select(func.count()).select_from(Device)) == 0
 
 
 def test_missing_file_and_empty_file_are_clear_errors(client, api_headers, batch):
