@@ -276,11 +276,11 @@ def validate_rows(sheet: Sheet) -> tuple[list[ParsedRow], list[RowError], list[s
     serial_re, imei_re = SERIAL_RE.match, IMEI_RE.match
     type_index, disk_index = _TYPE_INDEX, _DISK_INDEX
 
-    def err(rownum, key, value, code, message, **params):
+    def err(rownum, key, cell, code, message, **params):
         i = idx.get(key)
         errors.append(RowError(rownum, headers[i] if i is not None else BY_KEY[key].en,
                                column_letter(i) if i is not None else None, key,
-                               None if value is None else str(value)[:100], code, message, params))
+                               None if cell is None else str(cell)[:100], code, message, params))
 
     for offset, cells in enumerate(sheet.rows):
         rownum = sheet.first_row + offset
