@@ -142,3 +142,15 @@ def test_a_cookie_authenticated_scan_without_csrf_token_is_refused(client, db, l
     resp = client.post("/api/v1/scans", json={"code": device.tag, "action": "receive", "scan_id": uuid.uuid4().hex})
     assert resp.status_code == 400
     assert db.session.get(Device, device.id).state.value == "collected"
+
+
+def test_the_station_speaks_french_by_default(client, db, login, orgs, users):
+    device = make_device(orgs, users, state="ready")
+    login("technician")
+    client.post("/language", data={"lang": "fr", "csrf_token": csrf_token(client, "/workshop/station"),
+                                   "next": "/workshop/station"})
+    html = client.get("/workshop/station").get_data(as_text=True)
+    assert "Poste de scan" in html and "Scanner un code" in html
+    form_scan(client, device.tag, action="lookup")
+    html = client.get("/workshop/station").get_data(as_text=True)
+    assert "En stock : ensuite, le réserver pour un programme." in html
