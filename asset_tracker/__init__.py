@@ -97,7 +97,7 @@ def register_request_hooks(app: Flask) -> None:
             from .extensions import db
 
             # Reads never take SQLite's write lock (see db._sqlite_begin_immediate).
-            if not db.session.in_transaction():
+            if not db.session().in_transaction():  # the Session itself: scoped_session has no in_transaction
                 db.session.connection(execution_options={"sqlite_deferred": True})
 
     @app.after_request
