@@ -124,7 +124,7 @@ def test_screenshots_of_home_list_and_device_pages(app, live_server, page):
     """Documentation screenshots on the demo data set, as a workshop technician sees it."""
     from asset_tracker.demo import DEMO_PASSWORD, load_demo
 
-    load_demo(60)
+    load_demo(30)
     settle()
     login_as(page, live_server, "technicien@demo.reboot.example", password=DEMO_PASSWORD)
     axe_check(page)
