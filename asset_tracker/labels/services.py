@@ -292,19 +292,19 @@ def _print(template: Template, labels: list[LabelData], *, fmt: str, start_posit
 
 
 def _count_prints(tags: list[str]) -> list[str]:
-    """Count one more print of every tag (one upsert per chunk); return those printed before, in order."""
+    """Count one more print of every tag (one upsert); return those printed before, in order."""
     now = utcnow()
     dialect = db.session.get_bind().dialect.name
-    make_insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    again: set[str] = set()
-    for start in range(0, len(tags), _CHUNK):
-        stmt = make_insert(LabelPrint).values(
-            [{"tag": t, "count": 1, "first_printed_at": now, "last_printed_at": now} for t in tags[start:start + _CHUNK]])
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[LabelPrint.tag],
-            set_={"count": LabelPrint.count + 1, "last_printed_at": stmt.excluded.last_printed_at},
-        ).returning(LabelPrint.tag, LabelPrint.count)
-        again.update(tag for tag, count in db.session.execute(stmt) if count > 1)
+    table = LabelPrint.__table__  # Core: no ORM bookkeeping for a thousand rows
+    stmt = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[table.c.tag],
+        set_={"count": table.c.count + 1, "last_printed_at": stmt.excluded.last_printed_at},
+    ).returning(table.c.tag, table.c.count)
+    # One cached statement executed for many rows: SQLAlchemy batches it ("insertmanyvalues") with
+    # RETURNING, several times faster than compiling a fresh multi-row VALUES for every job.
+    rows = [{"tag": t, "count": 1, "first_printed_at": now, "last_printed_at": now} for t in tags]
+    again = {tag for tag, count in db.session.connection().execute(stmt, rows) if count > 1}
     return [t for t in tags if t in again]
 
 

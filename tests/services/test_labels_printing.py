@@ -19,7 +19,7 @@ from asset_tracker.tags import format_tag
 from tests.factories import make_device
 
 
-def decoded_tags(pdf: bytes, dpi: int = 200) -> list[str]:
+def decoded_tags(pdf: bytes, dpi: int = 300) -> list[str]:
     """Every Code 128 value on every page of a PDF, read by zxing-cpp, page by page."""
     document = pypdfium2.PdfDocument(pdf)
     try:
