@@ -1,0 +1,309 @@
+"""The scenarios. Each finds its capability at run time (OpenAPI path or module) and says "not available" otherwise."""
+from __future__ import annotations
+
+import csv
+import importlib
+import io
+import json
+import os
+import random
+import subprocess
+import sys
+import time
+import uuid
+
+from . import load
+from .load import Req
+
+NA = "not available"
+
+
+def not_available(why: str) -> dict:
+    return {"status": NA, "why": why}
+
+
+class Context:
+    """What the scenarios share for one dataset: the app, the tokens, the server and the device pools."""
+
+    def __init__(self, app, target, tokens: dict, devices: int, duration: float, seed: int = 7):
+        self.app, self.target, self.tokens, self.devices, self.duration = app, target, tokens, devices, duration
+        self.rng = random.Random(seed)
+        self.server = None
+        self._pools: dict[str, list[str]] = {}
+        self._openapi: dict | None = None
+
+    def headers(self, who: str = "technician", json_body: bool = False) -> tuple:
+        h = [("Authorization", f"Bearer {self.tokens[who]}")]
+        if json_body:
+            h.append(("Content-Type", "application/json"))
+        return tuple(h)
+
+    def openapi(self) -> dict:
+        if self._openapi is None:
+            status, body, _ = load.one(self.server.port, Req("GET", "/api/v1/openapi.json"))
+            self._openapi = json.loads(body) if status == 200 else {}
+        return self._openapi
+
+    def has_path(self, path: str, method: str = "post") -> bool:
+        return method in self.openapi().get("paths", {}).get(path, {})
+
+    def pool(self, state: str) -> list[str]:
+        """Tags of devices in ``state`` not yet used by a scenario (shuffled once)."""
+        if state not in self._pools:
+            from sqlalchemy import text
+
+            from asset_tracker.extensions import db
+
+            with self.app.app_context():
+                tags = list(db.session.execute(text("SELECT tag FROM devices WHERE state = :s ORDER BY id"),
+                                               {"s": state}).scalars())
+                db.session.remove()
+            self.rng.shuffle(tags)
+            self._pools[state] = tags
+        return self._pools[state]
+
+    def take(self, state: str, n: int) -> list[str]:
+        pool = self.pool(state)
+        taken, self._pools[state] = pool[:n], pool[n:]
+        return taken
+
+    def random_tags(self, n: int) -> list[str]:
+        from asset_tracker.tags import format_tag
+
+        prefix, width = self.app.config["TAG_PREFIX"], self.app.config["TAG_WIDTH"]
+        return [format_tag(prefix, self.rng.randint(1, self.devices), width) for _ in range(n)]
+
+
+# ---------------------------------------------------------------- HTTP scenarios
+
+
+def bare(ctx: Context) -> dict:
+    """P: GET /healthz (one database round trip), 8 clients, as fast as the server answers."""
+    load.run(ctx.server.port, [Req("GET", "/healthz")] * 200, clients=8, duration=1.0)  # warm-up
+    stats = load.run(ctx.server.port, [Req("GET", "/healthz")], clients=8, duration=ctx.duration)
+    return stats.as_dict()
+
+
+def lookup(ctx: Context) -> dict:
+    """GET /api/v1/devices/<tag> for random tags: one client in sequence (p50) and 8 clients (rate)."""
+    h = ctx.headers()
+    reqs = [Req("GET", f"/api/v1/devices/{t}", None, h) for t in ctx.random_tags(20000)]
+    load.run(ctx.server.port, reqs[:300], clients=4, duration=1.0, cycle=False)
+    seq = load.run(ctx.server.port, reqs[300:], clients=1, duration=ctx.duration / 2)
+    conc = load.run(ctx.server.port, reqs, clients=8, duration=ctx.duration)
+    return {"sequential": seq.as_dict(), "concurrent": conc.as_dict()}
+
+
+def listing(ctx: Context) -> dict:
+    """GET /api/v1/devices with filters (state, type, donor), 50 per page, 8 clients."""
+    h = ctx.headers()
+    variants = ["state=ready&type=laptop", "state=handed_over&state=returned", "state=received&overdue=true",
+                "type=phone&state=ready", "donor=2&state=registered", "q=ThinkPad"]
+    reqs = [Req("GET", f"/api/v1/devices?{v}&per_page=50&page={p}", None, h) for p in (1, 2, 3) for v in variants]
+    load.run(ctx.server.port, reqs, clients=2, duration=1.0)
+    stats = load.run(ctx.server.port, reqs, clients=8, duration=ctx.duration)
+    return {"filters": variants, **stats.as_dict()}
+
+
+def _scan_requests(ctx: Context, n: int) -> tuple[list[Req], str]:
+    """Scans that each move one device one step: diagnose received devices, then receive collected ones."""
+    h = ctx.headers(json_body=True)
+    reqs = []
+    for tag in ctx.take("received", n):
+        body = {"code": tag, "action": "diagnose", "verdict": "refurbish", "scan_id": uuid.uuid4().hex,
+                "station": "bench-poste-1"}
+        reqs.append(Req("POST", "/api/v1/scans", json.dumps(body).encode(), h))
+    if len(reqs) < n:
+        for tag in ctx.take("collected", n - len(reqs)):
+            body = {"code": tag, "action": "receive", "scan_id": uuid.uuid4().hex, "station": "bench-quai"}
+            reqs.append(Req("POST", "/api/v1/scans", json.dumps(body).encode(), h))
+    return reqs, "diagnose (verdict refurbish) on received devices, then receive on collected ones"
+
+
+def scan(ctx: Context) -> dict:
+    """POST /api/v1/scans: one technician in sequence, then 8 stations at once; each scan moves a new device."""
+    if not ctx.has_path("/api/v1/scans"):
+        return not_available("POST /api/v1/scans is not in the OpenAPI document")
+    warm, _ = _scan_requests(ctx, 50)
+    load.run(ctx.server.port, warm, clients=2, duration=5, cycle=False)
+    reqs, how = _scan_requests(ctx, 800)
+    seq = load.run(ctx.server.port, reqs, clients=1, duration=ctx.duration / 2, cycle=False)
+    reqs, _ = _scan_requests(ctx, 4000)
+    conc = load.run(ctx.server.port, reqs, clients=8, duration=ctx.duration, cycle=False)
+    return {"action": how, "sequential": seq.as_dict(), "concurrent": conc.as_dict()}
+
+
+def csv_import(ctx: Context, rows: int = 10000) -> dict:
+    """POST /api/v1/batches/<id>/imports with a 10,000-row CSV (validation, duplicate check, tags, events)."""
+    path = next((p for p in ctx.openapi().get("paths", {})
+                 if p.startswith("/api/v1/batches/") and p.rstrip("/").endswith("imports") and "post" in
+                 ctx.openapi()["paths"][p]), None)
+    if path is None or not ctx.has_path("/api/v1/batches"):
+        return not_available("no POST /api/v1/batches/{id}/imports in the OpenAPI document")
+    h = ctx.headers("technician", json_body=True)
+    donor = _donor_id(ctx)
+    status, body, _ = load.one(ctx.server.port, Req("POST", "/api/v1/batches", json.dumps(
+        {"name": f"Bench import {uuid.uuid4().hex[:6]}", "donor_organisation_id": donor}).encode(), h))
+    if status not in (200, 201):
+        return {"status": "error", "why": f"creating the batch answered {status}: {body[:300]!r}"}
+    batch_id = json.loads(body)["id"]
+    data = _csv(rows, ctx.rng)
+    boundary = uuid.uuid4().hex
+    payload = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"bench.csv\"\r\n"
+               f"Content-Type: text/csv\r\n\r\n").encode() + data + f"\r\n--{boundary}--\r\n".encode()
+    headers = ctx.headers("technician") + (("Content-Type", f"multipart/form-data; boundary={boundary}"),)
+    url = path.replace("{batch_id}", str(batch_id)).replace("{id}", str(batch_id))
+    status, body, seconds = load.one(ctx.server.port, Req("POST", url, payload, headers))
+    if status not in (200, 201):
+        return {"status": "error", "why": f"import answered {status}: {body[:500]!r}", "seconds": round(seconds, 3)}
+    return {"rows": rows, "bytes": len(data), "seconds": round(seconds, 3), "rows_per_s": round(rows / seconds, 1),
+            "endpoint": url.replace(str(batch_id), "{id}")}
+
+
+def _donor_id(ctx: Context) -> int:
+    from sqlalchemy import text
+
+    from asset_tracker.extensions import db
+
+    with ctx.app.app_context():
+        value = db.session.execute(text("SELECT id FROM organisations WHERE kind = 'donor' ORDER BY id")).scalar()
+        db.session.remove()
+    return value
+
+
+def _csv(rows: int, rng: random.Random) -> bytes:
+    out = io.StringIO()
+    w = csv.writer(out, delimiter=";")
+    w.writerow(["Type", "Marque", "Modèle", "Numéro de série", "IMEI", "Valeur unitaire (€)", "Remarques",
+                "Type de disque", "N° de série du disque", "Capacité du disque (Go)"])
+    run = uuid.uuid4().hex[:6].upper()
+    for i in range(rows):
+        kind = rng.choice(("Portable", "Portable", "Unité centrale", "Tablette"))
+        w.writerow([kind, "Lenovo", "ThinkPad T480", f"IMP{run}{i:07d}", "", "80", "Bon état",
+                    "SSD", f"DIMP{run}{i:07d}", "256"])
+    return out.getvalue().encode("utf-8")
+
+
+def audit_verify_http(ctx: Context) -> dict:
+    """GET /api/v1/audit/verify: the whole chain recomputed by the server."""
+    if not ctx.has_path("/api/v1/audit/verify", "get"):
+        return not_available("GET /api/v1/audit/verify is not in the OpenAPI document")
+    status, body, seconds = load.one(ctx.server.port, Req("GET", "/api/v1/audit/verify", None, ctx.headers("auditor")))
+    if status != 200:
+        return {"status": "error", "why": f"answered {status}: {body[:300]!r}"}
+    result = json.loads(body)
+    return {"ok": result.get("ok"), "events": result.get("checked"), "seconds": round(seconds, 3),
+            "events_per_s": round((result.get("checked") or 0) / seconds, 1)}
+
+
+def export(ctx: Context) -> dict:
+    """The auditors' export of every custody event, streamed: time and the server's peak memory."""
+    paths = ctx.openapi().get("paths", {})
+    path = next((p for p in paths if "export" in p and "event" in p and "get" in paths[p] and "{" not in p), None)
+    if path is None:
+        return not_available("no GET export of events in the OpenAPI document")
+    params = [p.get("name") for p in paths[path]["get"].get("parameters", [])]
+    query = "?format=jsonl" if "format" in params else ""
+    rss_before, _ = ctx.server.rss_kib()
+    reset = ctx.server.reset_peak()
+    status, size, seconds, head = load.stream(ctx.server.port, Req("GET", path + query, None, ctx.headers("auditor")))
+    rss_after, peak = ctx.server.rss_kib()
+    if status != 200:
+        return {"status": "error", "why": f"answered {status}: {head[:300]!r}"}
+    return {"endpoint": path + query, "bytes": size, "seconds": round(seconds, 3),
+            "server_rss_before_mib": round(rss_before / 1024, 1), "server_peak_rss_mib": round(peak / 1024, 1),
+            "peak_growth_mib": round((peak - rss_before) / 1024, 1), "peak_reset": reset}
+
+
+# ---------------------------------------------------------------- in-process scenarios
+
+
+def labels(ctx: Context) -> dict:
+    """1,000 labels as one A4 PDF, and single-label SVGs per second (asset_tracker.labels.render)."""
+    try:
+        render = importlib.import_module("asset_tracker.labels.render")
+        templates = importlib.import_module("asset_tracker.labels.templates")
+    except ImportError as exc:
+        return not_available(f"asset_tracker.labels.render cannot be imported ({exc})")
+    catalogue = templates.load_templates(ctx.app.config.get("LABEL_TEMPLATE_DIR") or "labels")
+    sheet = next((t for name, t in sorted(catalogue.items()) if "3x7" in name), None) or next(iter(catalogue.values()))
+    tags = ctx.random_tags(1000)
+    data = [render.LabelData(tag=t, line="Portable Lenovo ThinkPad T480 — Collégiens 2026") for t in tags]
+    render.render_pdf(sheet, data[:21])  # warm-up (fonts, caches)
+    t0 = time.perf_counter()
+    pdf = render.render_pdf(sheet, data)
+    pdf_s = time.perf_counter() - t0
+    svg_data = [render.LabelData(tag=t, line="Portable Lenovo ThinkPad T480") for t in ctx.random_tags(1000)]
+    t0 = time.perf_counter()
+    for d in svg_data:
+        render.render_svg(sheet, d)
+    svg_s = time.perf_counter() - t0
+    return {"template": getattr(sheet, "name", "?"), "pdf_labels": 1000, "pdf_seconds": round(pdf_s, 3),
+            "pdf_bytes": len(pdf), "svg_count": len(svg_data), "svg_per_s": round(len(svg_data) / svg_s, 1)}
+
+
+def _sweep_function():
+    try:
+        module = importlib.import_module("asset_tracker.reminders.services")
+    except ImportError:
+        return None
+    return getattr(module, "run_sweep", None) or getattr(module, "sweep", None)
+
+
+def sweep(ctx: Context) -> dict:
+    """The reminder sweep, in-process: the first one (creates every reminder) and the next (steady state)."""
+    fn = _sweep_function()
+    if fn is None:
+        return not_available("asset_tracker.reminders.services has no run_sweep")
+    out = {}
+    with ctx.app.app_context():
+        from asset_tracker.extensions import db
+
+        for label in ("first", "steady"):
+            t0 = time.perf_counter()
+            counts = fn(send=False)
+            out[f"{label}_seconds"] = round(time.perf_counter() - t0, 4)
+            out[f"{label}_counts"] = {k: v for k, v in counts.items() if k != "seconds"}
+            db.session.remove()
+    out["mails"] = "not sent (send=False): the sweep's SQL only"
+    return out
+
+
+def scan_during_sweep(ctx: Context, normal: dict | None) -> dict:
+    """Scans by 8 clients while a sweep runs in another process (as the scheduler would), vs. the normal p99."""
+    if _sweep_function() is None:
+        return not_available("asset_tracker.reminders.services has no run_sweep")
+    if not ctx.has_path("/api/v1/scans"):
+        return not_available("POST /api/v1/scans is not in the OpenAPI document")
+    code = ("import sys, time, datetime as dt\n"
+            "from bench.database import make_app\n"
+            "from asset_tracker.reminders.services import run_sweep\n"
+            "app = make_app(sys.argv[1])\n"
+            "stop = time.time() + float(sys.argv[2])\n"
+            "with app.app_context():\n"
+            "    day = 30\n"
+            "    while time.time() < stop:\n"
+            "        now = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=day)\n"
+            "        t = time.perf_counter(); run_sweep(now, send=False)\n"
+            "        print(time.perf_counter() - t, flush=True); day += 1\n")
+    reqs, _ = _scan_requests(ctx, 4000)
+    # Sweeps back to back, each a day later than the one before (new reminders to open, old ones to close),
+    # from a separate process as the scheduler of another worker would, for the whole scanning window.
+    proc = subprocess.Popen([sys.executable, "-c", code, ctx.target.url, str(ctx.duration + 2.5)],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                            cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    time.sleep(2.0)  # the sweeping process starts its app first
+    stats = load.run(ctx.server.port, reqs, clients=8, duration=ctx.duration, cycle=False)
+    out = proc.communicate()[0].decode().split()
+    times = [float(x) for x in out if x.strip()]
+    result = {"sweeps": len(times), "sweep_mean_seconds": round(sum(times) / len(times), 4) if times else None,
+              "during": stats.as_dict()}
+    if normal and normal.get("p99_ms") and stats.latencies_ms:
+        result["p99_ratio_to_normal"] = round(stats.pct(99) / normal["p99_ms"], 2)
+    result["note"] = "sweeps ran back to back in a separate process for the whole scanning window"
+    return result
+
+
+def verify_in_process(built) -> dict:
+    return {"events": built.verify_checked, "seconds": round(built.verify_seconds, 3),
+            "events_per_s": round(built.verify_checked / built.verify_seconds, 1) if built.verify_seconds else None}
