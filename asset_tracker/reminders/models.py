@@ -73,3 +73,16 @@ class ReminderMail(Base):
     sent_at: Mapped[object | None] = mapped_column(UTCDateTime)
 
     organisation: Mapped[Organisation] = relationship()
+
+
+class ReminderSweep(Base):
+    """One row: up to when overdue crossings have been handled, so a sweep only looks at what changed since.
+
+    A full sweep (no row, the first sweep of a process, once a day, or a clock set back) looks at everything.
+    """
+
+    __tablename__ = "reminder_sweeps"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    last_swept_at: Mapped[object] = mapped_column(UTCDateTime)
+    last_full_at: Mapped[object] = mapped_column(UTCDateTime)

@@ -25,7 +25,7 @@ from ..intake.models import Batch
 from ..lifecycle import IN_WORKSHOP, State
 from ..organisations.models import OrgKind, Organisation
 from . import mail
-from .models import Reminder, ReminderMail
+from .models import Reminder, ReminderMail, ReminderSweep
 from .rules import Rule, current_rules, rule_by_id
 
 log = logging.getLogger(__name__)
@@ -36,43 +36,83 @@ NOTE_MAX = 1000
 # ---------------------------------------------------------------- the sweep
 
 
-def run_sweep(now: dt.datetime | None = None, *, send: bool = True) -> dict:
+# How far back an incremental sweep looks before the previous one (transactions still in flight, clock drift).
+SWEEP_OVERLAP = dt.timedelta(minutes=10)
+# A full sweep at least this often, whatever happened in between.
+FULL_SWEEP_EVERY = dt.timedelta(hours=24)
+
+
+def run_sweep(now: dt.datetime | None = None, *, send: bool = True, full: bool | None = None) -> dict:
     """One sweep: close reminders of devices that moved on, open new ones, flag escalations, send mails.
 
     Every step is one set-based statement per rule over indexed columns, in its own short
     transaction, so scans are never held up behind a long sweep. Safe to run in two
     processes at once: unique rows decide who creates a reminder or sends a mail.
+
+    A sweep normally looks only at the devices whose overdue moment (or escalation moment, or
+    last move) falls since the previous sweep; ``full`` (or no previous sweep, the first sweep of
+    this process, a day without a full sweep, a clock set back) looks at every device.
+    Returns counts: closed, created, escalated, mails_sent, mails_failed, full, seconds.
     """
     now = now or utcnow()
     started = time.perf_counter()
     rules = current_rules()
-    counts = {"closed": close_moved_on(rules, now), "created": open_reminders(rules, now),
-              "escalated": flag_escalations(rules, now)}
+    since = None if full else _incremental_since(now)
+    counts = {"closed": close_moved_on(rules, now, since), "created": open_reminders(rules, now, since),
+              "escalated": flag_escalations(rules, now, since)}
+    _advance_watermark(now, full=since is None)
     if send:
         counts.update(send_mails(now))
+    counts["full"] = since is None
     counts["seconds"] = round(time.perf_counter() - started, 4)
     log.info("reminder sweep at %s: %s", now.isoformat(), counts)
     return counts
 
 
-def close_moved_on(rules: list[Rule], now: dt.datetime) -> int:
+def _incremental_since(now: dt.datetime) -> dt.datetime | None:
+    """Where an incremental sweep may start, or None when this sweep must look at everything."""
+    processes = current_app.extensions.setdefault("reminder_sweeps_in_process", set())
+    if db.engine.url.render_as_string() not in processes:
+        return None  # the first sweep of a process: rules may have changed since the last one
+    mark = db.session.get(ReminderSweep, 1)
+    db.session.commit()
+    if mark is None or mark.last_swept_at > now or now - mark.last_full_at > FULL_SWEEP_EVERY:
+        return None
+    return mark.last_swept_at - SWEEP_OVERLAP
+
+
+def _advance_watermark(now: dt.datetime, *, full: bool) -> None:
+    values = {"last_swept_at": now, **({"last_full_at": now} if full else {})}
+    if not db.session.execute(update(ReminderSweep).where(ReminderSweep.id == 1).values(**values)).rowcount:
+        stmt = _insert(ReminderSweep).values(id=1, last_swept_at=now, last_full_at=now)
+        db.session.execute(stmt.on_conflict_do_update(index_elements=["id"], set_=values))
+    db.session.commit()
+    current_app.extensions.setdefault("reminder_sweeps_in_process", set()).add(db.engine.url.render_as_string())
+
+
+def close_moved_on(rules: list[Rule], now: dt.datetime, since: dt.datetime | None = None) -> int:
     """A reminder closes by itself once its device is no longer in the stay it was opened for."""
     same_stay = exists().where(Device.id == Reminder.device_id, Device.state == Reminder.state,
                                Device.state_since == Reminder.stay_started_at)
-    stmt = (update(Reminder)
-            .where(Reminder.closed_at.is_(None), or_(~same_stay, Reminder.rule_id.not_in([r.id for r in rules])))
-            .values(closed_at=now).execution_options(synchronize_session=False))
-    closed = db.session.execute(stmt).rowcount
+    stmt = update(Reminder).where(Reminder.closed_at.is_(None))
+    if since is None:
+        stmt = stmt.where(or_(~same_stay, Reminder.rule_id.not_in([r.id for r in rules])))
+    else:  # only devices that moved since the last sweep (ix_devices_state_since, one range per state)
+        moved = select(Device.id).where(Device.state.in_(list(State)), Device.state_since >= since)
+        stmt = stmt.where(Reminder.device_id.in_(moved), ~same_stay)
+    closed = db.session.execute(stmt.values(closed_at=now).execution_options(synchronize_session=False)).rowcount
     db.session.commit()
     return closed
 
 
-def open_reminders(rules: list[Rule], now: dt.datetime) -> int:
+def open_reminders(rules: list[Rule], now: dt.datetime, since: dt.datetime | None = None) -> int:
     """Insert one reminder per overdue device, rule and stay; existing ones are left alone."""
     defaults = _default_organisations()
     created = 0
     for rule in rules:
         condition = overdue_condition(rule, now)
+        if since is not None:  # only devices whose overdue moment came since the last sweep
+            condition = and_(condition, _not_before(rule, since, rule.days))
         already = exists().where(Reminder.device_id == Device.id, Reminder.rule_id == rule.id,
                                  Reminder.stay_started_at == Device.state_since)
         escalation = (_party(rule.escalate_to, rule.state, defaults) if rule.escalate_days is not None
@@ -91,6 +131,13 @@ def open_reminders(rules: list[Rule], now: dt.datetime) -> int:
     return created
 
 
+def _not_before(rule: Rule, since: dt.datetime, days: int):
+    """Devices whose moment ``days`` after the start of the count is at or after ``since``."""
+    if rule.loan:
+        return Device.expected_return_on >= (since - dt.timedelta(days=days + 1)).date()
+    return Device.state_since >= since - dt.timedelta(days=days)
+
+
 def overdue_condition(rule: Rule, now: dt.datetime, extra_days: int = 0):
     """Devices overdue under ``rule`` (by at least ``extra_days`` more), on the (state, state_since) index."""
     if rule.loan:
@@ -99,7 +146,7 @@ def overdue_condition(rule: Rule, now: dt.datetime, extra_days: int = 0):
     return and_(Device.state == rule.state, Device.state_since < now - dt.timedelta(days=rule.days + extra_days))
 
 
-def flag_escalations(rules: list[Rule], now: dt.datetime) -> int:
+def flag_escalations(rules: list[Rule], now: dt.datetime, since: dt.datetime | None = None) -> int:
     """Open reminders past their rule's escalation delay are marked for the escalation mail."""
     flagged = 0
     for rule in rules:
@@ -109,9 +156,14 @@ def flag_escalations(rules: list[Rule], now: dt.datetime) -> int:
                                       Reminder.escalation_due_at.is_(None))
         if rule.loan:
             late = (now - dt.timedelta(days=rule.escalate_days)).date()
-            stmt = stmt.where(exists().where(Device.id == Reminder.device_id, Device.expected_return_on < late))
+            device = [Device.id == Reminder.device_id, Device.expected_return_on < late]
+            if since is not None:
+                device.append(_not_before(rule, since, rule.escalate_days))
+            stmt = stmt.where(exists().where(*device))
         else:
             stmt = stmt.where(Reminder.stay_started_at < now - dt.timedelta(days=rule.escalate_days))
+            if since is not None:
+                stmt = stmt.where(Reminder.stay_started_at >= since - dt.timedelta(days=rule.escalate_days))
         flagged += db.session.execute(stmt.values(escalation_due_at=now)
                                       .execution_options(synchronize_session=False)).rowcount
     db.session.commit()

@@ -11,13 +11,14 @@ from asset_tracker.custody.models import CustodyEvent
 from asset_tracker.custody.services import Actor, verify_chain
 from asset_tracker.devices import services as devices
 from asset_tracker.extensions import db
+from asset_tracker.devices.models import Device
 from asset_tracker.lifecycle import State
 from asset_tracker.reminders import services as reminders
 from asset_tracker.reminders.models import Reminder, ReminderMail
 from asset_tracker.reminders.rules import RuleError, parse_rules
 
 from tests import factories
-from tests.reminders_support import T0, html_of, smtp, text_of, walk  # noqa: F401  (smtp is a fixture)
+from tests.reminders_support import T0, html_of, make, smtp, text_of, walk  # noqa: F401  (smtp is a fixture)
 
 DAY = dt.timedelta(days=1)
 
@@ -41,14 +42,14 @@ def mails_to(inbox, address):
 def overdue_world(orgs, users, frozen_clock):
     """One device in every overdue situation of the default rules, all entering their state at T0."""
     at(frozen_clock, T0)
-    made = {state: factories.make_device(orgs, users, state) for state in (
+    made = {state: make(orgs, users, state) for state in (
         State.REGISTERED, State.COLLECTED, State.RECEIVED, State.DIAGNOSED, State.WIPED, State.READY,
         State.RESERVED, State.RETURNED)}
-    loan = factories.make_device(orgs, users, State.RESERVED)
+    loan = make(orgs, users, State.RESERVED)
     made["loan"] = walk(loan, orgs, users, [State.HANDED_OVER], loan=True,
                         expected_return_on=(T0 + 5 * DAY).date())
-    made["gift"] = walk(factories.make_device(orgs, users, State.RESERVED), orgs, users, [State.HANDED_OVER])
-    made[State.REFURBISHED] = factories.make_device(orgs, users, State.REFURBISHED)  # no rule for this state
+    made["gift"] = walk(make(orgs, users, State.RESERVED), orgs, users, [State.HANDED_OVER])
+    made[State.REFURBISHED] = make(orgs, users, State.REFURBISHED)  # no rule for this state
     return made
 
 
@@ -87,8 +88,8 @@ def test_digest_is_multipart_in_the_organisation_language_with_tag_state_days_an
     orgs["partner"].name = "Emmaüs <Connect>"
     db.session.commit()
     at(frozen_clock, T0)
-    returned = factories.make_device(orgs, users, State.RETURNED)
-    received = factories.make_device(orgs, users, State.RECEIVED)
+    returned = make(orgs, users, State.RETURNED)
+    received = make(orgs, users, State.RECEIVED)
     at(frozen_clock, T0 + 10 * DAY)
 
     reminders.run_sweep()
@@ -110,7 +111,7 @@ def test_digest_is_multipart_in_the_organisation_language_with_tag_state_days_an
 
 def test_escalation_reaches_the_programme_owner_only_after_its_delay(orgs, users, smtp, frozen_clock):
     at(frozen_clock, T0)
-    device = factories.make_device(orgs, users, State.RECEIVED)  # 7 days, escalate at 14
+    device = make(orgs, users, State.RECEIVED)  # 7 days, escalate at 14
 
     at(frozen_clock, T0 + 6 * DAY)
     assert reminders.run_sweep()["created"] == 0 and smtp.messages == []
@@ -130,7 +131,7 @@ def test_escalation_reaches_the_programme_owner_only_after_its_delay(orgs, users
 
 def test_a_device_that_moves_on_closes_its_reminder_and_is_never_escalated(orgs, users, smtp, frozen_clock):
     at(frozen_clock, T0)
-    device = factories.make_device(orgs, users, State.RECEIVED)
+    device = make(orgs, users, State.RECEIVED)
     at(frozen_clock, T0 + 8 * DAY)
     reminders.run_sweep()
     reminder = db.session.scalars(select(Reminder)).one()
@@ -150,7 +151,7 @@ def test_a_device_that_moves_on_closes_its_reminder_and_is_never_escalated(orgs,
 
 def test_a_returned_then_received_device_starts_a_new_stay(orgs, users, smtp, frozen_clock):
     at(frozen_clock, T0)
-    device = factories.make_device(orgs, users, State.RECEIVED)
+    device = make(orgs, users, State.RECEIVED)
     at(frozen_clock, T0 + 8 * DAY)
     reminders.run_sweep()
     at(frozen_clock, T0 + 9 * DAY)
@@ -171,7 +172,7 @@ def test_a_returned_then_received_device_starts_a_new_stay(orgs, users, smtp, fr
 
 def test_a_loan_is_overdue_the_day_after_its_expected_return_date(orgs, users, smtp, frozen_clock):
     at(frozen_clock, T0)
-    device = walk(factories.make_device(orgs, users, State.RESERVED), orgs, users, [State.HANDED_OVER],
+    device = walk(make(orgs, users, State.RESERVED), orgs, users, [State.HANDED_OVER],
                   loan=True, expected_return_on=(T0 + 30 * DAY).date())
     at(frozen_clock, T0 + 30 * DAY + dt.timedelta(hours=10))
     assert reminders.run_sweep()["created"] == 0
@@ -182,7 +183,7 @@ def test_a_loan_is_overdue_the_day_after_its_expected_return_date(orgs, users, s
 
 def test_a_failed_send_is_retried_by_a_later_sweep_and_never_duplicated(orgs, users, smtp, frozen_clock):
     at(frozen_clock, T0)
-    device = factories.make_device(orgs, users, State.REGISTERED)
+    device = make(orgs, users, State.REGISTERED)
     at(frozen_clock, T0 + 22 * DAY)
     smtp.refuse = 1
 
@@ -204,7 +205,7 @@ def test_a_failed_send_is_retried_by_a_later_sweep_and_never_duplicated(orgs, us
 
 def test_a_crash_between_sending_and_recording_never_sends_twice(orgs, users, smtp, frozen_clock, monkeypatch):
     at(frozen_clock, T0)
-    factories.make_device(orgs, users, State.REGISTERED)
+    make(orgs, users, State.REGISTERED)
     at(frozen_clock, T0 + 22 * DAY)
 
     class Crash(Exception):
@@ -235,9 +236,9 @@ def test_a_crash_between_sending_and_recording_never_sends_twice(orgs, users, sm
 def test_an_organisation_gets_one_digest_a_day_new_reminders_wait_for_the_next_day(
         orgs, users, smtp, frozen_clock):
     at(frozen_clock, T0)
-    first = factories.make_device(orgs, users, State.REGISTERED)
+    first = make(orgs, users, State.REGISTERED)
     at(frozen_clock, T0 + 2 * DAY)
-    second = factories.make_device(orgs, users, State.REGISTERED)
+    second = make(orgs, users, State.REGISTERED)
     at(frozen_clock, T0 + 21 * DAY + dt.timedelta(hours=1))
     reminders.run_sweep()
     at(frozen_clock, T0 + 21 * DAY + dt.timedelta(hours=3))
@@ -252,7 +253,7 @@ def test_an_organisation_without_address_reaches_its_staff(orgs, users, smtp, fr
     orgs["workshop"].contact_email = None
     db.session.commit()
     at(frozen_clock, T0)
-    factories.make_device(orgs, users, State.REGISTERED)
+    make(orgs, users, State.REGISTERED)
     at(frozen_clock, T0 + 22 * DAY)
     reminders.run_sweep()
     assert smtp.messages[0].envelope_to == ["tech@example.org", "tech.b@example.org"]
@@ -260,7 +261,7 @@ def test_an_organisation_without_address_reaches_its_staff(orgs, users, smtp, fr
 
 def test_acknowledging_writes_the_note_to_the_custody_log(orgs, users, smtp, frozen_clock):
     at(frozen_clock, T0)
-    device = factories.make_device(orgs, users, State.RECEIVED)
+    device = make(orgs, users, State.RECEIVED)
     at(frozen_clock, T0 + 8 * DAY)
     reminders.run_sweep(send=False)
     reminder = db.session.scalars(select(Reminder)).one()
@@ -282,7 +283,7 @@ def test_acknowledging_writes_the_note_to_the_custody_log(orgs, users, smtp, fro
 
 def test_acknowledging_needs_a_note_and_a_reminder_in_scope(orgs, users, frozen_clock):
     at(frozen_clock, T0)
-    factories.make_device(orgs, users, State.REGISTERED)
+    make(orgs, users, State.REGISTERED)
     at(frozen_clock, T0 + 22 * DAY)
     reminders.run_sweep(send=False)
     reminder = db.session.scalars(select(Reminder)).one()
@@ -297,9 +298,9 @@ def test_acknowledging_needs_a_note_and_a_reminder_in_scope(orgs, users, frozen_
 
 def test_counts_follow_each_role_scope(orgs, users, frozen_clock):
     at(frozen_clock, T0)
-    factories.make_device(orgs, users, State.REGISTERED, donor="donor")
-    factories.make_device(orgs, users, State.REGISTERED, donor="donor_b")
-    factories.make_device(orgs, users, State.RESERVED, partner="partner_b")
+    make(orgs, users, State.REGISTERED, donor="donor")
+    make(orgs, users, State.REGISTERED, donor="donor_b")
+    make(orgs, users, State.RESERVED, partner="partner_b")
     at(frozen_clock, T0 + 30 * DAY)
     reminders.run_sweep(send=False)
     count = {role: reminders.overdue_counts(Actor.of(users[role]))["total"]
@@ -309,10 +310,10 @@ def test_counts_follow_each_role_scope(orgs, users, frozen_clock):
 
 def test_the_overdue_list_filters_by_rule_organisation_and_age(orgs, users, frozen_clock):
     at(frozen_clock, T0)
-    old = factories.make_device(orgs, users, State.REGISTERED)
+    old = make(orgs, users, State.REGISTERED)
     at(frozen_clock, T0 + 5 * DAY)
-    young = factories.make_device(orgs, users, State.REGISTERED)
-    received = factories.make_device(orgs, users, State.RECEIVED)
+    young = make(orgs, users, State.REGISTERED)
+    received = make(orgs, users, State.RECEIVED)
     at(frozen_clock, T0 + 30 * DAY)
     reminders.run_sweep(send=False)
     admin = Actor.of(users["admin"])
@@ -370,7 +371,7 @@ def test_the_default_rules_are_valid_and_match_the_specification(app):
 
 def test_cli_runs_one_sweep_now_or_as_if_it_were_another_date(orgs, users, smtp, runner, frozen_clock):
     at(frozen_clock, T0)
-    device = factories.make_device(orgs, users, State.REGISTERED)
+    device = make(orgs, users, State.REGISTERED)
     frozen_clock(None)
 
     on_that_day = runner.invoke(args=["reminders", "run", "--at", (T0 + 10 * DAY).date().isoformat()])
@@ -385,3 +386,26 @@ def test_cli_runs_one_sweep_now_or_as_if_it_were_another_date(orgs, users, smtp,
     assert bad.exit_code != 0 and "is not a date" in bad.output
     listed = runner.invoke(args=["reminders", "rules"])
     assert "received_not_wiped: received, 7 d in the state, workshop reminded, escalate at 14 d" in listed.output
+
+
+def test_incremental_sweeps_look_only_at_what_changed_and_a_full_sweep_catches_the_rest(
+        orgs, users, smtp, frozen_clock):
+    at(frozen_clock, T0)
+    crossing = make(orgs, users, State.RECEIVED)
+    at(frozen_clock, T0 + 7 * DAY - dt.timedelta(hours=1))
+    assert reminders.run_sweep(full=True)["created"] == 0
+    backdated = make(orgs, users, State.RECEIVED)
+    # Written behind the services' back (e.g. a restored backup): overdue long before the last sweep.
+    db.session.execute(Device.__table__.update().where(Device.id == backdated.id)
+                       .values(state_since=T0 - 40 * DAY))
+    db.session.commit()
+    at(frozen_clock, T0 + 7 * DAY + dt.timedelta(hours=1))
+
+    incremental = reminders.run_sweep()
+
+    assert incremental["full"] is False and incremental["created"] == 1
+    assert tags_in(smtp.messages[0]) == {crossing.tag}
+    at(frozen_clock, T0 + 8 * DAY)  # more than a day since the last full sweep
+    daily = reminders.run_sweep()
+    assert daily["full"] is True and daily["created"] == 1 and daily["escalated"] == 1
+    assert db.session.scalars(select(Reminder.device_id).order_by(Reminder.id)).all() == [crossing.id, backdated.id]

@@ -12,7 +12,7 @@ from asset_tracker.reminders import services as reminders
 from asset_tracker.reminders.models import Reminder
 from tests import factories
 from tests.conftest import csrf_token
-from tests.reminders_support import T0
+from tests.reminders_support import T0, make
 
 DAY = dt.timedelta(days=1)
 
@@ -20,9 +20,9 @@ DAY = dt.timedelta(days=1)
 def _overdue(orgs, users, frozen_clock):
     frozen_clock(T0)
     made = {
-        "registered": factories.make_device(orgs, users, State.REGISTERED),
-        "other_donor": factories.make_device(orgs, users, State.REGISTERED, donor="donor_b"),
-        "received": factories.make_device(orgs, users, State.RECEIVED),
+        "registered": make(orgs, users, State.REGISTERED),
+        "other_donor": make(orgs, users, State.REGISTERED, donor="donor_b"),
+        "received": make(orgs, users, State.RECEIVED),
     }
     frozen_clock(T0 + 30 * DAY)
     reminders.run_sweep(send=False)
