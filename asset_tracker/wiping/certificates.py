@@ -244,7 +244,7 @@ def batch_certificate_pdf(batch, evidence: list[DeviceEvidence], *, chain_head: 
                     methods.append(_("not recorded"))
                     continue
                 methods.append(f"{L['category'][r.nist_category.value]}: {r.method}"
-                               + (f" ({r.tool} {r.tool_version or ''})".rstrip() if r.tool else "")
+                               + (f" ({' '.join(x for x in (r.tool, r.tool_version) if x)})" if r.tool else "")
                                + ("" if r.result.value == "passed" else f" — {L['result'][r.result.value]}"))
                 checks.append(r.verification or "—")
                 dates.append(doc.when(r.ended_at or r.recorded_at, False))
@@ -265,8 +265,8 @@ def batch_certificate_pdf(batch, evidence: list[DeviceEvidence], *, chain_head: 
             ])
             if outcome in ("failed", "pending"):
                 styles.append(("BACKGROUND", (0, i), (-1, i), colors.HexColor("#FFF4EC")))
-        table = Table(rows, repeatRows=1, colWidths=[22 * mm, 25 * mm, 27 * mm, 33 * mm, 19 * mm, 15 * mm, 17 * mm,
-                                                     16 * mm])
+        table = Table(rows, repeatRows=1, colWidths=[21 * mm, 24 * mm, 26 * mm, 33 * mm, 17 * mm, 18 * mm, 18 * mm,
+                                                     17 * mm])
         table.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.3, colors.HexColor("#9AA3B5")),
                                    ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#E8EAF0")),
                                    ("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (-1, -1), 2.5),

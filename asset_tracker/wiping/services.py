@@ -187,7 +187,8 @@ def _add_record(device: Device, medium: StorageMedium, *, actor: Actor, result: 
         raise Invalid("The wipe ends before it starts.", details={"ended_at": ["before started_at"]})
     last_in = device.last_received_at
     done = ended_at or started_at
-    if last_in is not None and done is not None and done < last_in:
+    # Forms give minutes and logs seconds: a wipe ending in the minute of the reception is not "before" it.
+    if last_in is not None and done is not None and done < last_in - dt.timedelta(minutes=1):
         raise Conflict("This wipe of %(serial)s ended before the device was last received: it does not cover "
                        "what was stored since. Wipe the medium again.", serial=medium.serial or f"#{medium.id}",
                        code="wipe_before_reception", details={"ended_at": ["before the last reception"]})

@@ -1,0 +1,216 @@
+"""Wiping pages: waiting list, a device's media and wipe records, nwipe import with preview, second checks."""
+from __future__ import annotations
+
+import base64
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+from ..auth.access import access
+from ..auth.session import actor
+from ..devices.services import get_device
+from ..errors import Invalid
+from ..lifecycle import N_, State
+from . import services
+from .models import VerificationStatus
+from .schemas import DestructionIn, MediumCreateIn, MediumUpdateIn, NoMediaIn, VerificationIn, WipeRecordIn
+
+bp = Blueprint("wiping", __name__, url_prefix="/wiping")
+
+WORKSHOP = ("technician", "admin")
+READERS = ("technician", "admin", "auditor")
+DEVICE_READERS = ("donor", "technician", "admin", "auditor")
+
+NAV = [
+    ("wiping.waiting", N_("Waiting for wipe"), READERS, 25),
+    ("wiping.import_logs", N_("Import wipe logs"), WORKSHOP, 26),
+    ("wiping.checks", N_("Wipe checks"), READERS, 27),
+]
+
+
+def _zone() -> ZoneInfo:
+    return ZoneInfo(current_app.config.get("BABEL_DEFAULT_TIMEZONE", "Europe/Paris"))
+
+
+def _form(*datetime_fields: str) -> dict:
+    """The posted fields without the CSRF token and empty values; local date-times get the workshop's zone."""
+    form = {k: v.strip() for k, v in request.form.items() if k != "csrf_token" and v.strip() != ""}
+    for name in datetime_fields:
+        if name in form:
+            try:
+                form[name] = dt.datetime.fromisoformat(form[name]).replace(tzinfo=_zone()).isoformat()
+            except ValueError:
+                raise Invalid("%(field)s is not a date and time.", field=name, details={name: ["not a date"]}) from None
+    return form
+
+
+def _back(tag: str):
+    return redirect(url_for("wiping.device", tag=tag))
+
+
+@bp.route("/waiting")
+@access(*READERS)
+def waiting():
+    rows = services.waiting_for_wipe(actor=actor())
+    return render_template("wiping/waiting.html", rows=rows)
+
+
+@bp.route("/devices/<tag>")
+@access(*DEVICE_READERS)
+def device(tag):
+    who = actor()
+    d = get_device(tag, actor=who)
+    evidence = services.device_evidence([d])[0]
+    records = services.wipe_records(d)
+    return render_template(
+        "wiping/device.html", device=d, evidence=evidence, records=records,
+        events=services.record_events(records), who=who,
+        media_editable=d.state in services.MEDIA_EDITABLE_STATES and (who.role != "donor" or d.state == State.REGISTERED)
+        and who.role != "auditor",
+        can_record=who.role in WORKSHOP and d.state in services.RECORDABLE_STATES,
+        check=services.current_verification(d), destruction_methods=services.DESTRUCTION_METHODS,
+        now_local=dt.datetime.now(_zone()).strftime("%Y-%m-%dT%H:%M"))
+
+
+@bp.route("/devices/<tag>/media", methods=["POST"])
+@access("donor", *WORKSHOP)
+def add_medium(tag):
+    data = MediumCreateIn().load(_form())
+    services.add_medium(tag, actor=actor(), **data)
+    flash(_("Storage medium added."), "success")
+    return _back(tag)
+
+
+@bp.route("/devices/<tag>/media/<int:medium_id>", methods=["POST"])
+@access("donor", *WORKSHOP)
+def update_medium(tag, medium_id):
+    form = _form()
+    if form.pop("remove", None):
+        services.remove_medium(tag, medium_id, actor=actor())
+        flash(_("Storage medium removed."), "success")
+        return _back(tag)
+    for name in ("model", "serial", "capacity_bytes"):
+        form.setdefault(name, None)
+    services.update_medium(tag, medium_id, MediumUpdateIn().load(form), actor=actor())
+    flash(_("Storage medium updated."), "success")
+    return _back(tag)
+
+
+@bp.route("/devices/<tag>/records", methods=["POST"])
+@access(*WORKSHOP)
+def add_record(tag):
+    data = WipeRecordIn().load(_form("started_at", "ended_at"))
+    upload = request.files.get("evidence")
+    evidence = (upload.filename, upload.read()) if upload else None
+    medium_id = data.pop("medium_id")
+    services.record_manual_wipe(tag, medium_id, actor=actor(), evidence_file=evidence, **data)
+    flash(_("Wipe recorded."), "success")
+    return _back(tag)
+
+
+@bp.route("/devices/<tag>/destructions", methods=["POST"])
+@access(*WORKSHOP)
+def add_destruction(tag):
+    data = DestructionIn().load(_form("destroyed_at"))
+    upload = request.files.get("evidence")
+    evidence = (upload.filename, upload.read()) if upload else None
+    medium_id = data.pop("medium_id")
+    services.record_destruction(tag, medium_id, actor=actor(), evidence_file=evidence, **data)
+    flash(_("Destruction recorded."), "success")
+    return _back(tag)
+
+
+@bp.route("/devices/<tag>/no-media", methods=["POST"])
+@access(*WORKSHOP)
+def no_media(tag):
+    data = NoMediaIn().load(_form())
+    services.state_no_media(get_device(tag, actor=actor()), actor=actor(), note=data["note"])
+    flash(_("Statement recorded: this device has no storage media."), "success")
+    return _back(tag)
+
+
+@bp.route("/devices/<tag>/verification", methods=["POST"])
+@access(*WORKSHOP)
+def verify(tag):
+    form = _form()
+    form["confirmed"] = form.get("confirmed") == "1"
+    data = VerificationIn().load(form)
+    services.verify_wipe(tag, actor=actor(), confirmed=data["confirmed"], note=data["note"])
+    flash(_("Check recorded."), "success")
+    return redirect(url_for("wiping.checks"))
+
+
+@bp.route("/checks")
+@access(*READERS)
+def checks():
+    return render_template("wiping/checks.html", rows=services.pending_verifications(actor=actor()),
+                           VerificationStatus=VerificationStatus)
+
+
+# ---------------------------------------------------------------- nwipe import with a preview
+
+
+@bp.route("/import")
+@access(*WORKSHOP)
+def import_logs():
+    return render_template("wiping/import.html")
+
+
+def _posted_files() -> list[tuple[str, bytes]]:
+    """Uploaded files on the first step; on the confirmation step the same bytes come back from the preview."""
+    files = [(f.filename or "upload.log", f.read()) for f in request.files.getlist("files") if f and f.filename]
+    for i, name in enumerate(request.form.getlist("kept_name")):
+        try:
+            files.append((name, base64.b64decode(request.form.getlist("kept_data")[i], validate=True)))
+        except (ValueError, IndexError):
+            raise Invalid("The preview was damaged in transit: upload the logs again.") from None
+    return files
+
+
+def _assignments() -> dict:
+    return {k[len("medium-"):]: v for k, v in request.form.items() if k.startswith("medium-") and v}
+
+
+@bp.route("/import/preview", methods=["POST"])
+@access(*WORKSHOP)
+def preview_logs():
+    files = _posted_files()
+    plan = services.plan_nwipe_import(files, actor=actor(), assignments=_assignments())
+    kept = [(name, base64.b64encode(data).decode()) for name, data in files]
+    return render_template("wiping/preview.html", plan=plan, kept=kept, problems=services.PROBLEMS)
+
+
+@bp.route("/import", methods=["POST"])
+@access(*WORKSHOP)
+def commit_logs():
+    files = _posted_files()
+    records = services.import_nwipe(files, actor=actor(), assignments=_assignments(),
+                                    timezone=current_app.config.get("BABEL_DEFAULT_TIMEZONE", "Europe/Paris"))
+    passed = sum(1 for r in records if r.result.value == "passed")
+    flash(_("%(num)s wipe record(s) imported: %(passed)s passed, %(other)s failed or aborted.", num=len(records),
+            passed=passed, other=len(records) - passed), "success")
+    return redirect(url_for("wiping.waiting"))
+
+
+@bp.route("/import-csv", methods=["POST"])
+@access(*WORKSHOP)
+def import_csv():
+    upload = request.files.get("file")
+    if not upload or not upload.filename:
+        raise Invalid("Choose a CSV file.", details={"file": ["required"]})
+    records = services.import_wipe_csv(upload.read(), upload.filename, actor=actor(),
+                                       timezone=current_app.config.get("BABEL_DEFAULT_TIMEZONE", "Europe/Paris"))
+    flash(_("%(num)s wipe record(s) imported from %(file)s.", num=len(records), file=upload.filename), "success")
+    return redirect(url_for("wiping.waiting"))
+
+
+@bp.route("/import-csv/template.csv")
+@access(*WORKSHOP)
+def csv_template():
+    from .csv_import import template
+
+    return current_app.response_class(template(), mimetype="text/csv",
+                                      headers={"Content-Disposition": 'attachment; filename="wipe-results.csv"'})
+

@@ -1,0 +1,114 @@
+"""Wiping pages: the sample logs imported through the preview, the device's wiping page, the waiting list."""
+import datetime as dt
+import io
+import re
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from asset_tracker.extensions import db
+from asset_tracker.lifecycle import State
+from asset_tracker.wiping.models import WipeRecord
+from tests.conftest import csrf_token
+from tests.factories import make_device
+
+SAMPLES = Path("/work/shared/samples/nwipe")
+PASS_LOG, FAIL_LOG = "nwipe-zero-1disk.log", "nwipe-readonly-fail.log"
+UTC = dt.timezone.utc
+
+
+@pytest.fixture
+def two_devices(orgs, users, frozen_clock):
+    frozen_clock(dt.datetime(2026, 11, 29, 1, 0, tzinfo=UTC))
+    made = [make_device(orgs, users, State.DIAGNOSED) for _ in range(2)]
+    frozen_clock(dt.datetime(2026, 11, 29, 3, 0, tzinfo=UTC))
+    return made
+
+
+def test_sample_logs_imported_through_the_page_with_a_preview(client, login, two_devices):
+    good, bad = two_devices
+    login("technician")
+    token = csrf_token(client, "/wiping/import")
+    files = [(io.BytesIO((SAMPLES / n).read_bytes()), n) for n in (PASS_LOG, FAIL_LOG)]
+    preview = client.post("/wiping/import/preview", data={"csrf_token": token, "files": files},
+                          content_type="multipart/form-data")
+    html = preview.get_data(as_text=True)
+    assert preview.status_code == 200, html[:2000]
+    assert "Fill With Zeros" in html and "PRNG Stream" in html
+    assert db.session.scalar(select(WipeRecord.id)) is None  # a preview records nothing
+    keys = re.findall(r'name="medium-([0-9a-f]{16}-\d+)"', html)
+    assert len(keys) == 2
+    kept = dict(zip(re.findall(r'name="kept_name" value="([^"]+)"', html),
+                    re.findall(r'name="kept_data" value="([^"]+)"', html)))
+    form = {"csrf_token": token, "kept_name": list(kept), "kept_data": list(kept.values())}
+    by_file = {}
+    for key in keys:
+        row = html[html.index(f'id="disk-{key}"'):]
+        by_file[key] = PASS_LOG if PASS_LOG in row[:row.index("</tr>")] else FAIL_LOG
+    for key, name in by_file.items():
+        form[f"medium-{key}"] = str((good if name == PASS_LOG else bad).media[0].id)
+    done = client.post("/wiping/import", data=form)
+    assert done.status_code == 302, done.get_data(as_text=True)[:2000]
+
+    page = client.get(f"/wiping/devices/{good.tag}").get_data(as_text=True)
+    assert "Fill With Zeros" in page and "last pass: verified" in page
+    records = {r.medium_id: r for r in db.session.execute(select(WipeRecord)).scalars()}
+    assert records[good.media[0].id].result.value == "passed"
+    assert records[bad.media[0].id].result.value == "failed"
+    assert records[good.media[0].id].evidence.sha256[:16] in page
+
+    token = csrf_token(client, f"/devices/{bad.tag}")
+    refused = client.post(f"/devices/{bad.tag}/transitions", data={"csrf_token": token, "target": "wiped"},
+                          follow_redirects=True)
+    assert db.session.get(type(bad), bad.id).state == State.DIAGNOSED
+    assert refused.status_code == 200
+
+
+def test_an_unreadable_log_on_the_page_names_the_file_and_line(client, login, two_devices):
+    login("technician")
+    token = csrf_token(client, "/wiping/import")
+    resp = client.post("/wiping/import/preview", content_type="multipart/form-data", data={
+        "csrf_token": token, "files": [(io.BytesIO(b"hello\n"), "notes.txt")]})
+    assert resp.status_code == 422
+    assert "notes.txt" in resp.get_data(as_text=True)
+
+
+def test_media_and_a_manual_wipe_from_the_device_wiping_page(client, login, orgs, users):
+    device = make_device(orgs, users, State.RECEIVED, media=0)
+    login("technician")
+    token = csrf_token(client, f"/wiping/devices/{device.tag}")
+    assert client.post(f"/wiping/devices/{device.tag}/media", data={
+        "csrf_token": token, "kind": "ssd", "serial": "S3Z9NB0K", "capacity_bytes": "256000000000"}).status_code == 302
+    medium = db.session.get(type(device), device.id).media[0]
+    now_local = dt.datetime.now(dt.timezone.utc).astimezone(__import__("zoneinfo").ZoneInfo("Europe/Paris"))
+    resp = client.post(f"/wiping/devices/{device.tag}/records", content_type="multipart/form-data", data={
+        "csrf_token": token, "medium_id": str(medium.id), "nist_category": "purge", "method": "ATA Secure Erase",
+        "tool": "hdparm", "tool_version": "9.65", "verification": "full read-back", "result": "passed",
+        "ended_at": now_local.strftime("%Y-%m-%dT%H:%M"),
+        "evidence": (io.BytesIO(b"hdparm --security-erase ... done"), "hdparm.txt")})
+    assert resp.status_code == 302, resp.get_data(as_text=True)[:1500]
+    page = client.get(f"/wiping/devices/{device.tag}").get_data(as_text=True)
+    assert "ATA Secure Erase" in page and "S3Z9NB0K" in page
+    waiting = client.get("/wiping/waiting").get_data(as_text=True)
+    assert device.tag in waiting
+
+
+def test_a_donor_sees_its_own_device_wiping_page_only(client, login, orgs, users):
+    own = make_device(orgs, users, State.DIAGNOSED)
+    other = make_device(orgs, users, State.DIAGNOSED, donor="donor_b")
+    login("donor")
+    assert client.get(f"/wiping/devices/{own.tag}").status_code == 200
+    assert client.get(f"/wiping/devices/{other.tag}").status_code == 404
+    assert client.get(f"/api/v1/devices/{other.tag}/wipe-certificate.pdf").status_code == 404
+    assert client.get("/wiping/import").status_code == 403
+
+
+def test_free_text_is_escaped_on_the_wiping_page(client, login, orgs, users):
+    device = make_device(orgs, users, State.RECEIVED, media=0)
+    login("technician")
+    token = csrf_token(client, f"/wiping/devices/{device.tag}")
+    client.post(f"/wiping/devices/{device.tag}/media", data={"csrf_token": token, "kind": "hdd",
+                                                              "model": "<script>alert(1)</script>"})
+    page = client.get(f"/wiping/devices/{device.tag}").get_data(as_text=True)
+    assert "<script>alert(1)</script>" not in page and "&lt;script&gt;" in page
