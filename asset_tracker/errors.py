@@ -21,9 +21,26 @@ class DomainError(Exception):
         if code:
             self.code = code
 
+    # Parameters holding lifecycle states are shown with their label in the reader's language.
+    STATE_PARAMS = ("state", "source", "target", "allowed")
+
     def translated(self) -> str:
         text = gettext(self.message) if self.message else ""
-        return text % self.params if self.params else text
+        return text % self._display_params() if self.params else text
+
+    def _display_params(self) -> dict:
+        from .i18n import current_language
+        from .lifecycle import LABELS, State
+
+        lang = current_language()
+        shown = dict(self.params)
+        for key in self.STATE_PARAMS:
+            value = shown.get(key)
+            if isinstance(value, str):
+                parts = [p.strip() for p in value.split(",")]
+                if all(p in State._value2member_map_ for p in parts):
+                    shown[key] = ", ".join(LABELS[State(p)].get(lang, p).lower() for p in parts)
+        return shown
 
 
 class NotFound(DomainError):
