@@ -98,8 +98,14 @@ def close_moved_on(rules: list[Rule], now: dt.datetime, since: dt.datetime | Non
     if since is None:
         stmt = stmt.where(or_(~same_stay, Reminder.rule_id.not_in([r.id for r in rules])))
     else:  # only devices that moved since the last sweep (ix_devices_state_since, one range per state)
-        moved = select(Device.id).where(Device.state.in_(list(State)), Device.state_since >= since)
-        stmt = stmt.where(Reminder.device_id.in_(moved), ~same_stay)
+        moved = db.session.scalars(select(Device.id).where(Device.state.in_(list(State)),
+                                                           Device.state_since >= since)).all()
+        if not moved:
+            db.session.commit()
+            return 0
+        # Ids are looked up first so both databases probe reminders by device, not by scanning open ones.
+        candidates = db.session.scalars(select(Reminder.id).where(Reminder.device_id.in_(moved))).all()
+        stmt = stmt.where(Reminder.id.in_(candidates), ~same_stay)
     closed = db.session.execute(stmt.values(closed_at=now).execution_options(synchronize_session=False)).rowcount
     db.session.commit()
     return closed
@@ -156,10 +162,15 @@ def flag_escalations(rules: list[Rule], now: dt.datetime, since: dt.datetime | N
                                       Reminder.escalation_due_at.is_(None))
         if rule.loan:
             late = (now - dt.timedelta(days=rule.escalate_days)).date()
-            device = [Device.id == Reminder.device_id, Device.expected_return_on < late]
-            if since is not None:
-                device.append(_not_before(rule, since, rule.escalate_days))
-            stmt = stmt.where(exists().where(*device))
+            if since is None:
+                stmt = stmt.where(exists().where(Device.id == Reminder.device_id, Device.expected_return_on < late))
+            else:  # loans whose escalation day came since the last sweep, on the expected_return_on index
+                due = db.session.scalars(select(Device.id).where(
+                    Device.expected_return_on < late, _not_before(rule, since, rule.escalate_days),
+                    Device.state == rule.state)).all()
+                if not due:
+                    continue
+                stmt = stmt.where(Reminder.device_id.in_(due))
         else:
             stmt = stmt.where(Reminder.stay_started_at < now - dt.timedelta(days=rule.escalate_days))
             if since is not None:
