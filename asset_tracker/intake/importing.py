@@ -259,6 +259,21 @@ def map_headers(headers: list[str]) -> tuple[dict[str, int], list[str]]:
     return found, unknown
 
 
+class _Memo(dict):
+    """Raw cell text -> value of ``index`` for its normalised form, computed once per distinct text."""
+
+    def __init__(self, index: dict):
+        super().__init__()
+        self.index = index
+
+    def __missing__(self, raw: str):
+        value = self[raw] = self.index.get(normalise_header(raw))
+        return value
+
+    def get(self, raw, default=None):
+        return self[raw]
+
+
 _SCIENTIFIC = re.compile(r"^[0-9]+([.,][0-9]+)?[eE]\+?[0-9]+$")
 _MONEY_STRIP = re.compile(r"[\s\u00a0\u202f€]|EUR", re.IGNORECASE)
 
@@ -274,7 +289,9 @@ def validate_rows(sheet: Sheet) -> tuple[list[ParsedRow], list[RowError], list[s
     seen_imei: dict[str, int] = {}
     seen_disk: dict[str, int] = {}
     serial_re, imei_re = SERIAL_RE.match, IMEI_RE.match
-    type_index, disk_index = _TYPE_INDEX, _DISK_INDEX
+    # The same few spellings repeat on every row: normalise each once.
+    type_index = _Memo(_TYPE_INDEX)
+    disk_index = _Memo(_DISK_INDEX)
 
     def err(rownum, key, cell, code, message, **params):
         i = idx.get(key)
@@ -294,7 +311,7 @@ def validate_rows(sheet: Sheet) -> tuple[list[ParsedRow], list[RowError], list[s
 
         before = len(errors)
         raw_type = get("type")
-        dtype = type_index.get(normalise_header(raw_type))
+        dtype = type_index.get(raw_type)
         if not raw_type:
             err(rownum, "type", raw_type, "required", N_("The device type is required."))
         elif dtype is None:
@@ -366,7 +383,7 @@ def validate_rows(sheet: Sheet) -> tuple[list[ParsedRow], list[RowError], list[s
         disk = None
         raw_kind, disk_serial, raw_cap = get("disk_kind"), get("disk_serial").upper(), get("disk_capacity_gb")
         if raw_kind or disk_serial or raw_cap:
-            kind = disk_index.get(normalise_header(raw_kind)) if raw_kind else None
+            kind = disk_index.get(raw_kind) if raw_kind else None
             if not raw_kind:
                 err(rownum, "disk_kind", raw_kind, "required", N_(
                     "Say the disk type (HDD, SSD, NVMe, eMMC or other) when a disk is described."))

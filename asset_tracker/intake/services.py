@@ -313,22 +313,24 @@ def import_file(batch_id: int, data: bytes, *, actor: Actor, filename: str | Non
     prefix, width = _tag_config()
     tags = devices.allocate_tags(len(to_create), prefix, width)
     donor_id = batch.donor_organisation_id
-    rows = [{
-        "tag": tag, "type": p.type, "brand": p.brand, "model": p.model, "serial": p.serial, "imei": p.imei,
-        "specs": {}, "notes": p.notes, "unit_value_cents": p.unit_value_cents, "state": State.REGISTERED,
-        "state_since": now, "donor_organisation_id": donor_id, "custodian_organisation_id": donor_id,
-        "batch_id": batch.id, "loan": False, "created_at": now, "updated_at": now, "version": 1,
-    } for p, tag in zip(to_create, tags)]
-    # Core multi-row INSERT ... RETURNING (insertmanyvalues); rows are matched back by their unique tag.
-    table, conn = Device.__table__, session.connection()
-    ids = dict((tag, device_id) for device_id, tag in
-               conn.execute(insert(table).returning(table.c.id, table.c.tag), rows).all())
+    conn = session.connection()
+    constant = {"specs": {}, "state": State.REGISTERED, "state_since": now, "donor_organisation_id": donor_id,
+                "custodian_organisation_id": donor_id, "batch_id": batch.id, "loan": False, "created_at": now,
+                "updated_at": now, "version": 1}
+    varying = ("tag", "type", "brand", "model", "serial", "imei", "notes", "unit_value_cents")
+    _bulk_insert(conn, Device.__table__, constant, varying,
+                 [(tag, p.type.value, p.brand, p.model, p.serial, p.imei, p.notes, p.unit_value_cents)
+                  for p, tag in zip(to_create, tags)])
+    ids: dict[str, int] = {}
+    for chunk in _chunks(tags):
+        ids.update((tag, device_id) for device_id, tag in
+                   conn.execute(select(Device.id, Device.tag).where(Device.tag.in_(chunk))).all())
     inserted = [(ids[tag], tag) for tag in tags]
-    media = [{"device_id": device_id, "kind": p.disk["kind"], "serial": p.disk["serial"],
-              "capacity_bytes": p.disk["capacity_bytes"], "created_at": now}
+    media = [(device_id, p.disk["kind"].value, p.disk["serial"], p.disk["capacity_bytes"])
              for p, (device_id, _tag) in zip(to_create, inserted) if p.disk]
     if media:
-        conn.execute(insert(StorageMedium.__table__), media)
+        _bulk_insert(conn, StorageMedium.__table__, {"created_at": now},
+                     ("device_id", "kind", "serial", "capacity_bytes"), media)
     events = [{
         "type": "device_registered", "device_id": device_id, "device_tag": tag, "state_after": State.REGISTERED,
         "custodian_after_id": donor_id,
@@ -348,6 +350,21 @@ def import_file(batch_id: int, data: bytes, *, actor: Actor, filename: str | Non
     custody.record_many(events, actor=actor)  # the chain head is the last lock taken
     session.commit()
     return result
+
+
+def _bulk_insert(conn, table, constant: dict, varying: tuple[str, ...], rows: list[tuple]) -> None:
+    """One driver-level executemany: constant columns are converted once by their column type, varying
+    columns are given as plain values (strings, integers), so 10,000 rows cost no per-row ORM work."""
+    dialect = conn.dialect
+    fixed = []
+    for name, value in constant.items():
+        processor = table.c[name].type._cached_bind_processor(dialect)
+        fixed.append(processor(value) if processor else value)
+    marker = "?" if dialect.paramstyle == "qmark" else "%s"
+    names = list(varying) + list(constant)
+    sql = (f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join([marker] * len(names))})")
+    fixed = tuple(fixed)
+    conn.exec_driver_sql(sql, [row + fixed for row in rows])
 
 
 def _check_against_database(parsed: list[ParsedRow], errors: list[RowError], batch_id: int):
