@@ -17,7 +17,7 @@ from ..devices.models import Device, MediumKind, StorageMedium
 from ..devices.services import get_device, scoped
 from ..errors import Conflict, Invalid, NotFound
 from ..extensions import db
-from ..lifecycle import NEEDS_WIPE, State
+from ..lifecycle import N_, NEEDS_WIPE, State
 from . import nwipe
 from .csv_import import WipeCsvError, parse_wipe_csv
 from .models import EvidenceFile, NistCategory, VerificationStatus, WipeRecord, WipeResult, WipeVerification
@@ -423,13 +423,13 @@ def _already_recorded(plan: DiskPlan) -> bool:
 
 
 PROBLEMS = {
-    "unreadable_serial": "nwipe could not read this disk's serial number: choose the medium it belongs to.",
-    "unknown_serial": "No medium of a device in the workshop has this serial number: choose the medium.",
-    "ambiguous_serial": "Several media have this serial number: choose the right one.",
-    "device_not_in_workshop": "This medium's device is not in the workshop (received or diagnosed).",
-    "not_a_sanitisation": "This nwipe method only reads the disk: it sanitises nothing and cannot be recorded.",
-    "already_recorded": "This log is already recorded for this medium.",
-    "medium_twice": "Two disks are matched to the same medium.",
+    "unreadable_serial": N_("nwipe could not read this disk's serial number: choose the medium it belongs to."),
+    "unknown_serial": N_("No medium of a device in the workshop has this serial number: choose the medium."),
+    "ambiguous_serial": N_("Several media have this serial number: choose the right one."),
+    "device_not_in_workshop": N_("This medium's device is not in the workshop (received or diagnosed)."),
+    "not_a_sanitisation": N_("This nwipe method only reads the disk: it sanitises nothing and cannot be recorded."),
+    "already_recorded": N_("This log is already recorded for this medium."),
+    "medium_twice": N_("Two disks are matched to the same medium."),
 }
 
 
