@@ -112,3 +112,9 @@ def test_free_text_is_escaped_on_the_wiping_page(client, login, orgs, users):
                                                               "model": "<script>alert(1)</script>"})
     page = client.get(f"/wiping/devices/{device.tag}").get_data(as_text=True)
     assert "<script>alert(1)</script>" not in page and "&lt;script&gt;" in page
+
+
+def test_the_device_page_links_to_its_wiping_page(client, login, orgs, users):
+    device = make_device(orgs, users, State.DIAGNOSED)
+    login("technician")
+    assert f"/wiping/devices/{device.tag}" in client.get(f"/devices/{device.tag}").get_data(as_text=True)
