@@ -158,3 +158,4 @@ def test_label_pages_speak_french_by_default(client, login, orgs, users):
     login("technician")
     html = client.get("/labels/blank").get_data(as_text=True)
     assert "Étiquettes vierges pré-imprimées" in html
+    assert "21 étiquettes par planche" in client.get("/labels").get_data(as_text=True)
