@@ -6,6 +6,7 @@ from flask_smorest import Blueprint
 
 from ..auth.access import access
 from ..auth.session import actor
+from ..i18n import current_language
 from . import services
 from .schemas import ScanIn, ScanRefusalSchema, ScanResultSchema, UndoIn
 
@@ -13,11 +14,12 @@ blp = Blueprint("api_workshop", __name__, url_prefix="/api/v1/scans",
                 description="The scanning station: one scanned code, one station action")
 BLUEPRINTS = [blp]
 STATION_ROLES = ("technician", "admin")
+RESULT = ScanResultSchema()  # one instance: building nested schemas per request costs more than the dump
 
 
 def respond(answer: services.ScanAnswer):
     """200 with the ScanResult, or the error envelope whose details are the ScanResult."""
-    result = ScanResultSchema().dump(answer.body)
+    result = RESULT.dump(answer.body)
     if answer.ok:
         resp = jsonify(result)
     else:
@@ -43,6 +45,7 @@ def scan(data):
     `recycler_organisation_id` for recycle). A retried `scan_id` returns the first answer, refusal included.
     """
     code, action = data.pop("code"), data.pop("action")
+    current_language()  # settle the reader's language before the scan commits (it reads the user)
     return respond(services.handle_scan(code, action, actor=actor(), **data))
 
 
