@@ -89,3 +89,24 @@ LABEL_LINE = "type_model"
 LABEL_DEFAULT_TEMPLATE = "a4-3x7-63x38"
 # Most labels in one print job, and most blank tags in one issued range.
 LABEL_MAX_PER_JOB = 5000
+# Ed25519 private key (PEM) that signs the daily custody checkpoints; kept OUTSIDE the database and its backups
+# (an attacker who can rewrite the database must not be able to re-sign). `flask audit keygen` creates it (mode 0600)
+# and its public key next to it (<name>.pub.pem), which auditors download.
+AUDIT_SIGNING_KEY_PATH = os.path.join(os.path.dirname(os.path.dirname(__file__)), "instance", "audit_signing_key.pem")
+# Rows fetched per round trip by streamed exports (key-set pages: memory stays flat whatever the size).
+EXPORT_CHUNK_ROWS = 5000
+# Seconds the dashboard's figures are reused before they are computed again (0: always fresh).
+REPORTS_CACHE_SECONDS = 60
+# Weeks of throughput shown on the dashboard.
+REPORTS_WEEKS = 12
+# Estimated environmental benefit of one device reused instead of a new one bought (dashboard "estimate").
+# CO2e: ADEME, "Évaluation de l'impact environnemental d'un ensemble de produits reconditionnés" (September 2022):
+# a refurbished laptop avoids about 27 kg CO2e per year of use, a refurbished smartphone 24.6 kg CO2e per year.
+# Types without a figure from that study are left out (None) rather than guessed.
+REPORTS_CO2E_KG_PER_YEAR = {"laptop": 27.0, "phone": 24.6, "desktop": None, "tablet": None, "monitor": None,
+                            "other": None}
+# Years of second life assumed per reused device (an assumption of this deployment, not an ADEME figure).
+REPORTS_SECOND_LIFE_YEARS = 3
+# E-waste avoided: typical mass in kg of a device kept out of the waste stream (an assumption: typical catalogue
+# masses, not weighed; set your own measured averages).
+REPORTS_DEVICE_MASS_KG = {"laptop": 2.0, "desktop": 8.0, "tablet": 0.5, "phone": 0.2, "monitor": 4.5, "other": 1.0}

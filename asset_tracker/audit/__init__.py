@@ -1,0 +1,1 @@
+"""Audit: signed checkpoints of the custody chain, streamed exports, the auditor's pages."""
