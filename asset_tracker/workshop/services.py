@@ -378,11 +378,13 @@ def undo_scan(scan_id: str, *, actor: Actor, station: str | None = None,
         if device.state != after:
             raise Conflict("%(tag)s has moved on since this scan (it is now %(state)s): it cannot be undone here.",
                            code="moved_on", tag=device.tag, state=device.state.value)
-        params = {}
-        if before == State.READY and device.grade:
-            params["grade"] = device.grade.value
-        devices.transition(device, before, actor=actor, params=params, note=None, client_time=undone_at,
-                           station=station, commit=False, event_details={"undoes_scan_id": scan_id})
+        cancel = _service("assignment", "cancel_reservation") if after == State.RESERVED else None
+        if cancel is not None:  # the reservation record is closed along with the state
+            _call(cancel, device.tag, actor=actor, note=f"undo of scan {scan_id}")
+        else:
+            params = {"grade": device.grade.value} if before == State.READY and device.grade else {}
+            devices.transition(device, before, actor=actor, params=params, note=None, client_time=undone_at,
+                               station=station, commit=False, event_details={"undoes_scan_id": scan_id})
         device = db.session.get(Device, device.id, populate_existing=True)
         body.update({"outcome": "undone", "code": "undone", "device": summary(device),
                      "state_before": after.value, "state_after": device.state.value,

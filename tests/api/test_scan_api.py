@@ -253,3 +253,19 @@ def test_the_scan_contract_is_in_the_openapi_document(client):
     schema = spec["components"]["schemas"]["ScanIn"]
     assert {"code", "action", "scan_id"} <= set(schema["required"])
     assert {"scanned_at", "station", "grade", "verdict"} <= set(schema["properties"])
+
+
+def test_a_reservation_by_scanning_is_recorded_by_distribution_and_undone_with_it(
+        client, db, orgs, users, api_headers):
+    from asset_tracker.assignment import services as assignment
+
+    device = make_device(orgs, users, state="ready")
+    h, scan_id = api_headers("technician"), sid()
+    resp = scan(client, h, device.tag, "reserve", scan_id=scan_id, programme_id=orgs["programme"].id,
+                partner_organisation_id=orgs["partner"].id)
+    assert resp.status_code == 200, resp.json
+    device = db.session.get(Device, device.id)
+    assert assignment.active_reservation(device) is not None
+    assert client.post(f"/api/v1/scans/{scan_id}/undo", json={}, headers=h).status_code == 200
+    device = db.session.get(Device, device.id, populate_existing=True)
+    assert device.state.value == "ready" and assignment.active_reservation(device) is None
