@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -356,12 +357,20 @@ def _bulk_insert(conn, table, constant: dict, varying: tuple[str, ...], rows: li
     """One driver-level executemany: constant columns are converted once by their column type, varying
     columns are given as plain values (strings, integers), so 10,000 rows cost no per-row ORM work."""
     dialect = conn.dialect
+    names = list(varying) + list(constant)
+    if dialect.name == "postgresql":
+        # COPY is PostgreSQL's bulk path: one stream instead of one statement per row.
+        fixed = tuple(json.dumps(v) if isinstance(v, dict) else getattr(v, "value", v) for v in constant.values())
+        with conn.connection.driver_connection.cursor() as cur:
+            with cur.copy(f"COPY {table.name} ({', '.join(names)}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row + fixed)
+        return
     fixed = []
     for name, value in constant.items():
         processor = table.c[name].type._cached_bind_processor(dialect)
         fixed.append(processor(value) if processor else value)
     marker = "?" if dialect.paramstyle == "qmark" else "%s"
-    names = list(varying) + list(constant)
     sql = (f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join([marker] * len(names))})")
     fixed = tuple(fixed)
     conn.exec_driver_sql(sql, [row + fixed for row in rows])
