@@ -207,46 +207,133 @@ def iter_event_rows(connection, batch: int = 20000, after_seq: int = 0) -> Itera
         last = rows[-1][2]
 
 
+def _canonical_sql(dialect: str) -> str:
+    """SQL that renders each event's hashed fields as the exact JSON text ``event_hash`` hashes.
+
+    The database serialises (no Python object per column), so verifying costs one SHA-256 per event.
+    Any row whose text still differs is recomputed the slow way before being called altered.
+    """
+    if dialect == "sqlite":
+        cols = []
+        for k in HASHED:
+            if k in ("server_time", "client_time"):
+                # SQLAlchemy stores "YYYY-MM-DD HH:MM:SS.ffffff" (UTC, naive) on SQLite.
+                cols.append(f"replace({k}, ' ', 'T') || 'Z'")
+            else:
+                cols.append(k)
+        return "json_array(" + ", ".join(cols) + ")"
+    if dialect == "postgresql":
+        cols = []
+        for k in HASHED:
+            if k in ("server_time", "client_time"):
+                expr = f"""to_json(to_char({k} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'))::text"""
+            else:
+                expr = f"to_json({k})::text"
+            cols.append(f"coalesce({expr}, 'null')")
+        return "'[' || concat_ws(',', " + ", ".join(cols) + ") || ']'"
+    return ""
+
+
+def _iter_canonical(connection, batch: int = 20000) -> Iterator[tuple]:
+    """(id, seq, prev_hash, hash, canonical JSON text) in chain order, in key-set pages.
+
+    Read through the driver's cursor: building a SQLAlchemy row per event would cost more than hashing it.
+    """
+    canon = _canonical_sql(connection.dialect.name)
+    mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+    sql = (f"SELECT id, seq, prev_hash, hash, {canon} FROM custody_events WHERE seq > {mark} "
+           f"ORDER BY seq LIMIT {int(batch)}")
+    cursor = connection.connection.cursor()
+    try:
+        last = 0
+        while True:
+            cursor.execute(sql, (last,))
+            rows = cursor.fetchall()
+            if not rows:
+                return
+            yield from rows
+            last = rows[-1][1]
+    finally:
+        cursor.close()
+
+
+def _slow_digest(connection, ev_id: int) -> str:
+    """The hash of one event recomputed from its columns in Python (the reference serialisation)."""
+    cols = ", ".join(HASHED)
+    row = connection.execute(text(f"SELECT {cols} FROM custody_events WHERE id = :id").columns(
+        server_time=UTCDateTime(), client_time=UTCDateTime()), {"id": ev_id}).one()
+    return event_hash(dict(zip(HASHED, row)))
+
+
 def verify_chain(connection=None) -> VerifyResult:
     """Recompute every hash in order; name the first event that is edited, missing or out of place."""
     own = connection is None
     if own:
         connection = db.engine.connect().execution_options(sqlite_deferred=True)
     try:
+        if not _canonical_sql(connection.dialect.name):
+            return _verify_rows(connection)
+        # Open the transaction through SQLAlchemy (BEGIN on SQLite: one snapshot for every page read below).
+        connection.execute(text("SELECT 1"))
         prev_hash, expected_seq, checked = GENESIS, 1, 0
-        sha256, dumps = hashlib.sha256, json.dumps
-        t_idx = (HASHED.index("server_time"), HASHED.index("client_time"))
+        sha256 = hashlib.sha256
         last_hash = None
-        for row in iter_event_rows(connection):
-            ev_id, stored_hash = row[0], row[1]
-            values = list(row[2:])
-            seq = values[0]
+        for ev_id, seq, row_prev, stored_hash, canonical in _iter_canonical(connection):
             if seq != expected_seq:
                 problem = (f"event #{expected_seq} is missing" if seq > expected_seq else f"event #{seq} is duplicated")
                 return VerifyResult(False, checked, None, None, expected_seq, ev_id, problem)
-            if values[-1] != prev_hash:
+            if row_prev != prev_hash:
                 return VerifyResult(False, checked, None, None, seq, ev_id,
                                     f"event #{seq} does not follow event #{seq - 1} (prev_hash mismatch)")
-            for i in t_idx:
-                v = values[i]
-                if v is not None:
-                    values[i] = _time(v)
-            digest = sha256(dumps(values, separators=(",", ":"), ensure_ascii=False).encode("utf-8")).hexdigest()
-            if digest != stored_hash:
+            if sha256(canonical.encode("utf-8")).hexdigest() != stored_hash \
+                    and _slow_digest(connection, ev_id) != stored_hash:
                 return VerifyResult(False, checked, None, None, seq, ev_id, f"event #{seq} was altered (hash mismatch)")
             prev_hash, last_hash = stored_hash, stored_hash
             expected_seq += 1
             checked += 1
-        head = connection.execute(text("SELECT last_seq, last_hash FROM custody_chain_head WHERE id = 1")).first()
-        if head is not None and (head[0] != checked or head[1] != (last_hash or GENESIS)):
-            if head[0] > checked:
-                return VerifyResult(False, checked, None, None, checked + 1, None,
-                                    f"the log ends at event #{checked} but the chain head says #{head[0]} (truncated)")
-            return VerifyResult(False, checked, None, None, head[0], None, "the chain head does not match the last event")
-        return VerifyResult(True, checked, checked, last_hash or GENESIS)
+        return _check_head(connection, checked, last_hash)
     finally:
         if own:
             connection.close()
+
+
+def _check_head(connection, checked: int, last_hash: str | None) -> VerifyResult:
+    head = connection.execute(text("SELECT last_seq, last_hash FROM custody_chain_head WHERE id = 1")).first()
+    if head is not None and (head[0] != checked or head[1] != (last_hash or GENESIS)):
+        if head[0] > checked:
+            return VerifyResult(False, checked, None, None, checked + 1, None,
+                                f"the log ends at event #{checked} but the chain head says #{head[0]} (truncated)")
+        return VerifyResult(False, checked, None, None, head[0], None, "the chain head does not match the last event")
+    return VerifyResult(True, checked, checked, last_hash or GENESIS)
+
+
+def _verify_rows(connection) -> VerifyResult:
+    """The reference verifier: every hashed column fetched and serialised in Python (other databases)."""
+    prev_hash, expected_seq, checked = GENESIS, 1, 0
+    sha256, dumps = hashlib.sha256, json.dumps
+    t_idx = (HASHED.index("server_time"), HASHED.index("client_time"))
+    last_hash = None
+    for row in iter_event_rows(connection):
+        ev_id, stored_hash = row[0], row[1]
+        values = list(row[2:])
+        seq = values[0]
+        if seq != expected_seq:
+            problem = (f"event #{expected_seq} is missing" if seq > expected_seq else f"event #{seq} is duplicated")
+            return VerifyResult(False, checked, None, None, expected_seq, ev_id, problem)
+        if values[-1] != prev_hash:
+            return VerifyResult(False, checked, None, None, seq, ev_id,
+                                f"event #{seq} does not follow event #{seq - 1} (prev_hash mismatch)")
+        for i in t_idx:
+            v = values[i]
+            if v is not None:
+                values[i] = _time(v)
+        digest = sha256(dumps(values, separators=(",", ":"), ensure_ascii=False).encode("utf-8")).hexdigest()
+        if digest != stored_hash:
+            return VerifyResult(False, checked, None, None, seq, ev_id, f"event #{seq} was altered (hash mismatch)")
+        prev_hash, last_hash = stored_hash, stored_hash
+        expected_seq += 1
+        checked += 1
+    return _check_head(connection, checked, last_hash)
 
 
 def device_events(device_id: int, session=None):
