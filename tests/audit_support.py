@@ -54,7 +54,7 @@ def rehash_from(db, first_seq: int) -> None:
         values["prev_hash"] = prev
         prev = event_hash(values)
         rows.append((e.id, values["prev_hash"], prev, e.seq))
-    db.session.expunge_all()
+    db.session.expire_all()
     with TriggersOff(db) as conn:
         for ev_id, prev_hash, h, _ in rows:
             conn.execute(text("UPDATE custody_events SET prev_hash = :p, hash = :h WHERE id = :id"),
