@@ -6,3 +6,5 @@ LOGIN_RATE_LIMIT = "5 per minute"
 SCHEDULER_ENABLED = False
 # Fast hashing in tests only (hundreds of users are created); the scheme itself is tested separately.
 PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"
+# Dashboard figures are recomputed on every request in tests (the cache is tested on its own).
+REPORTS_CACHE_SECONDS = 0

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Response, current_app, stream_with_context
 from flask_smorest import Blueprint
-from marshmallow import fields, validate
+from marshmallow import fields, pre_load, validate
 
 from ..auth.access import ROLES, access
 from ..auth.session import actor
@@ -25,14 +25,29 @@ MIMETYPES = {
 }
 
 
-class EventExportArgs(StrictSchema):
+class _DropEmpty:
+    """Forms send empty fields for "all": they mean no filter, not an invalid value."""
+
+    @pre_load
+    def _drop_empty(self, data, **kwargs):
+        out = {}
+        for key in data:
+            values = [v for v in (data.getlist(key) if hasattr(data, "getlist") else [data[key]]) if v != ""]
+            if not values:
+                continue
+            field = self.fields.get(key)
+            out[key] = values if isinstance(field, fields.List) else values[-1]
+        return out
+
+
+class EventExportArgs(_DropEmpty, StrictSchema):
     device = fields.String(load_default=None, validate=validate.Length(max=32))
     type = fields.String(load_default=None, validate=validate.Length(max=40))
     since = fields.Date(load_default=None)
     until = fields.Date(load_default=None)
 
 
-class DeviceExportArgs(DeviceListArgs):
+class DeviceExportArgs(_DropEmpty, DeviceListArgs):
     pass
 
 

@@ -1,0 +1,1 @@
+"""Reports: the programme dashboard, its charts and its tables as CSV."""

@@ -1,0 +1,72 @@
+"""The dashboard page: charts drawn on the server, the same figures as tables, each table as CSV."""
+from __future__ import annotations
+
+from flask import Blueprint, Response, render_template
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext
+
+from .. import lifecycle
+from ..auth.access import access
+from ..auth.session import actor
+from ..errors import NotFound
+from ..extensions import db
+from ..i18n import current_language
+from ..audit.exports import table_csv
+from ..audit.services import record_export
+from . import charts, services
+
+bp = Blueprint("reports", __name__, url_prefix="/reports")
+READERS = ("auditor", "admin")
+NAV = [("reports.dashboard", lazy_gettext("Dashboard"), READERS, 75)]
+
+
+def _number(value) -> str:
+    return f"{value:,}".replace(",", "\u202f") if isinstance(value, int) else str(value)
+
+
+@bp.route("")
+@access(*READERS)
+def dashboard():
+    board = services.dashboard()
+    lang = current_language()
+    state_items = [(lifecycle.label(s, lang), n, lifecycle.COLOURS[lifecycle.State(s)][0]) for s, n in board.states]
+    donors = board.donors[:15]
+    weeks = [w["week"].strftime("%d/%m") for w in board.weeks]
+    step_rows = [(lifecycle.label(r["state"], lang), r["median_days"], r["p90_days"]) for r in board.steps
+                 if r["stays"]]
+    programme_rows = [(p["programme"], p["handed_over"], p["target"],
+                       f"{_number(p['handed_over'])} / {_number(p['target'])}"
+                       + (f" ({p['percent']:g} %)" if p["percent"] is not None else "")) for p in board.programmes]
+    charts_ = {
+        "states": charts.hbars(_("Devices per state"), _("Number of devices in each lifecycle state today."),
+                               state_items),
+        "donors": charts.hbars(_("Devices per donor"), _("Number of devices given by each donor organisation."),
+                               [(d["donor"], d["devices"], "#DCEBFA") for d in donors], label_width=230),
+        "throughput": charts.columns(
+            _("Weekly throughput"), _("Devices received at the workshop and handed over to beneficiaries, per week."),
+            weeks, [(_("Received"), [w["received"] for w in board.weeks]),
+                    (_("Handed over"), [w["handed_over"] for w in board.weeks])]),
+        "steps": charts.paired_hbars(
+            _("Time spent in each step"), _("Median and 90th percentile of the days a device stays in each state."),
+            step_rows, (_("Median"), _("90th percentile")), unit=_("d")),
+        "programmes": charts.progress_bars(
+            _("Programme progress"), _("Devices or kits handed over in each programme against its target."),
+            programme_rows),
+    }
+    return render_template("reports/dashboard.html", board=board, charts=charts_, lifecycle=lifecycle,
+                           tables=services.TABLES)
+
+
+@bp.route("/<name>.csv")
+@access(*READERS)
+def table_download(name):
+    if name not in services.TABLES:
+        raise NotFound("No table %(name)s.", name=name)
+    board = services.dashboard()
+    columns, rows = services.table(board, name)
+    who = actor()
+    db.session.commit()  # end the read-only transaction of the GET before writing the export event
+    record_export(f"dashboard_{name}", "csv", {}, actor=who)
+    return Response(table_csv(columns, rows), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="dashboard-{name}.csv"',
+                             "Cache-Control": "no-store"})
