@@ -165,7 +165,7 @@ def load_demo(count: int = 300, seed: int = 2026) -> bool:
 def _plan_device(rng, t, i, final, type_, brand, model, donor, batch, orgs, programmes, users, tech, coord):
     """The timed steps that take one device from registration to its demo state."""
     donor_users = [u for u in users.values() if u.organisation_id == donor.id]
-    donor_user = Actor.of(donor_users[0]) if donor_users else Actor(None, f"demo ({donor.name})", donor.id,
+    donor_user = Actor.of(donor_users[0]) if donor_users else Actor(None, "demo", donor.id,
                                                                     donor.name, "donor")
     workshop = orgs["Weeefund"].id
     recycler = orgs["Recyclage DEEE Rhône"].id
