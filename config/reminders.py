@@ -1,8 +1,11 @@
 """Reminder rules (SPEC defaults): a device staying in `state` longer than `days` is overdue.
 
-responsible: who is reminded — "donor", "workshop", "partner" or "programme_owner" (of the device's programme,
-falling back to every programme-owner organisation). escalate_days: when the programme owner is told too.
-A loan rule ("loan_overdue") counts from the expected return date instead of the entry into the state.
+Keys: id (lower-case, unique), state, days, responsible, escalate_days (None or more than days), escalate_to,
+optional loan (True: counts from the expected return date; only for handed_over) and label (shown text).
+responsible / escalate_to: "donor", "workshop" (the one holding the device, else the batch's, else the first
+workshop), "partner" or "programme_owner" (of the device's programme, else the first programme-owner
+organisation); when a party is unknown the programme owner is told. Checked at start-up
+(asset_tracker/reminders/rules.py): a bad rule stops the start with a message naming it.
 """
 
 REMINDER_RULES = [
