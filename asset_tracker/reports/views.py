@@ -24,6 +24,11 @@ def _number(value) -> str:
     return f"{value:,}".replace(",", "\u202f") if isinstance(value, int) else str(value)
 
 
+def _short(name: str, size: int = 34) -> str:
+    """Chart labels stay on the chart; the table beside it gives the full name."""
+    return name if len(name) <= size else name[: size - 1] + "…"
+
+
 @bp.route("")
 @access(*READERS)
 def dashboard():
@@ -41,7 +46,7 @@ def dashboard():
         "states": charts.hbars(_("Devices per state"), _("Number of devices in each lifecycle state today."),
                                state_items),
         "donors": charts.hbars(_("Devices per donor"), _("Number of devices given by each donor organisation."),
-                               [(d["donor"], d["devices"], "#DCEBFA") for d in donors], label_width=230),
+                               [(_short(d["donor"]), d["devices"], "#DCEBFA") for d in donors], label_width=270),
         "throughput": charts.columns(
             _("Weekly throughput"), _("Devices received at the workshop and handed over to beneficiaries, per week."),
             weeks, [(_("Received"), [w["received"] for w in board.weeks]),
