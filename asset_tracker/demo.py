@@ -9,6 +9,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
+from .assignment import services as assignment
 from .assignment.models import Programme
 from .auth import services as auth
 from .auth.models import User
@@ -201,6 +202,31 @@ def _plan_device(rng, t, i, final, type_, brand, model, donor, batch, orgs, prog
                                note=params.pop("note", None) if "note" in params else None)
         return run
 
+    def reserve(programme, partner):
+        def run(ctx):
+            assignment.reserve_device(ctx[key].tag, actor=_partner_actor(users, partner), programme_id=programme.id,
+                                      partner_organisation_id=partner.id)
+        return run
+
+    def hand_over(partner, ref, category, loan, return_on, kit):
+        def run(ctx):
+            ctx[key + "/handover"] = assignment.record_handover(
+                ctx[key].tag, actor=_partner_actor(users, partner), beneficiary_ref=ref,
+                beneficiary_category=category, loan=loan, expected_return_on=return_on, new_accessories=kit)
+        return run
+
+    def give_back(partner):
+        def run(ctx):
+            assignment.record_return(ctx[key + "/handover"].id, actor=_partner_actor(users, partner),
+                                     reason="Rendu en fin d'année scolaire", condition="bon état")
+        return run
+
+    def recycle(disposal_reference):
+        def run(ctx):
+            assignment.record_recycling(ctx[key].tag, actor=tech, recycler_organisation_id=recycler,
+                                        disposal_reference=disposal_reference)
+        return run
+
     def wipe(ctx):
         device = ctx[key]
         for medium in db.session.execute(select(StorageMedium).where(StorageMedium.device_id == device.id)).scalars():
@@ -233,20 +259,20 @@ def _plan_device(rng, t, i, final, type_, brand, model, donor, batch, orgs, prog
         elif target == State.READY:
             add(later(1, 24), move(State.READY, grade=rng.choice("AABBC")))
         elif target == State.RESERVED:
-            add(later(24, 24 * 20), move(State.RESERVED, actor=coord, programme_id=programme.id,
-                                         partner_organisation_id=partner.id))
+            add(later(24, 24 * 20), reserve(programme, partner))
         elif target == State.HANDED_OVER:
             loan = rng.random() < 0.3
             ref = f"MC-{rng.randint(1000, 9999)}" if "Casarès" in partner.name else f"EC-{rng.randint(10000, 99999)}"
             when = later(24, 24 * 10)
-            add(when, move(State.HANDED_OVER, actor=_partner_actor(users, partner), beneficiary_ref=ref,
-                           loan=loan, expected_return_on=(when + dt.timedelta(days=rng.choice([20, 90, 180]))).date()
-                           if loan else None))
+            kit = programme.target_unit == "kit"
+            add(when, hand_over(partner, ref, programme.beneficiary_categories[0], loan,
+                                (when + dt.timedelta(days=rng.choice([20, 90, 180]))).date() if loan else None,
+                                [{"kind": "mobile_key", "imei": _imei(rng), "iccid": _iccid(rng)},
+                                 {"kind": "charger"}] if kit else [{"kind": "charger"}]))
         elif target == State.RETURNED:
-            add(later(24 * 5, 24 * 30), move(State.RETURNED, actor=_partner_actor(users, partner),
-                                            note="Rendu en fin d'année scolaire"))
+            add(later(24 * 5, 24 * 30), give_back(partner))
         elif target == State.RECYCLED:
-            add(later(24, 24 * 10), move(State.RECYCLED, recycler_organisation_id=recycler))
+            add(later(24, 24 * 10), recycle(f"BSD-2026-{rng.randint(100, 999)}"))
         elif target == State.LOST:
             add(later(24, 24 * 5), move(State.LOST, reason="Non retrouvé lors de la tournée de collecte"))
     return out
@@ -266,6 +292,10 @@ def _path_to(final: State) -> list[State]:
     if final == State.LOST:
         return [State.COLLECTED, State.LOST]
     return main[: main.index(final) + 1]
+
+
+def _iccid(rng) -> str:
+    return "8933" + "".join(str(rng.randint(0, 9)) for _ in range(15))
 
 
 def _imei(rng) -> str:

@@ -88,10 +88,9 @@ def make_device(orgs, users, state: State | str = State.REGISTERED, *, donor="do
         model="ThinkPad T480", serial=serial or f"SN{next(_serials):08d}", imei=imei,
         media=[{"kind": "ssd", "serial": f"DISK{next(_serials):06d}", "capacity_bytes": 256 * 10**9}
                for _ in range(media)])
-    tech = Actor.of(users["technician"])
-    coord = Actor.of(users["coordinator" if partner == "partner" else "coordinator_b"])
     if state == State.LOST:
-        return devices.transition(device, State.LOST, actor=tech, params={"reason": "fell off the van"})
+        return devices.transition(device, State.LOST, actor=Actor.of(users["technician"]),
+                                  params={"reason": "fell off the van"})
     if state == State.RECYCLED:
         path = [State.COLLECTED, State.RECEIVED, State.DIAGNOSED, State.WIPED, State.RECYCLED]
         verdict = "recycle"
@@ -100,32 +99,50 @@ def make_device(orgs, users, state: State | str = State.REGISTERED, *, donor="do
     else:
         path = PATH[: PATH.index(state) + 1]
     for target in path:
+        device = step(device, target, orgs, users, partner=partner, verdict=verdict)
+    return device
+
+
+def step(device: Device, target: State | str, orgs, users, *, partner="partner", verdict="refurbish",
+         loan: bool = False, expected_return_on=None, beneficiary_ref="MC-0042") -> Device:
+    """One lifecycle step with what it needs, through the service that owns it."""
+    from asset_tracker.assignment import services as assignment
+    from asset_tracker.assignment.models import Handover
+
+    target = State(target)
+    tech = Actor.of(users["technician"])
+    coord = Actor.of(users["coordinator" if partner == "partner" else "coordinator_b"])
+    if target == State.RESERVED:
+        assignment.reserve_device(device.tag, actor=coord, programme_id=orgs["programme"].id,
+                                  partner_organisation_id=orgs[partner].id)
+    elif target == State.HANDED_OVER:
+        assignment.record_handover(device.tag, actor=coord, beneficiary_ref=beneficiary_ref,
+                                   beneficiary_category="pupil", loan=loan, expected_return_on=expected_return_on)
+    elif target == State.RETURNED:
+        handover = db.session.query(Handover).filter_by(device_id=device.id, returned_at=None).one()
+        assignment.record_return(handover.id, actor=coord, reason="end of the school year")
+    elif target == State.RECYCLED:
+        assignment.record_recycling(device.tag, actor=tech, recycler_organisation_id=orgs["recycler"].id,
+                                    disposal_reference="BSD-2026-0001")
+    else:
         params = {}
-        actor = tech
         if target == State.DIAGNOSED:
             params = {"verdict": verdict}
         elif target == State.WIPED:
             wipe_all(device, tech)
         elif target == State.READY:
             params = {"grade": "B"}
-        elif target == State.RESERVED:
-            params = {"programme_id": orgs["programme"].id, "partner_organisation_id": orgs[partner].id}
-        elif target == State.HANDED_OVER:
-            params = {"beneficiary_ref": "MC-0042", "beneficiary_category": "pupil"}
-            actor = coord
-        elif target == State.RETURNED:
-            actor = coord
-        elif target == State.RECYCLED:
-            params = {"recycler_organisation_id": orgs["recycler"].id}
-        device = devices.transition(device, target, actor=actor, params=params)
-    return device
+        return devices.transition(device, target, actor=tech, params=params)
+    return db.session.get(Device, device.id, populate_existing=True)
 
 
 def wipe_all(device: Device, tech: Actor, result: str = "passed") -> None:
+    from asset_tracker.db import utcnow
+
     media = db.session.query(StorageMedium).filter_by(device_id=device.id).all()
     if not media:
         wiping.state_no_media(device, actor=tech)
-    now = dt.datetime.now(dt.timezone.utc)
+    now = utcnow()
     for medium in media:
         wiping.record_wipe(device, medium.id, actor=tech, result=result, method="Fill With Zeros",
                            nist_category="clear", tool="nwipe", tool_version="0.35", passes=1,

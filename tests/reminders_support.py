@@ -104,24 +104,13 @@ def make(orgs, users, state, **kw):
 
 
 def walk(device, orgs, users, path, partner="partner", **handover):
-    """Move ``device`` through ``path`` with what each step needs (wipe records, grade, programme…)."""
+    """Move ``device`` through ``path`` with what each step needs (wipe records timed by the service clock)."""
     tech = Actor.of(users["technician"])
-    coord = Actor.of(users["coordinator" if partner == "partner" else "coordinator_b"])
     for target in path:
         target = State(target)
-        params, actor = {}, tech
-        if target == State.DIAGNOSED:
-            params = {"verdict": "refurbish"}
-        elif target == State.WIPED:
+        if target == State.WIPED:
             wipe_all(device, tech)
-        elif target == State.READY:
-            params = {"grade": "B"}
-        elif target == State.RESERVED:
-            params = {"programme_id": orgs["programme"].id, "partner_organisation_id": orgs[partner].id}
-        elif target == State.HANDED_OVER:
-            params = {"beneficiary_ref": "MC-0042", "beneficiary_category": "pupil", **handover}
-            actor = coord
-        elif target == State.RETURNED:
-            actor = coord
-        device = devices.transition(device, target, actor=actor, params=params)
+            device = devices.transition(device, target, actor=tech)
+        else:
+            device = factories.step(device, target, orgs, users, partner=partner, **handover)
     return device

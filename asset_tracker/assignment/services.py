@@ -158,7 +158,7 @@ def _reserve(device: Device, programme: Programme, partner_id: int, actor: Actor
     except IntegrityError:
         db.session.rollback()
         raise Conflict("Device %(tag)s is already reserved.", tag=device.tag, code="already_reserved") from None
-    devices.transition(device, State.RESERVED, actor=actor, note=note, commit=False,
+    devices.transition(device, State.RESERVED, actor=actor, note=note, commit=False, via_distribution=True,
                        params={"programme_id": programme.id, "partner_organisation_id": partner_id},
                        event_details={"reservation_id": reservation.id})
     return reservation
@@ -236,7 +236,7 @@ def cancel_reservation(tag: str, *, actor: Actor, note: str | None = None) -> De
         raise Conflict("Device %(tag)s has no active reservation.", tag=device.tag, code="not_reserved")
     reservation.active, reservation.outcome, reservation.ended_at = False, "cancelled", utcnow()
     db.session.flush()
-    devices.transition(device, State.READY, actor=actor, note=note, commit=False,
+    devices.transition(device, State.READY, actor=actor, note=note, commit=False, via_distribution=True,
                        event_details={"reservation_id": reservation.id, "reservation_cancelled": True})
     db.session.commit()
     return device
@@ -387,7 +387,7 @@ def record_handover(tag: str, *, actor: Actor, beneficiary_ref: str, beneficiary
     reservation.active, reservation.outcome, reservation.ended_at = False, "handed_over", utcnow()
     db.session.flush()
     devices.transition(
-        device, State.HANDED_OVER, actor=actor, note=note, commit=False,
+        device, State.HANDED_OVER, actor=actor, note=note, commit=False, via_distribution=True,
         params={"beneficiary_ref": ref, "beneficiary_category": category, "loan": bool(loan),
                 "expected_return_on": expected_return_on if loan else None},
         event_details={"beneficiary_ref_hmac": digest, "handover_id": handover.id,
@@ -478,7 +478,7 @@ def record_return(handover_id: int, *, actor: Actor, reason: str, condition: str
     handover.returned_at = utcnow()
     handover.return_reason, handover.return_condition, handover.return_note = reason, condition, note
     db.session.flush()
-    devices.transition(device, State.RETURNED, actor=actor, note=note, commit=False, event_details={
+    devices.transition(device, State.RETURNED, actor=actor, note=note, commit=False, via_distribution=True, event_details={
         "handover_id": handover.id, "reason": reason, "condition": condition, "missing": missing_summary})
     db.session.commit()
     return handover
@@ -528,7 +528,7 @@ def purge_references(*, actor: Actor | None = None, now: dt.datetime | None = No
 # ---------------------------------------------------------------- end of life
 
 
-def record_recycling(tag: str, *, actor: Actor, recycler_organisation_id: int, disposal_reference: str,
+def record_recycling(tag: str, *, actor: Actor, recycler_organisation_id: int, disposal_reference: str | None = None,
                      shipment_reference: str | None = None, parts_harvested=(), note: str | None = None) -> Recycling:
     """Send a wiped device diagnosed "parts" or "recycle" to a named recycler, with its disposal reference."""
     device = devices.get_device(tag, actor=actor)
@@ -540,7 +540,7 @@ def record_recycling(tag: str, *, actor: Actor, recycler_organisation_id: int, d
                           disposal_reference=disposal_reference,
                           shipment_reference=(shipment_reference or "").strip() or None, parts_harvested=parts,
                           recorded_by_name=actor.name, created_at=utcnow())
-    devices.transition(device, State.RECYCLED, actor=actor, note=note, commit=False,
+    devices.transition(device, State.RECYCLED, actor=actor, note=note, commit=False, via_distribution=True,
                        params={"recycler_organisation_id": recycler_organisation_id,
                                "disposal_reference": disposal_reference},
                        event_details={"shipment_reference": recycling.shipment_reference, "parts_harvested": parts})

@@ -249,12 +249,24 @@ def _check_org(org_id, kind: OrgKind, field: str):
                       details={field: [f"not a {kind.value} organisation"]})
 
 
+# Steps that keep records of their own (reservation, hand-over and kit, return, recycling): only the
+# distribution services take them, so no device is reserved or handed over without those records.
+DISTRIBUTION_STEPS = frozenset({State.RESERVED, State.HANDED_OVER, State.RETURNED, State.RECYCLED})
+
+
+def is_distribution_step(source: State, target: State) -> bool:
+    return target in DISTRIBUTION_STEPS or (source == State.RESERVED and target == State.READY)
+
+
 def transition(
     tag_or_device, target: str | State, *, actor: Actor, params: dict | None = None, note: str | None = None,
     client_time: dt.datetime | None = None, station: str | None = None, commit: bool = True,
-    event_details: dict | None = None,
+    event_details: dict | None = None, via_distribution: bool = False,
 ) -> Device:
     """Move a device to ``target`` if the lifecycle and its guards allow it.
+
+    Reservation, hand-over, return, cancellation and recycling are taken only with
+    ``via_distribution`` (by asset_tracker.assignment.services, which keeps their records).
 
     The write is a compare-and-set on the state read here, so of two concurrent moves of one
     device exactly one wins; the loser gets 409 and nothing is written for it.
@@ -275,6 +287,10 @@ def transition(
     _check_org(params.get("recycler_organisation_id"), OrgKind.RECYCLER, "recycler_organisation_id")
     _check_org(params.get("partner_organisation_id"), OrgKind.PARTNER, "partner_organisation_id")
     source = device.state
+    if lifecycle.is_allowed(source, target) and is_distribution_step(source, target) and not via_distribution:
+        raise Conflict("Reservations, hand-overs, returns and recycling are recorded on the distribution pages "
+                       "(or their API), which keep the reservation, the kit and the beneficiary reference.",
+                       code="use_distribution", details={"from": source.value, "to": target.value})
     try:
         lifecycle.check_transition(source, target, facts_for(device, params))
     except TransitionRefused as exc:

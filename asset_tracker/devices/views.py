@@ -67,7 +67,31 @@ def show(tag):
     return render_template("devices/show.html", device=device, events=events, steps=steps,
                            inputs=lifecycle.INPUTS, lifecycle=lifecycle, org_names=_org_names(device, events),
                            choices=_step_choices(device, steps, who), wipes=_last_wipes(device),
-                           details_of=_event_details, who=who)
+                           details_of=_event_details, who=who, distribution=_distribution_links(device, steps))
+
+
+def _distribution_links(device: Device, steps) -> dict:
+    """Steps taken on the distribution pages (they keep the reservation, kit and hand-over records)."""
+    from ..assignment.models import Handover
+
+    links = {}
+    for s in steps:
+        if not services.is_distribution_step(device.state, s):
+            continue
+        if s == lifecycle.State.RESERVED:
+            links[s] = ("get", url_for("assignment.reserve_form", tag=device.tag))
+        elif s == lifecycle.State.READY:  # cancelling a reservation
+            links[s] = ("post", url_for("assignment.cancel", tag=device.tag))
+        elif s == lifecycle.State.HANDED_OVER:
+            links[s] = ("get", url_for("assignment.handover_form", tag=device.tag))
+        elif s == lifecycle.State.RETURNED:
+            handover = db.session.execute(select(Handover.id).where(
+                Handover.device_id == device.id, Handover.returned_at.is_(None))).scalar()
+            if handover is not None:
+                links[s] = ("get", url_for("assignment.return_form", handover_id=handover))
+        elif s == lifecycle.State.RECYCLED:
+            links[s] = ("get", url_for("assignment.recycling", tag=device.tag))
+    return links
 
 
 def _org_names(device: Device, events) -> dict[int, str]:

@@ -42,7 +42,9 @@ ACTIONS: dict[str, StationAction] = {a.name: a for a in (
     StationAction("refurbish", State.REFURBISHED, (), N_("Refurbished")),
     StationAction("ready", State.READY, ("grade",), N_("Ready (quality check passed)")),
     StationAction("reserve", State.RESERVED, ("programme_id", "partner_organisation_id"), N_("Reserve")),
-    StationAction("recycle", State.RECYCLED, ("recycler_organisation_id",), N_("Send to recycling")),
+    # The disposal reference (the waste-tracking slip of the shipment) is given once for a run of scans.
+    StationAction("recycle", State.RECYCLED, ("recycler_organisation_id", "disposal_reference"),
+                  N_("Send to recycling")),
     StationAction("lookup", None, (), N_("Look up (changes nothing)")),
 )}
 # The state names are accepted as action names too ("received", "wiped"...).
@@ -52,7 +54,7 @@ ACTION_NAMES = sorted(set(ACTIONS) | set(ALIASES))
 VALUE_FIELDS = ("verdict", "grade", "programme_id", "partner_organisation_id", "recycler_organisation_id",
                 "disposal_reference", "batch_id")
 # Optional values an action takes besides its required inputs.
-OPTIONAL_INPUTS = {"receive": ("batch_id",), "recycle": ("disposal_reference",)}
+OPTIONAL_INPUTS = {"receive": ("batch_id",)}
 
 
 def action_fields(action: StationAction) -> tuple[str, ...]:
@@ -298,6 +300,8 @@ def _move(device: Device, station_action: StationAction, params: dict, batch_id,
         delegate = _service("intake", "receive_device")
     elif target == State.RESERVED:
         delegate = _service("assignment", "reserve_device")
+    elif target == State.RECYCLED:
+        delegate = _service("assignment", "record_recycling")
     if delegate is not None:
         return _call(delegate, device.tag, actor=actor, batch_id=batch_id, client_time=client_time,
                      scanned_at=client_time, station=station, note=note, commit=False, event_details=details,

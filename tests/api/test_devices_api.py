@@ -157,3 +157,31 @@ def test_healthz(client):
 def test_unauthenticated_api_gets_401_envelope(client):
     resp = client.get("/api/v1/devices")
     assert resp.status_code == 401 and resp.json["error"]["code"] == "unauthorized"
+
+
+@pytest.mark.parametrize("start,target,body", [
+    ("ready", "reserved", {}),
+    ("reserved", "handed_over", {"beneficiary_ref": "MC-0001"}),
+    ("reserved", "ready", {}),
+    ("handed_over", "returned", {}),
+])
+def test_distribution_steps_are_refused_outside_the_distribution_service(client, orgs, users, api_headers, db,
+                                                                        start, target, body):
+    from asset_tracker.custody.models import CustodyEvent
+
+    device = make_device(orgs, users, start)
+    headers = api_headers("coordinator" if start != "ready" else "technician")
+    before = db.session.query(CustodyEvent).count()
+    resp = client.post(f"/api/v1/devices/{device.tag}/transitions", headers=headers, json={"target": target, **body})
+    assert resp.status_code == 409
+    assert resp.json["error"]["code"] == "use_distribution"
+    assert db.session.query(CustodyEvent).count() == before
+
+
+def test_device_page_sends_distribution_steps_to_their_pages(client, login, orgs, users):
+    device = make_device(orgs, users, "reserved")
+    login("coordinator")
+    html = client.get(f"/devices/{device.tag}").get_data(as_text=True)
+    assert f"/distribution/handover/{device.tag}" in html
+    assert f"/distribution/reservations/{device.tag}/cancel" in html
+    assert 'name="target" value="handed_over"' not in html

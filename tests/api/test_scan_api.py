@@ -174,8 +174,13 @@ def test_recycling_by_scanning_needs_a_recycler(client, db, orgs, users, api_hea
     device = make_device(orgs, users, state="wiped", verdict="parts")
     h = api_headers("technician")
     assert scan(client, h, device.tag, "recycle").status_code == 422
-    resp = scan(client, h, device.tag, "recycle", recycler_organisation_id=orgs["recycler"].id)
+    assert scan(client, h, device.tag, "recycle", recycler_organisation_id=orgs["recycler"].id).status_code == 422
+    resp = scan(client, h, device.tag, "recycle", recycler_organisation_id=orgs["recycler"].id,
+                disposal_reference="BSD-2026-0042")
     assert resp.status_code == 200 and resp.json["state_after"] == "recycled"
+    from asset_tracker.assignment.models import Recycling
+
+    assert db.session.query(Recycling).filter_by(disposal_reference="BSD-2026-0042").count() == 1
 
 
 def test_a_lost_or_returned_device_can_be_received(client, db, orgs, users, api_headers):
