@@ -67,6 +67,11 @@ def _domain(config) -> str:
 def send(message: EmailMessage) -> None:
     """Deliver through the configured SMTP server (MAIL_* settings)."""
     config = current_app.config
+    if not config["MAIL_SERVER"]:
+        # Development without a mail server: the mail goes to the log instead (see config/development.py).
+        current_app.logger.info("mail not sent (MAIL_SERVER is empty) to %s: %s\n%s", message["To"],
+                                message["Subject"], message.get_body(("plain",)).get_content())
+        return
     factory = smtplib.SMTP_SSL if config["MAIL_USE_SSL"] else smtplib.SMTP
     with factory(config["MAIL_SERVER"], config["MAIL_PORT"], timeout=config["MAIL_TIMEOUT"]) as smtp:
         if config["MAIL_USE_TLS"] and not config["MAIL_USE_SSL"]:
