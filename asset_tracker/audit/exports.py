@@ -39,6 +39,8 @@ class Export:
     name: str
     columns: tuple[str, ...]
     pages: Callable[[object, int], Iterator[list[tuple]]]
+    # Optional: pages of (key, JSON text) rows, the JSON built by the database (events: the bulk of any audit).
+    json_pages: Callable[[object, int], Iterator[list[tuple]]] | None = None
 
 
 def _read_connection():
@@ -93,29 +95,38 @@ def events_export(*, actor: Actor, chunk: int, device: str | None = None, type: 
     from ..devices.models import Device
     from ..devices.services import scope_clause
 
-    cols = []
+    cols, pairs = [], []
     for name in EVENT_COLUMNS:
         if name in ("server_time", "client_time"):
-            cols.append(_time_sql(f"custody_events.{name}", dialect).label(name))
+            expr = _time_sql(f"custody_events.{name}", dialect)
+            cols.append(expr.label(name))
+            pairs.append(f"'{name}', CASE WHEN custody_events.{name} IS NULL THEN NULL ELSE {expr.name} END")
         else:
             cols.append(getattr(E, name))
-    query = select(*cols)
+            pairs.append(f"'{name}', custody_events.{name}")
+    conditions = []
     if device:
-        query = query.where(E.device_tag == device.strip().upper())
+        conditions.append(E.device_tag == device.strip().upper())
     if type:
-        query = query.where(E.type == type)
+        conditions.append(E.type == type)
     if since:
-        query = query.where(E.server_time >= dt.datetime.combine(since, dt.time(), dt.timezone.utc))
+        conditions.append(E.server_time >= dt.datetime.combine(since, dt.time(), dt.timezone.utc))
     if until:
-        query = query.where(E.server_time < dt.datetime.combine(until + dt.timedelta(days=1), dt.time(),
-                                                                dt.timezone.utc))
+        conditions.append(E.server_time < dt.datetime.combine(until + dt.timedelta(days=1), dt.time(),
+                                                              dt.timezone.utc))
     if actor.role not in ("admin", "auditor"):
         clause = scope_clause(actor)
         in_scope = select(Device.id)
         if clause is not None:
             in_scope = in_scope.where(clause)
-        query = query.where(E.device_id.in_(in_scope))
-    return Export("events", EVENT_COLUMNS, _keyset(query, E.seq, chunk))
+        conditions.append(E.device_id.in_(in_scope))
+    query = select(*cols).where(*conditions)
+    json_pages = None
+    if dialect in ("sqlite", "postgresql"):
+        builder = "json_object" if dialect == "sqlite" else "json_build_object"
+        json_query = select(E.seq, literal_column(f"{builder}({', '.join(pairs)})")).where(*conditions)
+        json_pages = _keyset(json_query, E.seq, chunk)
+    return Export("events", EVENT_COLUMNS, _keyset(query, E.seq, chunk), json_pages)
 
 
 DEVICE_COLUMNS = ("id", "tag", "type", "brand", "model", "serial", "imei", "state", "state_since", "verdict", "grade",
@@ -259,6 +270,10 @@ def stream_jsonl(export: Export) -> Iterator[str]:
     conn = _read_connection()
     dumps, cols = json.dumps, export.columns
     try:
+        if export.json_pages is not None:
+            for rows in export.json_pages(conn):
+                yield "\n".join([r[1] for r in rows]) + "\n"
+            return
         for rows in export.pages(conn):
             yield "".join(dumps(dict(zip(cols, map(_json_value, row))), ensure_ascii=False) + "\n" for row in rows)
     finally:
