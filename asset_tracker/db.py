@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
 
 from sqlalchemy import JSON, MetaData, event
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Engine
+from sqlalchemy.pool import Pool
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import DateTime, TypeDecorator
 
@@ -98,5 +100,44 @@ def _sqlite_begin_immediate(conn):
     # Long read-only work (exports, reports, GET pages) opts out so it never blocks writers.
     if conn.get_execution_options().get("sqlite_deferred"):
         conn.exec_driver_sql("BEGIN")
-    else:
+        return
+    # Writers queue in-process on a lock per database file: SQLite's own busy handler sleeps and
+    # retries with growing delays, which turns a queue of 8 writers into seconds of tail latency.
+    info = conn.connection.info
+    if "sqlite_write_lock" not in info:
+        lock = _write_lock(conn.engine.url.database or "")
+        if lock.acquire(timeout=_sqlite_busy_timeout_ms / 1000):
+            info["sqlite_write_lock"] = lock
+    try:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
+    except Exception:
+        _release_write_lock(info)
+        raise
+
+
+_write_locks: dict[str, threading.Lock] = {}
+_write_locks_guard = threading.Lock()
+
+
+def _write_lock(path: str) -> threading.Lock:
+    with _write_locks_guard:
+        return _write_locks.setdefault(path, threading.Lock())
+
+
+def _release_write_lock(info: dict) -> None:
+    lock = info.pop("sqlite_write_lock", None)
+    if lock is not None:
+        lock.release()
+
+
+@event.listens_for(Pool, "checkin")
+def _sqlite_release_on_checkin(dbapi_connection, connection_record):
+    """The write lock is held until the connection goes back to the pool (after its commit or rollback)."""
+    if connection_record is not None:
+        _release_write_lock(connection_record.info)
+
+
+@event.listens_for(Pool, "invalidate")
+def _sqlite_release_on_invalidate(dbapi_connection, connection_record, exception):
+    if connection_record is not None:
+        _release_write_lock(connection_record.info)
