@@ -9,7 +9,7 @@ import sys
 import time
 import traceback
 
-from . import database, dataset, report, scenarios
+from . import database, dataset, profile, report, scenarios
 from .server import Server
 
 HTTP = ("lookup", "list", "scan", "sweep", "import", "verify", "export")
@@ -30,6 +30,8 @@ def parse(argv):
     p.add_argument("--no-gunicorn", action="store_true", help="PostgreSQL: skip the gunicorn runs")
     p.add_argument("--keep", action="store_true", help="keep the databases after the run")
     p.add_argument("--no-docs", action="store_true", help="do not rewrite docs/benchmarks.md")
+    p.add_argument("--profile", action="store_true",
+                   help="at the largest size, sample the server with py-spy during scans, look-ups and the import")
     p.add_argument("--seed", type=int, default=2026)
     return p.parse_args(argv)
 
@@ -50,7 +52,39 @@ def guarded(name: str, fn, *args) -> dict:
     return out
 
 
-def run_size(size: int, args, kind: str, only: set, labels_done: bool) -> dict:
+def profiles(ctx, srv, only: set) -> dict:
+    """py-spy samples of the server while the slow paths run again (new devices each time)."""
+    found = {}
+    jobs = []
+    if "scan" in only:
+        jobs += [("scan, one client in sequence", lambda: scenarios.scan_burst(ctx, 1, 300)),
+                 ("scan, 8 clients", lambda: scenarios.scan_burst(ctx, 8, 1000))]
+    if "lookup" in only:
+        jobs.append(("look-up by tag, 8 clients", lambda: scenarios.lookup_burst(ctx, 8)))
+    if "import" in only:
+        jobs.append(("CSV import of 10,000 rows", lambda: scenarios.csv_import(ctx)))
+    for name, job in jobs:
+        t0 = time.perf_counter()
+        text, stats = profile.record(srv.proc.pid, ctx.duration + 2, job)
+        found[name] = text
+        say(f"    profile of {name}: done ({time.perf_counter() - t0:.1f} s)")
+    return found
+
+
+def run_gunicorn(ctx, target, kind: str, size: int, only: set) -> dict:
+    log = os.path.join(database.RESULTS, f"server-{kind}-{size}-gunicorn.log")
+    with Server(target.url, "gunicorn", log) as srv:
+        ctx.server = srv
+        g = {"served_by": srv.description}
+        g["bare"] = guarded("gunicorn: P", scenarios.bare, ctx)
+        if "lookup" in only:
+            g["lookup"] = guarded("gunicorn: look-up", scenarios.lookup, ctx)
+        if "scan" in only:
+            g["scan"] = guarded("gunicorn: scan", scenarios.scan, ctx)
+    return g
+
+
+def run_size(size: int, args, kind: str, only: set, labels_done: bool, largest: int) -> dict:
     say(f"== {size:,} devices ({kind})")
     target = database.fresh(args.database, str(size))
     app = database.make_app(target.url)
@@ -85,16 +119,10 @@ def run_size(size: int, args, kind: str, only: set, labels_done: bool) -> dict:
                     w["verify"] = guarded("verify (HTTP)", scenarios.audit_verify_http, ctx)
                 if "import" in only:
                     w["import"] = guarded("CSV import", scenarios.csv_import, ctx)
+                if args.profile and size == largest:
+                    out["profiles"] = profiles(ctx, srv, only)
             if kind == "postgresql" and not args.no_gunicorn:
-                log = os.path.join(database.RESULTS, f"server-{kind}-{size}-gunicorn.log")
-                with Server(target.url, "gunicorn", log) as srv:
-                    ctx.server = srv
-                    out["gunicorn"] = g = {"served_by": srv.description}
-                    g["bare"] = guarded("gunicorn: P", scenarios.bare, ctx)
-                    if "lookup" in only:
-                        g["lookup"] = guarded("gunicorn: look-up", scenarios.lookup, ctx)
-                    if "scan" in only:
-                        g["scan"] = guarded("gunicorn: scan", scenarios.scan, ctx)
+                out["gunicorn"] = guarded("gunicorn", run_gunicorn, ctx, target, kind, size, only)
     finally:
         from asset_tracker.extensions import db
 
@@ -115,19 +143,24 @@ def main(argv=None) -> int:
         say(f"unknown scenario(s): {', '.join(sorted(unknown))}; choose among {', '.join(ALL)}")
         return 2
     started = time.time()
+    load_before = os.getloadavg()
     result = {"database": kind, "command": "python -m bench " + " ".join(argv if argv is not None else sys.argv[1:]),
               "commit": report.commit(), "machine": report.machine(args.database, kind), "sizes": {}}
     result["command"] = result["command"].strip()
     labels_done = False
     for size in sorted(sizes, reverse=False):
-        result["sizes"][str(size)] = run_size(size, args, kind, only, labels_done)
+        result["sizes"][str(size)] = run_size(size, args, kind, only, labels_done, max(sizes))
         labels_done = labels_done or "labels" in result["sizes"][str(size)]
     result["served_by"] = "; ".join(filter(None, [
         result["sizes"][str(sizes[-1])].get("waitress", {}).get("served_by"),
         result["sizes"][str(sizes[-1])].get("gunicorn", {}).get("served_by")]))
     result["targets"] = report.targets(kind, result["sizes"])
+    result["profiles"] = next((s["profiles"] for s in result["sizes"].values() if s.get("profiles")), {})
     result["finished"] = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     result["elapsed_s"] = round(time.time() - started, 1)
+    # These machines are shared: the load average says how noisy the run was.
+    result["machine"]["load_average"] = {"start": [round(x, 2) for x in load_before],
+                                         "end": [round(x, 2) for x in os.getloadavg()]}
     say("")
     say(report.table(result["targets"]))
     say("")

@@ -301,6 +301,8 @@ def _scaling(result: dict) -> list[str]:
         g = s.get("gunicorn")
         if not g:
             return "not run"
+        if _na(g):
+            return _why(g)
         parts = [f"P {g['bare']['rate_per_s']:,.0f}/s"]
         if not _na(g.get("lookup")):
             parts.append(f"look-up {g['lookup']['concurrent']['rate_per_s']:,.0f}/s")
@@ -323,6 +325,9 @@ def section(result: dict) -> str:
         f"- Command: `{result['command']}` ({result['elapsed_s'] / 60:.1f} min in all)",
         f"- Machine: {m['cpu']}, {m['cores']} cores, {m['ram']} RAM; Python {m['python']}; {db_version}; {m['os']}",
         f"- Served by: {result['served_by']}",
+        f"- Load average (1, 5, 15 min) at start {m.get('load_average', {}).get('start')}, "
+        f"at end {m.get('load_average', {}).get('end')} (other work on the machine makes absolute figures noisy; "
+        "the ratios to P are what the targets use)",
         "",
         "### Targets (SPEC.md), at the largest size of the run",
         "",

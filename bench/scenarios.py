@@ -106,18 +106,37 @@ def listing(ctx: Context) -> dict:
 
 
 def _scan_requests(ctx: Context, n: int) -> tuple[list[Req], str]:
-    """Scans that each move one device one step: diagnose received devices, then receive collected ones."""
+    """Scans that each move one device one step, from pools of devices whose next step the action is."""
     h = ctx.headers(json_body=True)
+    programme, partner = _ids(ctx, "SELECT id FROM programmes ORDER BY id"), \
+        _ids(ctx, "SELECT id FROM organisations WHERE kind = 'partner' ORDER BY id")
+    pools = [("received", {"action": "diagnose", "verdict": "refurbish"}),
+             ("collected", {"action": "receive"}),
+             ("wiped", {"action": "refurbish"}),
+             ("refurbished", {"action": "ready", "grade": "B"}),
+             ("ready", {"action": "reserve", "programme_id": programme, "partner_organisation_id": partner})]
     reqs = []
-    for tag in ctx.take("received", n):
-        body = {"code": tag, "action": "diagnose", "verdict": "refurbish", "scan_id": uuid.uuid4().hex,
-                "station": "bench-poste-1"}
-        reqs.append(Req("POST", "/api/v1/scans", json.dumps(body).encode(), h))
-    if len(reqs) < n:
-        for tag in ctx.take("collected", n - len(reqs)):
-            body = {"code": tag, "action": "receive", "scan_id": uuid.uuid4().hex, "station": "bench-quai"}
+    for state, action in pools:
+        for tag in ctx.take(state, n - len(reqs)):
+            body = {"code": tag, "scan_id": uuid.uuid4().hex, "station": "bench-poste-1", **action}
             reqs.append(Req("POST", "/api/v1/scans", json.dumps(body).encode(), h))
-    return reqs, "diagnose (verdict refurbish) on received devices, then receive on collected ones"
+        if len(reqs) >= n:
+            break
+    if len(reqs) < n:
+        raise RuntimeError(f"only {len(reqs)} devices left to scan, {n} wanted: build a larger dataset")
+    return reqs, ("diagnose (verdict refurbish) on received devices; when they run out receive on collected, "
+                  "refurbish on wiped, ready on refurbished, reserve on ready devices")
+
+
+def _ids(ctx: Context, sql: str) -> int:
+    from sqlalchemy import text
+
+    from asset_tracker.extensions import db
+
+    with ctx.app.app_context():
+        value = db.session.execute(text(sql)).scalar()
+        db.session.remove()
+    return value
 
 
 def scan(ctx: Context) -> dict:
@@ -126,9 +145,9 @@ def scan(ctx: Context) -> dict:
         return not_available("POST /api/v1/scans is not in the OpenAPI document")
     warm, _ = _scan_requests(ctx, 50)
     load.run(ctx.server.port, warm, clients=2, duration=5, cycle=False)
-    reqs, how = _scan_requests(ctx, 800)
+    reqs, how = _scan_requests(ctx, 300)
     seq = load.run(ctx.server.port, reqs, clients=1, duration=ctx.duration / 2, cycle=False)
-    reqs, _ = _scan_requests(ctx, 4000)
+    reqs, _ = _scan_requests(ctx, 1000)
     conc = load.run(ctx.server.port, reqs, clients=8, duration=ctx.duration, cycle=False)
     return {"action": how, "sequential": seq.as_dict(), "concurrent": conc.as_dict()}
 
@@ -286,7 +305,7 @@ def scan_during_sweep(ctx: Context, normal: dict | None) -> dict:
             "        now = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=day)\n"
             "        t = time.perf_counter(); run_sweep(now, send=False)\n"
             "        print(time.perf_counter() - t, flush=True); day += 1\n")
-    reqs, _ = _scan_requests(ctx, 4000)
+    reqs, _ = _scan_requests(ctx, 1000)
     # Sweeps back to back, each a day later than the one before (new reminders to open, old ones to close),
     # from a separate process as the scheduler of another worker would, for the whole scanning window.
     proc = subprocess.Popen([sys.executable, "-c", code, ctx.target.url, str(ctx.duration + 2.5)],
@@ -307,3 +326,17 @@ def scan_during_sweep(ctx: Context, normal: dict | None) -> dict:
 def verify_in_process(built) -> dict:
     return {"events": built.verify_checked, "seconds": round(built.verify_seconds, 3),
             "events_per_s": round(built.verify_checked / built.verify_seconds, 1) if built.verify_seconds else None}
+
+
+def scan_burst(ctx: Context, clients: int, n: int) -> dict:
+    """Scans only (for profiling): ``n`` devices moved by ``clients`` clients."""
+    if not ctx.has_path("/api/v1/scans"):
+        return not_available("POST /api/v1/scans is not in the OpenAPI document")
+    reqs, _ = _scan_requests(ctx, n)
+    return load.run(ctx.server.port, reqs, clients=clients, duration=ctx.duration, cycle=False).as_dict()
+
+
+def lookup_burst(ctx: Context, clients: int) -> dict:
+    h = ctx.headers()
+    reqs = [Req("GET", f"/api/v1/devices/{t}", None, h) for t in ctx.random_tags(5000)]
+    return load.run(ctx.server.port, reqs, clients=clients, duration=ctx.duration).as_dict()

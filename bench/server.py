@@ -50,7 +50,9 @@ class Server:
         if self.kind == "waitress":
             env["ASSET_TRACKER_ENV"] = "development"
         else:
-            env.update(ASSET_TRACKER_ENV="production", ASSET_TRACKER_SECRET_KEY="bench-" + os.urandom(8).hex(),
+            # Production refuses to start without its secrets: throw-away ones for the run.
+            env.update(ASSET_TRACKER_ENV="production", ASSET_TRACKER_SECRET_KEY="bench-" + os.urandom(16).hex(),
+                       ASSET_TRACKER_BENEFICIARY_HMAC_KEY="bench-" + os.urandom(16).hex(),
                        ASSET_TRACKER_INSECURE_COOKIES="1")
         log = open(self.log_path or os.devnull, "ab")
         self.proc = subprocess.Popen(self.command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
