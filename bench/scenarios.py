@@ -218,10 +218,18 @@ def audit_verify_http(ctx: Context) -> dict:
 def export(ctx: Context) -> dict:
     """The auditors' export of every custody event, streamed: time and the server's peak memory."""
     paths = ctx.openapi().get("paths", {})
-    path = next((p for p in paths if "export" in p and "event" in p and "get" in paths[p] and "{" not in p), None)
-    if path is None:
+    found = None
+    for p in paths:
+        if "get" not in paths[p] or "event" not in p or not ("export" in p or "events.{" in p):
+            continue
+        concrete = p.replace("{fmt}", "jsonl").replace("{format}", "jsonl")
+        if "{" not in concrete:
+            found = (p, concrete)
+            break
+    if found is None:
         return not_available("no GET export of events in the OpenAPI document")
-    params = [p.get("name") for p in paths[path]["get"].get("parameters", [])]
+    path = found[1]
+    params = [x.get("name") for x in paths[found[0]]["get"].get("parameters", [])]
     query = "?format=jsonl" if "format" in params else ""
     rss_before, _ = ctx.server.rss_kib()
     reset = ctx.server.reset_peak()
