@@ -123,8 +123,9 @@ def events_export(*, actor: Actor, chunk: int, device: str | None = None, type: 
     query = select(*cols).where(*conditions)
     json_pages = None
     if dialect in ("sqlite", "postgresql"):
-        builder = "json_object" if dialect == "sqlite" else "json_build_object"
-        json_query = select(E.seq, literal_column(f"{builder}({', '.join(pairs)})")).where(*conditions)
+        built = (f"json_object({', '.join(pairs)})" if dialect == "sqlite"
+                 else f"json_build_object({', '.join(pairs)})::text")
+        json_query = select(E.seq, literal_column(built)).where(*conditions)
         json_pages = _keyset(json_query, E.seq, chunk)
     return Export("events", EVENT_COLUMNS, _keyset(query, E.seq, chunk), json_pages)
 
