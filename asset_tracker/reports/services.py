@@ -80,28 +80,83 @@ def weekly_throughput(session, weeks: int, now: dt.datetime) -> list[dict]:
     return [{"week": week, **counts} for week, counts in out.items()]
 
 
-def _duration_sql(dialect: str) -> str:
+STATE_EVENT = "type IN ('state_changed', 'device_registered') AND state_after IS NOT NULL AND device_id IS NOT NULL"
+
+
+def _duration_sql(dialect: str, start: str, end: str) -> str:
     if dialect == "sqlite":
-        return "(julianday(t_next) - julianday(t)) * 86400.0"
-    return "EXTRACT(EPOCH FROM (t_next - t))"
+        return f"(julianday({end}) - julianday({start})) * 86400.0"
+    return f"EXTRACT(EPOCH FROM ({end} - {start}))"
+
+
+def refresh_stays(session=None, *, batch: int = 20000, max_batches: int | None = None) -> int:
+    """Fold the custody events written since the watermark into ``report_stays``; returns the stays added.
+
+    Each state event closes the stay opened by the device's previous state event (found through the index on
+    device_id, seq). Work goes in batches of ``batch`` events, one short transaction each, so the workshop's
+    writes never wait long behind it.
+    """
+    session = session or db.session
+    dialect = session.get_bind().dialect.name
+    added, done = 0, 0
+    while max_batches is None or done < max_batches:
+        head = session.execute(text("SELECT last_seq FROM custody_chain_head WHERE id = 1")).scalar() or 0
+        mark = session.execute(text("UPDATE report_stay_watermark SET last_seq = last_seq WHERE id = 1 "
+                                    "RETURNING last_seq")).scalar()
+        if mark is None:
+            session.execute(text("INSERT INTO report_stay_watermark (id, last_seq) VALUES (1, 0)"))
+            mark = 0
+        if mark >= head:
+            session.commit()
+            return added
+        upto = min(head, mark + batch)
+        result = session.execute(text(f"""
+            INSERT INTO report_stays (ended_seq, device_id, state, seconds)
+            SELECT e.seq, e.device_id, p.state_after, {_duration_sql(dialect, "p.server_time", "e.server_time")}
+            FROM custody_events e
+            JOIN custody_events p ON p.seq = (
+                SELECT max(x.seq) FROM custody_events x
+                WHERE x.device_id = e.device_id AND x.seq < e.seq
+                  AND x.type IN ('state_changed', 'device_registered') AND x.state_after IS NOT NULL)
+            WHERE e.seq > :mark AND e.seq <= :upto AND e.type = 'state_changed' AND e.device_id IS NOT NULL"""),
+            {"mark": mark, "upto": upto})
+        added += max(result.rowcount or 0, 0)
+        session.execute(text("UPDATE report_stay_watermark SET last_seq = :upto WHERE id = 1"), {"upto": upto})
+        session.commit()
+        done += 1
+    return added
 
 
 def time_in_steps(session) -> list[dict]:
-    """Median and 90th percentile of completed stays in each state (nearest-rank), from the custody events.
+    """Median and 90th percentile of completed stays in each state (nearest rank), read from ``report_stays``.
 
-    A stay runs from an event that put the device in a state to the device's next such event (LEAD over
-    device_id ordered by seq); percentiles are ranks within each state (ROW_NUMBER/COUNT windows), all in SQL.
+    Counts come from one grouped query; each percentile is one ``ORDER BY seconds LIMIT 1 OFFSET k`` walk of
+    the (state, seconds) index, so the cost does not depend on the size of the custody log.
     """
+    counts = dict(session.execute(text("SELECT state, count(*) FROM report_stays GROUP BY state")).all())
+    pick = text("SELECT seconds FROM report_stays WHERE state = :state ORDER BY seconds LIMIT 1 OFFSET :k")
+    out = []
+    for s in STEP_STATES:
+        n = counts.get(s.value, 0)
+        p50 = p90 = None
+        if n:
+            p50 = session.execute(pick, {"state": s.value, "k": (50 * n + 99) // 100 - 1}).scalar()
+            p90 = session.execute(pick, {"state": s.value, "k": (90 * n + 99) // 100 - 1}).scalar()
+        out.append({"state": s.value, "stays": n, "median_days": _days(p50), "p90_days": _days(p90)})
+    return out
+
+
+def time_in_steps_from_log(session) -> list[dict]:
+    """The same figures computed from the whole custody log at once (window functions); the reference the
+    incremental table is tested against, and what to run after rebuilding ``report_stays``."""
     dialect = session.get_bind().dialect.name
     rows = session.execute(text(f"""
         WITH moves AS (
             SELECT state_after AS state, server_time AS t,
                    LEAD(server_time) OVER (PARTITION BY device_id ORDER BY seq) AS t_next
-            FROM custody_events
-            WHERE device_id IS NOT NULL AND state_after IS NOT NULL
-              AND type IN ('state_changed', 'device_registered')
+            FROM custody_events WHERE {STATE_EVENT}
         ), stays AS (
-            SELECT state, {_duration_sql(dialect)} AS s FROM moves WHERE t_next IS NOT NULL
+            SELECT state, {_duration_sql(dialect, "t", "t_next")} AS s FROM moves WHERE t_next IS NOT NULL
         ), ranked AS (
             SELECT state, s, ROW_NUMBER() OVER (PARTITION BY state ORDER BY s) AS rn,
                    COUNT(*) OVER (PARTITION BY state) AS n
@@ -210,6 +265,9 @@ def dashboard(*, fresh: bool = False) -> Dashboard:
     if hit and not fresh and (hit.head_seq == head or (ttl and time.monotonic() - hit._made < ttl)):
         return hit
     started = time.perf_counter()
+    session.commit()  # end a GET's read-only transaction: folding new events into report_stays writes
+    # Catch up at most a few batches here; the scheduled job does the rest (a fresh database's whole log).
+    refresh_stays(session, max_batches=int(config.get("REPORTS_REFRESH_BATCHES", 5)))
     states = devices_per_state(session)
     board = Dashboard(
         computed_at=now, head_seq=head, states=states, donors=devices_per_donor(session),

@@ -117,3 +117,14 @@ def test_figures_are_reused_until_the_chain_moves(app, db, orgs, users):
     make_device(orgs, users, "registered")  # every change writes a custody event: the head moves
     second = services.dashboard()
     assert second is not first and second.totals["devices"] == 2
+
+
+def test_incremental_stays_agree_with_the_whole_log_computed_at_once(db, orgs, users, frozen_clock):
+    for i, state in enumerate(["wiped", "ready", "received", "handed_over", "returned", "recycled", "lost"]):
+        frozen_clock(T0 + dt.timedelta(hours=7 * i))
+        make_device(orgs, users, state)
+    services.refresh_stays(db.session, batch=3, max_batches=2)  # part of the log now, the rest later
+    make_device(orgs, users, "diagnosed")
+    services.refresh_stays(db.session, batch=3)
+    assert services.time_in_steps(db.session) == services.time_in_steps_from_log(db.session)
+    assert services.refresh_stays(db.session) == 0  # nothing counted twice
