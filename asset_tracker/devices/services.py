@@ -192,13 +192,17 @@ def update_device(tag: str, changes: dict, *, actor: Actor) -> Device:
 # ---------------------------------------------------------------- transitions
 
 
-def facts_for(device: Device, params: dict, today: dt.date | None = None) -> Facts:
-    """What the guards need: the device after the step's inputs are applied, and its wipe evidence."""
+def facts_for(device: Device, params: dict, today: dt.date | None = None, *, wipe_evidence: bool = True) -> Facts:
+    """What the guards need: the device after the step's inputs are applied, and its wipe evidence.
+
+    The wipe evidence costs two queries; only the `wiped` guard reads it (``wipe_evidence=False`` skips it).
+    """
     from ..wiping.models import WipeRecord, WipeResult
 
-    media_count = db.session.scalar(select(func.count()).select_from(StorageMedium)
-                                    .where(StorageMedium.device_id == device.id)) or 0
-    cleared = 0
+    media_count = cleared = 0
+    if wipe_evidence:
+        media_count = db.session.scalar(select(func.count()).select_from(StorageMedium)
+                                        .where(StorageMedium.device_id == device.id)) or 0
     if media_count:
         since = device.last_received_at
         q = (select(func.count(func.distinct(WipeRecord.medium_id)))
@@ -292,7 +296,7 @@ def transition(
                        "(or their API), which keep the reservation, the kit and the beneficiary reference.",
                        code="use_distribution", details={"from": source.value, "to": target.value})
     try:
-        lifecycle.check_transition(source, target, facts_for(device, params))
+        lifecycle.check_transition(source, target, facts_for(device, params, wipe_evidence=target == State.WIPED))
     except TransitionRefused as exc:
         r = exc.refusal
         raise Conflict(r.message, code=r.code, details={"from": source.value, "to": target.value}, **r.params) from None
