@@ -26,6 +26,13 @@ class Stats:
     latencies_ms: list[float] = field(repr=False)
     statuses: dict
     first_error: str | None = None
+    started_at: list[float] = field(default_factory=list, repr=False)  # epoch seconds, same order as latencies
+
+    def window(self, start: float, end: float) -> "Stats":
+        """The requests that were in flight at some moment between ``start`` and ``end`` (epoch seconds)."""
+        pairs = [(t, l) for t, l in zip(self.started_at, self.latencies_ms) if t <= end and t + l / 1000 >= start]
+        return Stats(self.clients, len(pairs), max(end - start, 1e-9), [l for _, l in pairs], {}, None,
+                     [t for t, _ in pairs])
 
     @property
     def rate(self) -> float:
@@ -55,6 +62,7 @@ def _r(v):
 
 def _client(port, reqs, cycle, start_at, stop_at, out, lock):
     lat = array("d")
+    starts = array("d")
     statuses: dict[int, int] = {}
     first_error = None
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
@@ -70,6 +78,7 @@ def _client(port, reqs, cycle, start_at, stop_at, out, lock):
             i = 0
         r = reqs[i]
         i += 1
+        starts.append(time.time())
         t0 = perf()
         try:
             conn.request(r.method, r.path, body=r.body, headers=dict(r.headers))
@@ -86,7 +95,7 @@ def _client(port, reqs, cycle, start_at, stop_at, out, lock):
             first_error = f"{status} {r.method} {r.path}: {body[:300].decode(errors='replace')}"
     conn.close()
     with lock:
-        out.append((lat, statuses, first_error, time.time()))
+        out.append((lat, starts, statuses, first_error, time.time()))
 
 
 def _process(port, chunks, cycle, start_at, stop_at, queue):
@@ -96,7 +105,7 @@ def _process(port, chunks, cycle, start_at, stop_at, queue):
         t.start()
     for t in threads:
         t.join()
-    queue.put([(lat.tobytes(), st, err, end) for lat, st, err, end in out])
+    queue.put([(lat.tobytes(), starts.tobytes(), st, err, end) for lat, starts, st, err, end in out])
 
 
 def run(port: int, reqs: list[Req], *, clients: int = 1, duration: float = 5.0, cycle: bool = True,
@@ -122,17 +131,20 @@ def run(port: int, reqs: list[Req], *, clients: int = 1, duration: float = 5.0, 
     for p in procs:
         p.join()
     latencies: list[float] = []
+    started: list[float] = []
     statuses: dict[str, int] = {}
     first_error, end = None, start_at
-    for raw, st, err, finished in results:
-        lat = array("d")
+    for raw, raw_starts, st, err, finished in results:
+        lat, starts = array("d"), array("d")
         lat.frombytes(raw)
+        starts.frombytes(raw_starts)
         latencies.extend(lat)
+        started.extend(starts)
         for s, n in st.items():
             statuses[str(s)] = statuses.get(str(s), 0) + n
         first_error = first_error or err
         end = max(end, finished)
-    return Stats(clients, len(latencies), max(end - start_at, 1e-9), latencies, statuses, first_error)
+    return Stats(clients, len(latencies), max(end - start_at, 1e-9), latencies, statuses, first_error, started)
 
 
 def one(port: int, req: Req, timeout: float = 600) -> tuple[int, bytes, float]:
