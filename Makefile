@@ -29,6 +29,7 @@ migrate: install
 
 demo: migrate
 	$(FLASK) demo load
+	@test -f instance/audit_signing_key.pem || $(FLASK) audit keygen
 
 # Serve the demo: one process with threads (SQLite writes queue in-process), scheduler included.
 run: demo
