@@ -32,6 +32,9 @@ def parse(argv):
     p.add_argument("--no-docs", action="store_true", help="do not rewrite docs/benchmarks.md")
     p.add_argument("--profile", action="store_true",
                    help="at the largest size, sample the server with py-spy during scans, look-ups and the import")
+    p.add_argument("--merge", action="store_true",
+                   help="add this run's sizes to the last result of the same database instead of replacing it "
+                        "(e.g. --size 1000000 --only sweep --merge)")
     p.add_argument("--seed", type=int, default=2026)
     return p.parse_args(argv)
 
@@ -154,6 +157,8 @@ def main(argv=None) -> int:
     result["served_by"] = "; ".join(filter(None, [
         result["sizes"][str(sizes[-1])].get("waitress", {}).get("served_by"),
         result["sizes"][str(sizes[-1])].get("gunicorn", {}).get("served_by")]))
+    if args.merge:
+        result = report.merge(result)
     result["targets"] = report.targets(kind, result["sizes"])
     result["profiles"] = next((s["profiles"] for s in result["sizes"].values() if s.get("profiles")), {})
     result["finished"] = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")

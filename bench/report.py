@@ -84,6 +84,9 @@ def targets(kind: str, sizes: dict) -> list[dict]:
     if not sizes:
         return []
     keys = sorted(sizes, key=int)
+    # Sizes run only for one scenario (e.g. the 1M sweep) do not stand in for the full runs.
+    full = [k for k in keys if sizes[k].get("waitress")] or keys
+    keys = full
     big, small = sizes[keys[-1]], sizes[keys[0]]
     at = f"{int(keys[-1]):,} devices"
     pg = kind == "postgresql"
@@ -205,6 +208,21 @@ def table(rows: list[dict]) -> str:
     return "\n".join(out)
 
 
+def merge(result: dict) -> dict:
+    """This run's sizes added to the last result of the same database (each size says which run made it)."""
+    path = os.path.join(RESULTS, f"latest-{result['database']}.json")
+    if not os.path.exists(path):
+        return result
+    with open(path) as f:
+        previous = json.load(f)
+    for size in result["sizes"].values():
+        size["run"] = {"command": result["command"], "commit": result["commit"]}
+    previous["sizes"].update(result["sizes"])
+    previous["command"] = f"{previous['command']}; then {result['command']}"
+    previous.setdefault("profiles", {})
+    return previous
+
+
 def write_json(result: dict) -> str:
     os.makedirs(RESULTS, exist_ok=True)
     path = os.path.join(RESULTS, f"latest-{result['database']}.json")
@@ -229,7 +247,7 @@ def _scaling(result: dict) -> list[str]:
             try:
                 cells.append(fn(sizes[k]))
             except (KeyError, TypeError, ZeroDivisionError):
-                cells.append(NA)
+                cells.append("—")
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
 
     def http(server, name):
@@ -338,7 +356,8 @@ def section(result: dict) -> str:
     ]
     for r in result["targets"]:
         lines.append(f"| {r['what']} | {r['target']} | {r['measured']} | {r['verdict']} | {r['note']} |")
-    lines += ["", "### Scaling: the same scenarios at each size", ""] + _scaling(result)
+    lines += ["", "### Scaling: the same scenarios at each size", "",
+              "(— : not run at that size)", ""] + _scaling(result)
     if result.get("profiles"):
         lines += ["", "### Where the time goes (profiles of missed targets)", ""]
         for name, text in result["profiles"].items():
