@@ -35,8 +35,10 @@ def machine(database_url: str | None, kind: str) -> dict:
         try:
             import psycopg
 
-            url = database_url.replace("postgresql+psycopg://", "postgresql://")
-            with psycopg.connect(url) as conn:
+            from urllib.parse import urlsplit, urlunsplit
+
+            parts = urlsplit(database_url.replace("postgresql+psycopg://", "postgresql://"))
+            with psycopg.connect(urlunsplit(parts._replace(path="/postgres"))) as conn:
                 info["postgresql"] = conn.execute("SHOW server_version").fetchone()[0]
         except Exception as exc:  # the report still gets written
             info["postgresql"] = f"? ({exc.__class__.__name__})"
@@ -85,7 +87,7 @@ def targets(kind: str, sizes: dict) -> list[dict]:
         return []
     keys = sorted(sizes, key=int)
     # Sizes run only for one scenario (e.g. the 1M sweep) do not stand in for the full runs.
-    full = [k for k in keys if sizes[k].get("waitress")] or keys
+    full = [k for k in keys if _get(sizes[k], "waitress", "lookup")] or keys
     keys = full
     big, small = sizes[keys[-1]], sizes[keys[0]]
     at = f"{int(keys[-1]):,} devices"
