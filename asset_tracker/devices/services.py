@@ -5,6 +5,7 @@ import datetime as dt
 import re
 
 from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.orm.attributes import set_committed_value
 
 from .. import lifecycle
 from ..custody import services as custody
@@ -344,12 +345,16 @@ def transition(
     custody.record("state_changed", actor=actor, device=device, state_before=source, state_after=target,
                    custodian_before_id=custodian_before, custodian_after_id=custodian_after,
                    client_time=client_time, station=station, note=note, details=details)
+    # The compare-and-set succeeded, so the row now holds exactly these values: keep the object in step
+    # without reading it back (a scan saves its round trips while it holds the chain lock).
+    values["version"] = device.version + 1
+    for key, value in values.items():
+        set_committed_value(device, key, value)
+    db.session.expire(device, ["custodian", "partner", "recycler"])  # their keys may have changed
     if commit:
         db.session.commit()
-        db.session.refresh(device)
     else:
         db.session.flush()
-        db.session.expire(device)
     return device
 
 

@@ -478,7 +478,7 @@ def find_device(code: str, *, actor: Actor) -> Device:
     raise NotFound("No device matches %(value)s.", value=raw)
 
 
-def receive_device(code: str, *, actor: Actor, batch_id: int | None = None, station: str | None = None,
+def receive_device(code: "str | Device", *, actor: Actor, batch_id: int | None = None, station: str | None = None,
                    client_time: dt.datetime | None = None, note: str | None = None, commit: bool = True) -> Reception:
     """Scan a device in at the workshop (`received`), noting the batch being received if any.
 
@@ -489,7 +489,7 @@ def receive_device(code: str, *, actor: Actor, batch_id: int | None = None, stat
     if batch is not None and batch.status == BatchStatus.CLOSED:
         raise Conflict("Batch %(name)s is closed: reopen nothing, receive the device without a batch.",
                        name=batch.name, code="batch_closed")
-    device = find_device(code, actor=actor)
+    device = code if isinstance(code, Device) else find_device(code, actor=actor)
     expected = batch is not None and device.batch_id == batch.id
     details = {"batch_id": batch.id, "expected": expected} if batch is not None else None
     workshop_id = (batch.workshop_organisation_id if batch is not None and batch.workshop_organisation_id

@@ -274,8 +274,7 @@ def _apply(code, station_action: StationAction, values: dict, *, actor: Actor, s
     except DomainError as err:
         err.details = {**(err.details or {}), "device": summary(device)}
         raise
-    device = db.session.get(Device, device.id, populate_existing=True)
-    after = device.state
+    after = device.state  # transitions keep the object in step with its row
     prefix = N_("%(tag)s recovered from %(typed)s (scanner typing on an AZERTY keyboard).") if recovered else None
     result = {"reading": reading, "device": summary(device), "state_before": before.value, "state_after": after.value,
               "message_params": {"tag": device.tag, "typed": reading["typed"], "before": before.value,
@@ -303,7 +302,8 @@ def _move(device: Device, station_action: StationAction, params: dict, batch_id,
     elif target == State.RECYCLED:
         delegate = _service("assignment", "record_recycling")
     if delegate is not None:
-        return _call(delegate, device.tag, actor=actor, batch_id=batch_id, client_time=client_time,
+        # The device is already resolved: hand it over rather than its tag (one look-up fewer).
+        return _call(delegate, device if delegate.__name__ == "receive_device" else device.tag, actor=actor, batch_id=batch_id, client_time=client_time,
                      scanned_at=client_time, station=station, note=note, commit=False, event_details=details,
                      **params)
     return devices.transition(device, target, actor=actor, params=params, note=note, client_time=client_time,
