@@ -94,9 +94,9 @@ def close_moved_on(rules: list[Rule], now: dt.datetime, since: dt.datetime | Non
     """A reminder closes by itself once its device is no longer in the stay it was opened for."""
     same_stay = exists().where(Device.id == Reminder.device_id, Device.state == Reminder.state,
                                Device.state_since == Reminder.stay_started_at)
-    stmt = update(Reminder).where(Reminder.closed_at.is_(None))
+    where = [Reminder.closed_at.is_(None)]
     if since is None:
-        stmt = stmt.where(or_(~same_stay, Reminder.rule_id.not_in([r.id for r in rules])))
+        where.append(or_(~same_stay, Reminder.rule_id.not_in([r.id for r in rules])))
     else:  # only devices that moved since the last sweep (ix_devices_state_since, one range per state)
         moved = db.session.scalars(select(Device.id).where(Device.state.in_(list(State)),
                                                            Device.state_since >= since)).all()
@@ -105,8 +105,17 @@ def close_moved_on(rules: list[Rule], now: dt.datetime, since: dt.datetime | Non
             return 0
         # Ids are looked up first so both databases probe reminders by device, not by scanning open ones.
         candidates = db.session.scalars(select(Reminder.id).where(Reminder.device_id.in_(moved))).all()
-        stmt = stmt.where(Reminder.id.in_(candidates), ~same_stay)
-    closed = db.session.execute(stmt.values(closed_at=now).execution_options(synchronize_session=False)).rowcount
+        where += [Reminder.id.in_(candidates), ~same_stay]
+    if _on_sqlite():
+        db.session.commit()
+        closed = 0
+        for chunk in _batches([row[0] for row in _read_all(select(Reminder.id).where(*where))]):
+            closed += db.session.execute(update(Reminder).where(Reminder.id.in_(chunk), Reminder.closed_at.is_(None))
+                                         .values(closed_at=now).execution_options(synchronize_session=False)).rowcount
+            db.session.commit()
+        return closed
+    closed = db.session.execute(update(Reminder).where(*where).values(closed_at=now)
+                                .execution_options(synchronize_session=False)).rowcount
     db.session.commit()
     return closed
 
@@ -127,14 +136,43 @@ def open_reminders(rules: list[Rule], now: dt.datetime, since: dt.datetime | Non
             Device.id, literal(rule.id, String), Device.state, Device.state_since,
             _party(rule.responsible, rule.state, defaults), escalation, literal(now, UTCDateTime),
         ).where(condition, ~already)
-        insert = _insert(Reminder).from_select(
-            ["device_id", "rule_id", "state", "stay_started_at", "responsible_organisation_id",
-             "escalation_organisation_id", "created_at"], rows,
-        ).on_conflict_do_nothing(index_elements=["device_id", "rule_id", "stay_started_at"]).returning(Reminder.id)
+        columns = ["device_id", "rule_id", "state", "stay_started_at", "responsible_organisation_id",
+                   "escalation_organisation_id", "created_at"]
+        if _on_sqlite():
+            db.session.commit()
+            found = _read_all(rows)
+            for chunk in _batches(found):
+                insert = _insert(Reminder).values([dict(zip(columns, r)) for r in chunk]).on_conflict_do_nothing(
+                    index_elements=["device_id", "rule_id", "stay_started_at"]).returning(Reminder.id)
+                created += len(db.session.execute(insert).all())
+                db.session.commit()
+            continue
+        insert = _insert(Reminder).from_select(columns, rows).on_conflict_do_nothing(
+            index_elements=["device_id", "rule_id", "stay_started_at"]).returning(Reminder.id)
         # rowcount of INSERT … SELECT … ON CONFLICT is not reported by every driver: count what came back.
         created += len(db.session.execute(insert).all())
         db.session.commit()  # one short write transaction per rule
     return created
+
+
+# On SQLite a writing transaction holds the only write lock: a sweep that finds thousands of rows
+# reads them without it, then writes them this many at a time, each batch its own short transaction.
+SQLITE_WRITE_BATCH = 500
+
+
+def _on_sqlite() -> bool:
+    return db.session.get_bind().dialect.name == "sqlite"
+
+
+def _read_all(query) -> list:
+    """Rows of a read-only query on SQLite without taking the write lock."""
+    with db.engine.connect().execution_options(sqlite_deferred=True) as conn:
+        return conn.execute(query).all()
+
+
+def _batches(items: list, size: int = SQLITE_WRITE_BATCH):
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
 
 
 def _not_before(rule: Rule, since: dt.datetime, days: int):
@@ -175,6 +213,15 @@ def flag_escalations(rules: list[Rule], now: dt.datetime, since: dt.datetime | N
             stmt = stmt.where(Reminder.stay_started_at < now - dt.timedelta(days=rule.escalate_days))
             if since is not None:
                 stmt = stmt.where(Reminder.stay_started_at >= since - dt.timedelta(days=rule.escalate_days))
+        if _on_sqlite():
+            db.session.commit()
+            ids = [row[0] for row in _read_all(select(Reminder.id).where(stmt.whereclause))]
+            for chunk in _batches(ids):
+                flagged += db.session.execute(
+                    update(Reminder).where(Reminder.id.in_(chunk), Reminder.escalation_due_at.is_(None))
+                    .values(escalation_due_at=now).execution_options(synchronize_session=False)).rowcount
+                db.session.commit()
+            continue
         flagged += db.session.execute(stmt.values(escalation_due_at=now)
                                       .execution_options(synchronize_session=False)).rowcount
     db.session.commit()
