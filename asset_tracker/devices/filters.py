@@ -5,6 +5,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from sqlalchemy import and_, false, func, or_, select
+from sqlalchemy.orm import selectinload
 
 from ..custody.services import Actor
 from ..db import utcnow
@@ -77,8 +78,10 @@ def search(f: DeviceFilter, *, actor: Actor, rules: list[dict], page: int = 1, p
     from ..extensions import db
 
     session = session or db.session
-    base = apply(scoped(select(Device), actor), f, rules=rules)
-    total = session.scalar(select(func.count()).select_from(base.order_by(None).subquery()))
+    # Counted on the device ids alone: no eager-loaded organisations joined into the count.
+    total = session.scalar(select(func.count()).select_from(
+        apply(scoped(select(Device.id), actor), f, rules=rules).subquery()))
+    base = apply(scoped(select(Device), actor), f, rules=rules).options(selectinload(Device.media))
     items = session.execute(base.order_by(Device.id.desc()).limit(per_page).offset((page - 1) * per_page)) \
         .unique().scalars().all()
     return items, total
