@@ -211,18 +211,21 @@ def table(rows: list[dict]) -> str:
 
 
 def merge(result: dict) -> dict:
-    """This run's sizes added to the last result of the same database (each size says which run made it)."""
+    """This run's sizes added to the last result of the same database; each size says which run made it."""
     path = os.path.join(RESULTS, f"latest-{result['database']}.json")
+    for size in result["sizes"].values():
+        size["run"] = {"command": result["command"], "commit": result["commit"]}
     if not os.path.exists(path):
         return result
     with open(path) as f:
         previous = json.load(f)
-    for size in result["sizes"].values():
-        size["run"] = {"command": result["command"], "commit": result["commit"]}
-    previous["sizes"].update(result["sizes"])
-    previous["command"] = f"{previous['command']}; then {result['command']}"
-    previous.setdefault("profiles", {})
-    return previous
+    for size in previous["sizes"].values():
+        size.setdefault("run", {"command": previous["command"], "commit": previous["commit"]})
+    result["sizes"] = {**previous["sizes"], **result["sizes"]}
+    result["command"] = f"{previous['command']}; then {result['command']}"
+    if not result.get("served_by"):
+        result["served_by"] = previous.get("served_by", "")
+    return result
 
 
 def write_json(result: dict) -> str:
