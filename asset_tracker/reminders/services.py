@@ -157,7 +157,9 @@ def open_reminders(rules: list[Rule], now: dt.datetime, since: dt.datetime | Non
 
 # On SQLite a writing transaction holds the only write lock: a sweep that finds thousands of rows
 # reads them without it, then writes them this many at a time, each batch its own short transaction.
-SQLITE_WRITE_BATCH = 500
+SQLITE_WRITE_BATCH = 200
+# ...and pauses between batches, so writers of other processes (waiting in SQLite's busy handler) get in.
+SQLITE_WRITE_PAUSE_SECONDS = 0.02
 
 
 def _on_sqlite() -> bool:
@@ -172,6 +174,8 @@ def _read_all(query) -> list:
 
 def _batches(items: list, size: int = SQLITE_WRITE_BATCH):
     for start in range(0, len(items), size):
+        if start:
+            time.sleep(SQLITE_WRITE_PAUSE_SECONDS)
         yield items[start:start + size]
 
 
