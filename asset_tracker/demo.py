@@ -157,9 +157,6 @@ def load_demo(count: int = 300, seed: int = 2026) -> bool:
             action(context)
         finally:
             clock.frozen = None
-    for b in db.session.execute(select(Batch)).scalars():
-        b.declared_counts = {}
-    db.session.commit()
     return True
 
 

@@ -61,17 +61,17 @@ def event_hash(values: dict) -> str:
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
-def _lock_head(session) -> tuple[int, str]:
-    """Take the chain's write lock and reserve the next sequence number."""
+def _lock_head(session, count: int = 1) -> tuple[int, str]:
+    """Take the chain's write lock and reserve ``count`` sequence numbers: (first seq, previous hash)."""
     conn = session.connection()
     row = conn.execute(
-        _HEAD.update().where(_HEAD.c.id == 1).values(last_seq=_HEAD.c.last_seq + 1)
+        _HEAD.update().where(_HEAD.c.id == 1).values(last_seq=_HEAD.c.last_seq + count)
         .returning(_HEAD.c.last_seq, _HEAD.c.last_hash)
     ).one_or_none()
     if row is None:
-        conn.execute(_HEAD.insert().values(id=1, last_seq=1, last_hash=GENESIS))
+        conn.execute(_HEAD.insert().values(id=1, last_seq=count, last_hash=GENESIS))
         return 1, GENESIS
-    return row[0], row[1]
+    return row[0] - count + 1, row[1]
 
 
 def record(
@@ -95,62 +95,32 @@ def record(
     Bulk callers change all their rows first and record events last: the chain head
     is always the last lock a transaction takes, so writers cannot deadlock.
     """
-    session = session or db.session
-    seq, prev_hash = _lock_head(session)
-    if request_id is None and has_request_context():
-        request_id = getattr(g, "request_id", None)
-    values = {
-        "seq": seq,
-        "type": type,
-        "device_id": device.id if device is not None else None,
-        "device_tag": device.tag if device is not None else None,
-        "actor_user_id": actor.user_id,
-        "actor_name": actor.name,
-        "actor_organisation_id": actor.organisation_id,
-        "actor_organisation_name": actor.organisation_name,
-        "state_before": _value(state_before),
-        "state_after": _value(state_after),
-        "custodian_before_id": custodian_before_id,
-        "custodian_after_id": custodian_after_id,
-        "server_time": utcnow(),
-        "client_time": client_time,
-        "station": station,
-        "note": note,
-        "details": canonical_details(details),
-        "request_id": request_id,
-        "prev_hash": prev_hash,
-    }
-    values["hash"] = event_hash(values)
-    # Core statements on the session's connection: no ORM bookkeeping on the hottest write path.
-    conn = session.connection()
-    conn.execute(CustodyEvent.__table__.insert().values(**values))
-    conn.execute(_HEAD.update().where(_HEAD.c.id == 1).values(last_hash=values["hash"]))
-    return values
+    row = {"type": type, "device": device, "state_before": state_before, "state_after": state_after,
+           "custodian_before_id": custodian_before_id, "custodian_after_id": custodian_after_id,
+           "client_time": client_time, "station": station, "note": note, "details": details}
+    if request_id is not None:
+        row["request_id"] = request_id
+    return _append([row], actor=actor, session=session or db.session)[0]
 
 
 def record_many(rows: Iterable[dict], *, actor: Actor, session=None) -> int:
-    """Append many events at once (imports): one lock, one multi-row insert. Rows hold `record`'s keywords."""
-    session = session or db.session
+    """Append many events at once (imports): one lock, one multi-row insert. Rows hold `record`'s keywords
+    (or `device_id`/`device_tag` instead of `device`)."""
     rows = list(rows)
-    if not rows:
-        return 0
-    conn = session.connection()
-    head = conn.execute(
-        _HEAD.update().where(_HEAD.c.id == 1).values(last_seq=_HEAD.c.last_seq + len(rows))
-        .returning(_HEAD.c.last_seq, _HEAD.c.last_hash)
-    ).one_or_none()
-    if head is None:
-        conn.execute(_HEAD.insert().values(id=1, last_seq=len(rows), last_hash=GENESIS))
-        first, prev_hash = 1, GENESIS
-    else:
-        first, prev_hash = head[0] - len(rows) + 1, head[1]
+    return len(_append(rows, actor=actor, session=session or db.session)) if rows else 0
+
+
+def _append(rows: list[dict], *, actor: Actor, session) -> list[dict]:
+    """Hash and insert ``rows`` after the chain head, with Core statements on the session's connection
+    (no ORM bookkeeping on the hottest write path; the ORM bulk path cost a third of an import)."""
+    seq, prev_hash = _lock_head(session, len(rows))
     now = utcnow()
     request_id = getattr(g, "request_id", None) if has_request_context() else None
     out = []
-    for i, row in enumerate(rows):
+    for row in rows:
         device = row.get("device")
         values = {
-            "seq": first + i,
+            "seq": seq,
             "type": row["type"],
             "device_id": device.id if device is not None else row.get("device_id"),
             "device_tag": device.tag if device is not None else row.get("device_tag"),
@@ -172,10 +142,11 @@ def record_many(rows: Iterable[dict], *, actor: Actor, session=None) -> int:
         }
         values["hash"] = prev_hash = event_hash(values)
         out.append(values)
-    # Core executemany on the session's connection: the ORM bulk path costs a third of an import.
+        seq += 1
+    conn = session.connection()
     conn.execute(CustodyEvent.__table__.insert(), out)
     conn.execute(_HEAD.update().where(_HEAD.c.id == 1).values(last_hash=prev_hash))
-    return len(out)
+    return out
 
 
 def _value(state):

@@ -221,7 +221,7 @@ def facts_for(device: Device, params: dict, today: dt.date | None = None, *, wip
         partner_id=params.get("partner_organisation_id") or device.partner_organisation_id,
         beneficiary_ref=params.get("beneficiary_ref"),
         loan=bool(params.get("loan")), expected_return_on=params.get("expected_return_on"),
-        recycler_id=params.get("recycler_organisation_id"), reason=params.get("reason") or params.get("note"),
+        recycler_id=params.get("recycler_organisation_id"), reason=params.get("reason"),
         today=today or utcnow().date(),
     )
 
@@ -285,10 +285,8 @@ def transition(
     if actor.role not in (None, "admin") and actor.role not in lifecycle.ROLES_FOR.get(target, ()):
         raise Conflict("Your role (%(role)s) cannot move a device to %(target)s.", role=actor.role,
                        target=target.value, code="role_not_allowed")
-    if target == State.LOST and not (params.get("reason") or note):
-        params["reason"] = None
-    if target == State.LOST and note and not params.get("reason"):
-        params["reason"] = note
+    if target == State.LOST and not params.get("reason"):
+        params["reason"] = note  # a note given when declaring a device lost is its reason
     _check_org(params.get("recycler_organisation_id"), OrgKind.RECYCLER, "recycler_organisation_id")
     _check_org(params.get("partner_organisation_id"), OrgKind.PARTNER, "partner_organisation_id")
     source = device.state
