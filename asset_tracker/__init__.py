@@ -27,7 +27,7 @@ def create_app(env: str | None = None, **overrides) -> Flask:
 
 def register_extensions(app: Flask) -> None:
     from .db import configure_sqlite
-    from .extensions import csrf, db, limiter, migrate
+    from .extensions import db, limiter, migrate
 
     uri = app.config["SQLALCHEMY_DATABASE_URI"]
     if uri.startswith("sqlite:///") and not uri.startswith("sqlite:///:memory:"):

@@ -12,7 +12,6 @@ from sqlalchemy import select
 from .assignment import services as assignment
 from .assignment.models import Programme
 from .auth import services as auth
-from .auth.models import User
 from .custody import services as custody
 from .custody.services import Actor
 from .db import clock, utcnow
@@ -165,7 +164,6 @@ def _plan_device(rng, t, i, final, type_, brand, model, donor, batch, orgs, prog
     donor_users = [u for u in users.values() if u.organisation_id == donor.id]
     donor_user = Actor.of(donor_users[0]) if donor_users else Actor(None, "demo", donor.id,
                                                                     donor.name, "donor")
-    workshop = orgs["Weeefund"].id
     recycler = orgs["Recyclage DEEE Rhône"].id
     key = f"d{i}"
     out = []

@@ -5,7 +5,7 @@ import datetime as dt
 import re
 
 from flask import current_app
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..custody import services as custody

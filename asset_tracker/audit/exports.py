@@ -13,7 +13,7 @@ import tempfile
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
-from sqlalchemy import Select, and_, func, literal_column, select
+from sqlalchemy import Select, func, literal_column, select
 from sqlalchemy.orm import aliased
 
 from ..custody.services import HASHED, Actor

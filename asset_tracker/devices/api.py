@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from flask import current_app
-from flask_login import current_user
 from flask_smorest import Blueprint
 
 from ..auth.access import ROLES, access

@@ -8,7 +8,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from flask import current_app, has_app_context
-from sqlalchemy import false, func, insert, select
+from sqlalchemy import false, func, select
 
 from .. import idempotency
 from ..custody import services as custody

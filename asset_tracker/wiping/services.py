@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import func, select
 
 from ..custody import services as custody
 from ..custody.models import CustodyEvent
