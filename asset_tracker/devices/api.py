@@ -70,7 +70,11 @@ def update_device(data, tag):
 @blp.arguments(TransitionIn)
 @blp.response(200, DeviceSchema)
 def transition(data, tag):
-    """Move a device to its next state; refused with 409 and the reason when the lifecycle or a guard forbids it."""
+    """Move a device to its next state; refused with 409 and the reason when the lifecycle or a guard forbids it.
+
+    Reservation, hand-over, return, cancellation and recycling answer 409 `use_distribution`: they are
+    recorded through /api/v1/reservations, /api/v1/handovers and /api/v1/recyclings.
+    """
     target = data.pop("target")
     note = data.pop("note")
     client_time = data.pop("client_time")
