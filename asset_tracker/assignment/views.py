@@ -1,9 +1,7 @@
 """Distribution pages: the coordinator's desk, reservations, the hand-over form, returns, programmes, recycling."""
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -17,6 +15,7 @@ from ..devices.models import DEVICE_TYPE_LABELS, Device, DeviceType
 from ..i18n import current_language
 from ..extensions import db
 from ..organisations.models import OrgKind, Organisation
+from ..audit.exports import table_csv
 from . import pdf, services
 from .models import ACCESSORY_LABELS, AccessoryKind, Recycling
 from .schemas import HandoverIn, ProgrammeIn, RecyclingIn, ReservationIn, ReturnIn
@@ -74,26 +73,16 @@ def export_handovers():
     """Hand-overs as CSV; the reference column is filled only for the partner that recorded it."""
     who = actor()
     handovers = services.list_handovers(actor=who, limit=100000)
-    device_map = services.devices_by_id(h.device_id for h in handovers)
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["handover_id", "device_tag", "programme", "partner", "beneficiary_ref", "category",
-                     "handed_over_on", "loan", "expected_return_on", "returned_at", "return_reason", "kit"])
-    for h in handovers:
-        writer.writerow([_cell(v) for v in (
-            h.id, device_map[h.device_id].tag, h.programme.name, h.partner.name,
-            services.visible_reference(h, who) or "", h.beneficiary_category, h.handed_over_on.isoformat(),
-            "loan" if h.loan else "gift", h.expected_return_on.isoformat() if h.expected_return_on else "",
-            h.returned_at.isoformat() if h.returned_at else "", h.return_reason or "",
-            "; ".join(i.accessory.kind.value for i in h.items))])
-    return Response(out.getvalue(), mimetype="text/csv",
+    ids = {h.device_id for h in handovers}
+    tags = dict(db.session.execute(select(Device.id, Device.tag).where(Device.id.in_(ids))).all()) if ids else {}
+    columns = ["handover_id", "device_tag", "programme", "partner", "beneficiary_ref", "category",
+               "handed_over_on", "loan", "expected_return_on", "returned_at", "return_reason", "kit"]
+    rows = [(h.id, tags[h.device_id], h.programme.name, h.partner.name, services.visible_reference(h, who),
+             h.beneficiary_category, h.handed_over_on, "loan" if h.loan else "gift", h.expected_return_on,
+             h.returned_at, h.return_reason, "; ".join(i.accessory.kind.value for i in h.items))
+            for h in handovers]
+    return Response(table_csv(columns, rows), mimetype="text/csv",
                     headers={"Content-Disposition": 'attachment; filename="remises.csv"', "Cache-Control": "no-store"})
-
-
-def _cell(value):
-    """Neutralise spreadsheet formulas in free text."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 # ---------------------------------------------------------------- reservations

@@ -529,11 +529,13 @@ def import_wipe_csv(data: bytes, filename: str, *, actor: Actor, timezone: str =
                       num=len(errors), code="invalid_csv", details={"errors": errors})
     evidence = store_evidence(data, filename, actor=actor, content_type="text/csv")
     records, events, now = [], [], utcnow()
+    # Every medium of the file's devices in one query, not one per row.
+    media = {(m.device_id, _normal_serial(m.serial)): m for m in db.session.scalars(
+        select(StorageMedium).where(StorageMedium.device_id.in_([d.id for d in devices.values()])))}
     for r in parsed.rows:
         device = devices[r.device_tag]
         serial = _normal_serial(r.medium_serial)
-        medium = db.session.scalar(select(StorageMedium).where(StorageMedium.device_id == device.id,
-                                                               func.upper(StorageMedium.serial) == serial))
+        medium = media.get((device.id, serial))
         if medium is None:
             if device.state not in MEDIA_EDITABLE_STATES:
                 db.session.rollback()
@@ -545,6 +547,7 @@ def import_wipe_csv(data: bytes, filename: str, *, actor: Actor, timezone: str =
                                    capacity_bytes=r.capacity_bytes, created_at=now)
             db.session.add(medium)
             db.session.flush()
+            media[(device.id, serial)] = medium
             events.append({"type": "medium_added", "device": device,
                            "details": {"medium": _medium_view(medium), "source": "csv"}})
         try:
