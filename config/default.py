@@ -97,6 +97,8 @@ AUDIT_SIGNING_KEY_PATH = os.path.join(os.path.dirname(os.path.dirname(__file__))
 EXPORT_CHUNK_ROWS = 5000
 # Seconds the dashboard's figures are reused before they are computed again (0: always fresh).
 REPORTS_CACHE_SECONDS = 60
+# Pages of 20,000 custody events the dashboard folds into its stays table before drawing (the job does the rest).
+REPORTS_REFRESH_BATCHES = 5
 # Weeks of throughput shown on the dashboard.
 REPORTS_WEEKS = 12
 # Estimated environmental benefit of one device reused instead of a new one bought (dashboard "estimate").

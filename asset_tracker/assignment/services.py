@@ -218,6 +218,7 @@ def reserve_bulk(*, actor: Actor, programme_id: int, count: int, type: str, grad
                        available=len(chosen), type=device_type.value,
                        grades="/".join(g.value for g in grade_values) or "A/B/C", count=count,
                        code="not_enough_stock")
+    devices.lock_devices(d.id for d in chosen)
     reservations = [_reserve(device, programme, partner_id, actor, note) for device in chosen]
     db.session.commit()
     return reservations

@@ -93,7 +93,7 @@ def events_export(*, actor: Actor, chunk: int, device: str | None = None, type: 
     """
     from ..custody.models import CustodyEvent as E
     from ..devices.models import Device
-    from ..devices.services import scope_clause
+    from ..devices.services import scoped
 
     cols, pairs = [], []
     for name in EVENT_COLUMNS:
@@ -115,11 +115,7 @@ def events_export(*, actor: Actor, chunk: int, device: str | None = None, type: 
         conditions.append(E.server_time < dt.datetime.combine(until + dt.timedelta(days=1), dt.time(),
                                                               dt.timezone.utc))
     if actor.role not in ("admin", "auditor"):
-        clause = scope_clause(actor)
-        in_scope = select(Device.id)
-        if clause is not None:
-            in_scope = in_scope.where(clause)
-        conditions.append(E.device_id.in_(in_scope))
+        conditions.append(E.device_id.in_(scoped(select(Device.id), actor)))
     query = select(*cols).where(*conditions)
     json_pages = None
     if dialect in ("sqlite", "postgresql"):
@@ -297,13 +293,13 @@ def stream_jsonl(export: Export) -> Iterator[str]:
 XLSX_MAX_ROWS = 1_048_575  # a worksheet's last row, minus the header
 
 
-def stream_xlsx(export: Export, *, sheet_title: str | None = None) -> Iterator[bytes]:
+def stream_xlsx(export: Export) -> Iterator[bytes]:
     """An XLSX workbook written in openpyxl's write-only mode (rows go to disk, not memory), then streamed."""
     from openpyxl import Workbook
 
     conn = _read_connection()
     wb = Workbook(write_only=True)
-    ws = wb.create_sheet(title=(sheet_title or export.name)[:31])
+    ws = wb.create_sheet(title=export.name[:31])
     ws.append(list(export.columns))
     written = 0
     try:
@@ -313,6 +309,8 @@ def stream_xlsx(export: Export, *, sheet_title: str | None = None) -> Iterator[b
                     break
                 ws.append([neutralise(_plain(v)) for v in row])
                 written += 1
+            if written >= XLSX_MAX_ROWS:  # a worksheet is full: stop reading too
+                break
     finally:
         conn.close()
     with tempfile.TemporaryFile() as tmp:

@@ -259,6 +259,18 @@ def _check_org(org_id, kind: OrgKind, field: str):
 DISTRIBUTION_STEPS = frozenset({State.RESERVED, State.HANDED_OVER, State.RETURNED, State.RECYCLED})
 
 
+def lock_devices(device_ids) -> None:
+    """Row-lock devices in id order before moving several in one transaction.
+
+    Each transition takes the chain head; a bulk mover must already hold every device row it will
+    move, or it could wait for a row while holding the head that the row's holder waits for.
+    SQLite serialises writers anyway (and ignores FOR UPDATE).
+    """
+    ids = sorted(set(device_ids))
+    if ids:
+        db.session.execute(select(Device.id).where(Device.id.in_(ids)).order_by(Device.id).with_for_update())
+
+
 def is_distribution_step(source: State, target: State) -> bool:
     return target in DISTRIBUTION_STEPS or (source == State.RESERVED and target == State.READY)
 

@@ -64,10 +64,13 @@ def show(tag):
     steps = [s for s in lifecycle.next_states(device.state)
              if who.role == "admin" or who.role in lifecycle.ROLES_FOR.get(s, ())]
     events = device_events(device.id)
+    links = _distribution_links(device, steps)
+    # A distribution step with no page to take it (e.g. a return without its hand-over record) is not offered.
+    steps = [s for s in steps if s in links or not services.is_distribution_step(device.state, s)]
     return render_template("devices/show.html", device=device, events=events, steps=steps,
                            inputs=lifecycle.INPUTS, lifecycle=lifecycle, org_names=_org_names(device, events),
                            choices=_step_choices(device, steps, who), wipes=_last_wipes(device),
-                           details_of=_event_details, who=who, distribution=_distribution_links(device, steps))
+                           details_of=_event_details, who=who, distribution=links)
 
 
 def _distribution_links(device: Device, steps) -> dict:

@@ -430,6 +430,7 @@ def collect_batch(batch_id: int, *, actor: Actor, workshop_organisation_id: int 
                                  .order_by(Device.id)).unique().scalars().all()
     if not to_move:
         raise Conflict("This batch has no registered device to collect.", code="batch_empty")
+    devices.lock_devices(d.id for d in to_move)
     for device in to_move:
         devices.transition(device, State.COLLECTED, actor=actor, params={"custodian_organisation_id": workshop_id},
                            note=note, commit=False, event_details={"batch_id": batch.id})

@@ -2,6 +2,8 @@
 reconciliation, closing and the hand-over slip."""
 from __future__ import annotations
 
+import math
+
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
@@ -100,9 +102,22 @@ def new():
     return render_template("intake/new.html", donors=donors, types=list(DeviceType))
 
 
+def _capacity_bytes(text: str) -> int:
+    try:
+        value = float(text.replace(" ", "").replace(",", "."))
+        if not math.isfinite(value) or value < 0:
+            raise ValueError(text)
+    except ValueError:
+        raise Invalid("A disk capacity is a number of GB, such as 256 (found \"%(value)s\").", value=text,
+                      details={"disk_capacity_gb": ["number of GB"]}) from None
+    return int(value * 10**9)
+
+
 def _cents(text: str) -> int:
     try:
         value = float(text.replace(" ", "").replace("€", "").replace(",", "."))
+        if not math.isfinite(value):
+            raise ValueError(text)
     except ValueError:
         raise Invalid("A value is an amount in euros, such as 45 or 45,50 (found \"%(value)s\").", value=text,
                       details={"unit_value": ["amount in euros"]}) from None
@@ -131,7 +146,7 @@ def device_new(batch_id):
         if request.form.get("disk_kind"):
             cap = request.form.get("disk_capacity_gb", "").strip()
             media.append({"kind": request.form["disk_kind"], "serial": request.form.get("disk_serial") or None,
-                          "capacity_bytes": int(float(cap.replace(",", ".")) * 10**9) if cap else None})
+                          "capacity_bytes": _capacity_bytes(cap) if cap else None})
         if request.form.get("unit_value", "").strip():
             form["unit_value_cents"] = _cents(request.form["unit_value"])
         data = DeviceCreateIn().load({**form, "media": media})

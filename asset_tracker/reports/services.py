@@ -267,7 +267,7 @@ def dashboard(*, fresh: bool = False) -> Dashboard:
     started = time.perf_counter()
     session.commit()  # end a GET's read-only transaction: folding new events into report_stays writes
     # Catch up at most a few batches here; the scheduled job does the rest (a fresh database's whole log).
-    refresh_stays(session, max_batches=int(config.get("REPORTS_REFRESH_BATCHES", 5)))
+    refresh_stays(session, max_batches=int(config["REPORTS_REFRESH_BATCHES"]))
     states = devices_per_state(session)
     board = Dashboard(
         computed_at=now, head_seq=head, states=states, donors=devices_per_donor(session),

@@ -1,9 +1,8 @@
 """Codes garbled by a US-layout scanner typing on a French AZERTY keyboard, and their recovery. Pure."""
 from __future__ import annotations
 
-import re
 
-from ..tags import TagError, parse_tag
+from ..tags import PREFIX_RE, TagError, parse_tag
 
 # A keyboard-wedge scanner "types" each character by pressing the key that produces it on the layout the
 # scanner is set to (US by default), with Shift for capitals. The computer reads those key presses through
@@ -79,7 +78,6 @@ RECOVERY = _recovery_table()
 GARBLED_ONLY = frozenset(ch for ch in RECOVERY if ch not in TAG_ALPHABET)
 # The dash and the 6 share one key on AZERTY: a tag's separators may arrive as either.
 SEPARATOR_LOOKALIKES = frozenset("-6")
-PREFIX_RE = re.compile(r"^[A-Z][A-Z0-9]{0,7}$")
 
 
 def decode(text: str) -> str:
