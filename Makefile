@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 THREADS ?= 8
 
-.PHONY: run test test-fast bench install install-test migrate demo clean browsers
+.PHONY: run test test-fast screenshots bench install install-test migrate demo clean browsers
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,10 @@ test: install-test
 
 test-fast: install-test
 	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not e2e" $(PYTEST_ARGS)
+
+# Refresh the documentation screenshots (docs/screenshots, docs/audit) from the browser tests.
+screenshots: install-test
+	SCREENSHOTS=1 $(BIN)/python -m pytest -q -p no:cacheprovider -m e2e $(PYTEST_ARGS)
 
 bench: install-test
 	$(BIN)/python -m bench $(BENCH_ARGS)

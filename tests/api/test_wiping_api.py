@@ -15,7 +15,7 @@ from asset_tracker.lifecycle import State
 from asset_tracker.wiping import services as wiping
 from tests.factories import make_device
 
-SAMPLES = Path("/work/shared/samples/nwipe")
+SAMPLES = Path(__file__).resolve().parent.parent / "fixtures" / "nwipe"
 PASS_LOG, FAIL_LOG = "nwipe-zero-1disk.log", "nwipe-readonly-fail.log"
 UTC = dt.timezone.utc
 BEFORE_LOGS = dt.datetime(2026, 11, 29, 1, 0, tzinfo=UTC)

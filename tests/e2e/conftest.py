@@ -156,9 +156,14 @@ def axe_check(page, *, context: str | None = None) -> list[dict]:
     return violations
 
 
-def screenshot(page, name: str, *, full_page: bool = True) -> str:
-    """Save docs/screenshots/<name>.png (documentation taken by the browser tests)."""
-    os.makedirs(SCREENSHOTS, exist_ok=True)
-    path = os.path.join(SCREENSHOTS, f"{name}.png")
-    page.screenshot(path=path, full_page=full_page)
-    return path
+def screenshot(page, name: str, *, full_page: bool = True, folder: str = SCREENSHOTS) -> bytes:
+    """Take a screenshot; write it to <folder>/<name>.png only when SCREENSHOTS=1 (`make screenshots`).
+
+    A test run leaves the tree as it found it: the documentation images are refreshed on request.
+    """
+    image = page.screenshot(full_page=full_page)
+    if os.environ.get("SCREENSHOTS") == "1":
+        os.makedirs(folder, exist_ok=True)
+        with open(os.path.join(folder, f"{name}.png"), "wb") as out:
+            out.write(image)
+    return image

@@ -3,14 +3,13 @@ import os
 
 from playwright.sync_api import expect
 
-from .conftest import axe_check, login_as, settle
+from .conftest import axe_check, login_as, screenshot, settle
 
 DOCS_AUDIT = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(__file__))), "docs", "audit")
 
 
 def _shot(page, name, full_page=True):
-    os.makedirs(DOCS_AUDIT, exist_ok=True)
-    page.screenshot(path=os.path.join(DOCS_AUDIT, f"{name}.png"), full_page=full_page)
+    screenshot(page, name, full_page=full_page, folder=DOCS_AUDIT)
 
 
 def test_an_auditor_reads_the_dashboard_and_a_device_timeline(app, live_server, page, tmp_path):

@@ -19,7 +19,7 @@ from asset_tracker.wiping.models import EvidenceFile, WipeRecord, WipeVerificati
 
 from tests.factories import make_device
 
-SAMPLES = Path("/work/shared/samples/nwipe")
+SAMPLES = Path(__file__).resolve().parent.parent / "fixtures" / "nwipe"
 PASS_LOG = "nwipe-zero-1disk.log"
 FAIL_LOG = "nwipe-readonly-fail.log"
 UTC = dt.timezone.utc

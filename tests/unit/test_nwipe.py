@@ -16,7 +16,7 @@ from asset_tracker.wiping.nwipe import (
     parse_nwipe_log,
 )
 
-# The two logs of /work/shared/samples/nwipe (nwipe 0.33, Debian), byte for byte, so the tests do not
+# The two logs of tests/fixtures/nwipe (nwipe 0.33, Debian), byte for byte, so the tests do not
 # depend on a path outside the repository. Loopback devices have no serial number: nwipe 0.33 printed
 # whatever bytes were in its buffer.
 ZERO_1DISK_LOG = (
@@ -128,7 +128,7 @@ READONLY_FAIL_LOG = (
 
 ZERO_SHA256 = "0b5619ce106a2b154f51db67eb2a2d0d096a6943d3e0e838302a4ddba92d9bef"
 READONLY_SHA256 = "9e1f9e997bc617a41b4c61ea0f06b3eba263e7b4750d84d1e596bf6b80f9d513"
-SAMPLES_DIR = Path("/work/shared/samples/nwipe")
+SAMPLES_DIR = Path(__file__).resolve().parent.parent / "fixtures" / "nwipe"
 
 
 def lines_of(data: bytes) -> list[bytes]:
@@ -151,9 +151,8 @@ def refusal(data: bytes, filename: str = "") -> WipeLogError:
 def test_embedded_samples_are_the_shared_files_byte_for_byte():
     assert hashlib.sha256(ZERO_1DISK_LOG).hexdigest() == ZERO_SHA256
     assert hashlib.sha256(READONLY_FAIL_LOG).hexdigest() == READONLY_SHA256
-    if SAMPLES_DIR.is_dir():
-        assert (SAMPLES_DIR / "nwipe-zero-1disk.log").read_bytes() == ZERO_1DISK_LOG
-        assert (SAMPLES_DIR / "nwipe-readonly-fail.log").read_bytes() == READONLY_FAIL_LOG
+    assert (SAMPLES_DIR / "nwipe-zero-1disk.log").read_bytes() == ZERO_1DISK_LOG
+    assert (SAMPLES_DIR / "nwipe-readonly-fail.log").read_bytes() == READONLY_FAIL_LOG
 
 
 def test_zero_fill_sample_is_one_verified_passed_disk():

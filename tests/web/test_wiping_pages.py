@@ -13,7 +13,7 @@ from asset_tracker.wiping.models import WipeRecord
 from tests.conftest import csrf_token
 from tests.factories import make_device
 
-SAMPLES = Path("/work/shared/samples/nwipe")
+SAMPLES = Path(__file__).resolve().parent.parent / "fixtures" / "nwipe"
 PASS_LOG, FAIL_LOG = "nwipe-zero-1disk.log", "nwipe-readonly-fail.log"
 UTC = dt.timezone.utc
 
