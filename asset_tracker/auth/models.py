@@ -25,6 +25,8 @@ class User(UserMixin, Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     email: Mapped[str] = mapped_column(String(254), unique=True)
     name: Mapped[str] = mapped_column(String(200), default="")
+    # Shown with the name on certificates, slips and receipts ("Technicienne d'effacement").
+    job_title: Mapped[str] = mapped_column(String(200), default="", server_default="")
     password_hash: Mapped[str | None] = mapped_column(String(255))
     role: Mapped[Role] = mapped_column(enum_column(Role, "user_role"), index=True)
     organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
@@ -34,6 +36,11 @@ class User(UserMixin, Base):
     last_login_at: Mapped[object | None] = mapped_column(UTCDateTime)
 
     organisation: Mapped[Organisation] = relationship(lazy="joined")
+
+    @property
+    def display_name(self) -> str:
+        """The name people and documents see: the display name, or the e-mail until one is set."""
+        return self.name or self.email
 
     @property
     def is_active(self) -> bool:  # Flask-Login
