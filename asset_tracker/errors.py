@@ -1,9 +1,10 @@
 """Domain errors and the one JSON error envelope {"error": {"code", "message", "details"}}."""
 from __future__ import annotations
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, g, jsonify, make_response, render_template, request
 from flask_babel import gettext
 from marshmallow import ValidationError
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 
@@ -79,7 +80,7 @@ def wants_json() -> bool:
 _HTTP_CODES = {
     400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
     409: "conflict", 413: "too_large", 415: "unsupported_media_type", 422: "invalid", 429: "too_many_requests",
-    500: "internal_error",
+    500: "internal_error", 503: "busy",
 }
 
 
@@ -118,6 +119,30 @@ def register_error_handlers(app: Flask) -> None:
             return envelope(code, _HTTP_CODES.get(code, "error"), message, details)
         return _page(code, message, details)
 
+    @app.errorhandler(OperationalError)
+    def _operational(err: OperationalError):
+        if not is_lock_timeout(err):
+            return _unexpected(err)
+        from flask_babel import force_locale
+
+        from .extensions import db, login_manager
+
+        db.session.rollback()
+        app.logger.warning("write lock not obtained on %s %s: %s", request.method, request.path, err.orig)
+        # The answer must not touch the database again: the caller is shown as anonymous (loading them is
+        # what may have failed) and the language comes from the request, not from their profile.
+        g._login_user = login_manager.anonymous_user()
+        language = request.accept_languages.best_match(app.config["LANGUAGES"]) or app.config["LANGUAGES"][0]
+        with force_locale(language):
+            message = gettext("The service is busy with other changes. Nothing was changed; try again in a moment.")
+            if wants_json():
+                response = envelope(503, "busy", message)
+            else:
+                response = _page(503, message)
+        response = make_response(response)
+        response.headers["Retry-After"] = str(app.config.get("BUSY_RETRY_AFTER_SECONDS", 2))
+        return response
+
     @app.errorhandler(Exception)
     def _unexpected(err: Exception):
         app.logger.exception("unhandled error on %s %s", request.method, request.path)
@@ -125,6 +150,13 @@ def register_error_handlers(app: Flask) -> None:
         if wants_json():
             return envelope(500, "internal_error", message)
         return _page(500, message)
+
+
+def is_lock_timeout(err: OperationalError) -> bool:
+    """SQLite's "database is locked" after its busy timeout, or PostgreSQL's lock_timeout (55P03)."""
+    orig = getattr(err, "orig", None)
+    return ("database is locked" in str(orig) or "database table is locked" in str(orig)
+            or getattr(orig, "sqlstate", None) == "55P03")
 
 
 def _http_message(code: int, err: HTTPException) -> str:

@@ -12,7 +12,7 @@ import traceback
 from . import database, dataset, profile, report, scenarios
 from .server import Server
 
-HTTP = ("lookup", "list", "scan", "sweep", "import", "verify", "export")
+HTTP = ("lookup", "list", "scan", "sweep", "import", "batch", "verify", "export")
 ALL = HTTP + ("labels",)
 
 
@@ -122,6 +122,9 @@ def run_size(size: int, args, kind: str, only: set, labels_done: bool, largest: 
                     w["verify"] = guarded("verify (HTTP)", scenarios.audit_verify_http, ctx)
                 if "import" in only:
                     w["import"] = guarded("CSV import", scenarios.csv_import, ctx)
+                if "batch" in only:
+                    full = (w.get("import") or {}).get("batch_id")
+                    w["batch"] = guarded("batch at its maximum size", scenarios.batch_at_max, ctx, full)
                 if args.profile and size == largest:
                     out["profiles"] = profiles(ctx, srv, only)
             if kind == "postgresql" and not args.no_gunicorn:

@@ -152,31 +152,87 @@ def scan(ctx: Context) -> dict:
     return {"action": how, "sequential": seq.as_dict(), "concurrent": conc.as_dict()}
 
 
-def csv_import(ctx: Context, rows: int = 10000) -> dict:
-    """POST /api/v1/batches/<id>/imports with a 10,000-row CSV (validation, duplicate check, tags, events)."""
-    path = next((p for p in ctx.openapi().get("paths", {})
-                 if p.startswith("/api/v1/batches/") and p.rstrip("/").endswith("imports") and "post" in
-                 ctx.openapi()["paths"][p]), None)
-    if path is None or not ctx.has_path("/api/v1/batches"):
-        return not_available("no POST /api/v1/batches/{id}/imports in the OpenAPI document")
+def _imports_path(ctx: Context) -> str | None:
+    paths = ctx.openapi().get("paths", {})
+    return next((p for p in paths if p.startswith("/api/v1/batches/") and p.rstrip("/").endswith("imports")
+                 and "post" in paths[p]), None)
+
+
+def _new_batch(ctx: Context, name: str) -> int:
     h = ctx.headers("technician", json_body=True)
-    donor = _donor_id(ctx)
     status, body, _ = load.one(ctx.server.port, Req("POST", "/api/v1/batches", json.dumps(
-        {"name": f"Bench import {uuid.uuid4().hex[:6]}", "donor_organisation_id": donor}).encode(), h))
+        {"name": f"{name} {uuid.uuid4().hex[:6]}", "donor_organisation_id": _donor_id(ctx)}).encode(), h))
     if status not in (200, 201):
-        return {"status": "error", "why": f"creating the batch answered {status}: {body[:300]!r}"}
-    batch_id = json.loads(body)["id"]
-    data = _csv(rows, ctx.rng)
+        raise RuntimeError(f"creating the batch answered {status}: {body[:300]!r}")
+    return json.loads(body)["id"]
+
+
+def _post_csv(ctx: Context, path: str, batch_id: int, data: bytes) -> tuple[int, bytes, float]:
     boundary = uuid.uuid4().hex
     payload = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"bench.csv\"\r\n"
                f"Content-Type: text/csv\r\n\r\n").encode() + data + f"\r\n--{boundary}--\r\n".encode()
     headers = ctx.headers("technician") + (("Content-Type", f"multipart/form-data; boundary={boundary}"),)
     url = path.replace("{batch_id}", str(batch_id)).replace("{id}", str(batch_id))
-    status, body, seconds = load.one(ctx.server.port, Req("POST", url, payload, headers))
+    return load.one(ctx.server.port, Req("POST", url, payload, headers))
+
+
+def _peak_growth(ctx: Context, fn):
+    """Run ``fn`` and return (its result, the server's resident memory before and its peak during it, in MiB)."""
+    before, _ = ctx.server.rss_kib()
+    ctx.server.reset_peak()
+    out = fn()
+    _, peak = ctx.server.rss_kib()
+    return out, round(before / 1024, 1), round(peak / 1024, 1)
+
+
+def csv_import(ctx: Context, rows: int = 10000) -> dict:
+    """POST /api/v1/batches/<id>/imports with a 10,000-row CSV (validation, duplicate check, tags, events)."""
+    path = _imports_path(ctx)
+    if path is None or not ctx.has_path("/api/v1/batches"):
+        return not_available("no POST /api/v1/batches/{id}/imports in the OpenAPI document")
+    batch_id = _new_batch(ctx, "Bench import")
+    data = _csv(rows, ctx.rng)
+    (status, body, seconds), before, peak = _peak_growth(ctx, lambda: _post_csv(ctx, path, batch_id, data))
     if status not in (200, 201):
         return {"status": "error", "why": f"import answered {status}: {body[:500]!r}", "seconds": round(seconds, 3)}
     return {"rows": rows, "bytes": len(data), "seconds": round(seconds, 3), "rows_per_s": round(rows / seconds, 1),
-            "endpoint": url.replace(str(batch_id), "{id}")}
+            "endpoint": path, "batch_id": batch_id, "server_rss_before_mib": before, "server_peak_rss_mib": peak,
+            "peak_growth_mib": round(peak - before, 1)}
+
+
+def batch_at_max(ctx: Context, batch_id: int | None = None) -> dict:
+    """A batch at its maximum size (BATCH_MAX_DEVICES): a file of 100,000 rows refused (the server's memory),
+    then the batch's reconciliation, device list and slip PDF, and its collection (one batch-wide write)."""
+    path = _imports_path(ctx)
+    if path is None:
+        return not_available("no POST /api/v1/batches/{id}/imports in the OpenAPI document")
+    limit = ctx.app.config.get("BATCH_MAX_DEVICES")
+    if not limit:
+        return not_available("no BATCH_MAX_DEVICES in the configuration")
+    out: dict = {"batch_max_devices": limit}
+    if batch_id is None:
+        batch_id = _new_batch(ctx, "Bench full batch")
+        status, body, seconds = _post_csv(ctx, path, batch_id, _csv(limit, ctx.rng))
+        if status not in (200, 201):
+            return {"status": "error", "why": f"import answered {status}: {body[:300]!r}"}
+    big = _csv(100_000, ctx.rng)
+    other = _new_batch(ctx, "Bench oversized file")
+    (status, body, seconds), before, peak = _peak_growth(ctx, lambda: _post_csv(ctx, path, other, big))
+    out["file_of_100000_rows"] = {"status": status, "bytes": len(big), "seconds": round(seconds, 3),
+                                  "server_rss_before_mib": before, "server_peak_rss_mib": peak,
+                                  "peak_growth_mib": round(peak - before, 1), "answer": body[:200].decode(errors="replace")}
+    reader = ctx.headers("auditor")
+    for name, url in (("reconciliation", f"/api/v1/batches/{batch_id}/reconciliation"),
+                      ("device_list", f"/api/v1/batches/{batch_id}/devices"),
+                      ("slip_pdf", f"/api/v1/batches/{batch_id}/slip.pdf")):
+        (status, body, seconds), before, peak = _peak_growth(
+            ctx, lambda url=url: load.one(ctx.server.port, Req("GET", url, None, reader)))
+        out[name] = {"status": status, "bytes": len(body), "seconds": round(seconds, 3),
+                     "peak_growth_mib": round(peak - before, 1)}
+    status, body, seconds = load.one(ctx.server.port, Req(
+        "POST", f"/api/v1/batches/{batch_id}/collect", b"{}", ctx.headers("technician", json_body=True)))
+    out["collect"] = {"status": status, "seconds": round(seconds, 3), "devices": limit}
+    return out
 
 
 def _donor_id(ctx: Context) -> int:

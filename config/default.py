@@ -7,8 +7,10 @@ SECRET_KEY = "dev-only-secret-change-me"
 SQLALCHEMY_DATABASE_URI = "sqlite:///" + os.path.join(os.path.dirname(os.path.dirname(__file__)), "instance", "asset_tracker.db")
 # Extra engine options (pool size, etc.).
 SQLALCHEMY_ENGINE_OPTIONS = {}
-# Milliseconds SQLite waits for a write lock before giving up.
+# Milliseconds SQLite waits for a write lock before giving up (then the request answers 503 + Retry-After).
 SQLITE_BUSY_TIMEOUT_MS = 15000
+# Seconds a client is told to wait (Retry-After) when the database stayed locked for the busy timeout.
+BUSY_RETRY_AFTER_SECONDS = 2
 # Asset tag prefix (letters/digits, starting with a letter) and the zero-padded width of its sequence.
 TAG_PREFIX = "RB"
 TAG_WIDTH = 6
@@ -26,6 +28,17 @@ LOGIN_RATE_LIMIT = "10 per minute"
 RATELIMIT_STORAGE_URI = "memory://"
 # Largest accepted upload, in bytes (imports, wipe logs).
 MAX_CONTENT_LENGTH = 20 * 1024 * 1024
+# Most devices one collection batch may hold (a donor's hand-over; larger donations are split into
+# batches). Every batch page, slip and batch-wide write is measured at this size (docs/benchmarks.md).
+BATCH_MAX_DEVICES = 10_000
+# Most rows of one import file (a file fills one batch, so never more than BATCH_MAX_DEVICES).
+IMPORT_MAX_ROWS = 10_000
+# XLSX files are zip archives: refuse one whose directory announces more than this once expanded,
+# or a member expanding more than XLSX_MAX_RATIO times (a real sheet is 5-30x; a bomb is 1,000x+).
+XLSX_MAX_UNCOMPRESSED = 64 * 1024 * 1024
+XLSX_MAX_RATIO = 100
+# Crash tests only: an import creates this file once its rows are written, then waits before committing.
+IMPORT_BARRIER_FILE = None
 # Page size of lists and API collections, and its ceiling.
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500

@@ -7,9 +7,10 @@ from flask_smorest import Blueprint
 
 from ..auth.access import access
 from ..auth.session import actor
-from ..devices.schemas import DeviceSchema
+from ..devices.schemas import DevicePageSchema, DeviceSchema
 from ..errors import Invalid
 from ..i18n import current_language
+from ..schemas import PageArgs
 from . import services
 from .schemas import (BatchCreateIn, BatchListArgs, BatchSchema, BatchUpdateIn, CloseIn, CollectIn, ExplainIn,
                       ExplanationSchema, ImportIn, ReceiveIn, ReceptionSchema, ReconciliationSchema)
@@ -67,10 +68,12 @@ def update_batch(data, batch_id):
 
 @blp.route("/<int:batch_id>/devices", methods=["GET"])
 @access(*READERS)
-@blp.response(200, DeviceSchema(many=True))
-def batch_devices(batch_id):
-    """The devices logged in the batch."""
-    return services.reconciliation(batch_id, actor=actor()).expected
+@blp.arguments(PageArgs, location="query", as_kwargs=True)
+@blp.response(200, DevicePageSchema)
+def batch_devices(batch_id, page, per_page):
+    """The devices logged in the batch, a page at a time (`page`, `per_page`; `total` counts them all)."""
+    items, total = services.batch_devices(batch_id, actor=actor(), page=page, per_page=per_page)
+    return {"items": items, "page": page, "per_page": per_page, "total": total}
 
 
 @blp.route("/<int:batch_id>/imports", methods=["POST"])

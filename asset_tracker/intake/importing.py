@@ -5,6 +5,7 @@ import csv
 import io
 import re
 import unicodedata
+import zipfile
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
@@ -90,12 +91,22 @@ class Sheet:
     first_row: int = 2
 
 
-def read_sheet(data: bytes, filename: str | None = None, *, max_rows: int = 100_000) -> Sheet:
+@dataclass(frozen=True)
+class ArchiveLimits:
+    """What an XLSX archive may expand to, checked on its zip directory before anything is inflated."""
+
+    max_uncompressed: int = 64 * 1024 * 1024
+    max_ratio: int = 100
+
+
+def read_sheet(data: bytes, filename: str | None = None, *, max_rows: int = 10_000,
+               limits: ArchiveLimits = ArchiveLimits()) -> Sheet:
     """Parse CSV (``;``, ``,`` or tab; UTF-8 with or without BOM, UTF-16 or Windows-1252) or XLSX."""
     if not data or not data.strip():
         raise Invalid("The file is empty.", code="empty_file")
     name = (filename or "").lower()
     if data[:4] == b"PK\x03\x04" or name.endswith((".xlsx", ".xlsm")):
+        check_archive(data, limits)
         return _read_xlsx(data, max_rows)
     if data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" or name.endswith(".xls"):
         raise Invalid("Old Excel files (.xls) are not read: save the file as .xlsx or CSV.", code="unsupported_file")
@@ -147,9 +158,32 @@ def _read_csv(text: str, encoding: str, max_rows: int) -> Sheet:
     return Sheet([h.strip() for h in headers], rows, "csv", encoding, delimiter)
 
 
-def _read_xlsx(data: bytes, max_rows: int) -> Sheet:
-    import zipfile
+def check_archive(data: bytes, limits: ArchiveLimits) -> None:
+    """Refuse a zip whose members would expand beyond the limits (a decompression bomb), before reading it.
 
+    The sizes come from the central directory; zipfile never inflates a member beyond the size the
+    directory declares for it, so a lying directory cannot get past this check either.
+    """
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise Invalid("The XLSX file cannot be read (%(problem)s): save it again from your spreadsheet.",
+                      problem=type(exc).__name__, code="malformed_xlsx") from None
+    total = sum(m.file_size for m in members)
+    if total > limits.max_uncompressed:
+        raise Invalid("The XLSX file would expand to %(size)s MB (the limit is %(mb)s MB): "
+                      "save it as CSV or split it into several files.", size=total // 2**20,
+                      mb=limits.max_uncompressed // 2**20, code="archive_too_large")
+    for m in members:
+        if m.file_size > 1024 * 1024 and m.file_size > limits.max_ratio * max(m.compress_size, 1):
+            raise Invalid("The XLSX file is not a normal spreadsheet: its part %(part)s expands %(ratio)s times "
+                          "(the limit is %(max)s). Save it again from your spreadsheet or as CSV.",
+                          part=m.filename[:80], ratio=m.file_size // max(m.compress_size, 1), max=limits.max_ratio,
+                          code="archive_ratio")
+
+
+def _read_xlsx(data: bytes, max_rows: int) -> Sheet:
     from openpyxl import load_workbook
 
     try:

@@ -27,6 +27,7 @@ from .models import Batch, BatchExplanation, BatchReceipt, BatchStatus, Explanat
 
 MODES = ("all", "valid_only")
 _CHUNK = 900  # IN (...) lists stay under every database's parameter limit
+_WRITE_CHUNK = 250  # device moves per transaction in batch-wide writes (well under a second of write lock)
 
 
 # ---------------------------------------------------------------- scope
@@ -61,6 +62,15 @@ def list_batches(*, actor: Actor, status: str | None = None, donor: int | None =
     if donor:
         query = query.where(Batch.donor_organisation_id == donor)
     return db.session.execute(query.order_by(Batch.id.desc())).unique().scalars().all()
+
+
+def batch_devices(batch_id: int, *, actor: Actor, page: int = 1, per_page: int = 50) -> tuple[list[Device], int]:
+    """The devices logged in a batch, one page in tag order, and how many there are."""
+    batch = get_batch(batch_id, actor=actor)
+    total = db.session.execute(select(func.count(Device.id)).where(Device.batch_id == batch.id)).scalar_one()
+    items = db.session.execute(select(Device).where(Device.batch_id == batch.id).order_by(Device.id)
+                               .limit(per_page).offset((page - 1) * per_page)).unique().scalars().all()
+    return items, total
 
 
 def progress(batch_ids: list[int]) -> dict[int, dict[str, int]]:
@@ -171,6 +181,21 @@ def _require_open(batch: Batch) -> None:
                        status=batch.status.value, code="batch_not_open")
 
 
+def batch_max_devices() -> int:
+    return current_app.config.get("BATCH_MAX_DEVICES", 10_000) if has_app_context() else 10_000
+
+
+def _require_room(batch: Batch, adding: int) -> None:
+    """A batch holds at most BATCH_MAX_DEVICES devices, so every batch page, slip and write stays bounded."""
+    limit = batch_max_devices()
+    held = db.session.execute(select(func.count(Device.id)).where(Device.batch_id == batch.id)).scalar_one()
+    if held + adding > limit:
+        raise Conflict("Batch %(name)s would hold %(count)s devices; a batch holds at most %(max)s. "
+                       "Create another batch for the rest of this donation.", name=batch.name, count=held + adding,
+                       max=limit, code="batch_full", details={"batch_id": batch.id, "devices": held,
+                                                              "adding": adding, "max": limit})
+
+
 def _tag_config() -> tuple[str, int]:
     if has_app_context():
         return current_app.config["TAG_PREFIX"], current_app.config["TAG_WIDTH"]
@@ -188,6 +213,7 @@ def add_device(batch_id: int, *, actor: Actor, type: str, brand=None, model=None
     if not (serial or "").strip() and not (imei or "").strip():
         raise Invalid("A serial number or an IMEI is required, so the workshop can recognise the device.",
                       details={"serial": ["serial number or IMEI required"]})
+    _require_room(batch, 1)
     prefix, width = _tag_config()
     return devices.register_device(
         actor=actor, type=type, donor_organisation_id=batch.donor_organisation_id, brand=brand, model=model,
@@ -279,8 +305,9 @@ def import_file(batch_id: int, data: bytes, *, actor: Actor, filename: str | Non
                            "created_at": previous.created_at.isoformat(), "created": previous.rows_created}
         return result
 
-    max_rows = current_app.config.get("IMPORT_MAX_ROWS", 100_000) if has_app_context() else 100_000
-    sheet = importing.read_sheet(data, filename, max_rows=max_rows)
+    config = current_app.config if has_app_context() else {}
+    limits = importing.ArchiveLimits(config.get("XLSX_MAX_UNCOMPRESSED", 64 * 2**20), config.get("XLSX_MAX_RATIO", 100))
+    sheet = importing.read_sheet(data, filename, max_rows=config.get("IMPORT_MAX_ROWS", 10_000), limits=limits)
     parsed, errors, unknown = importing.validate_rows(sheet)
     result.ignored_columns = unknown
     if not parsed and not errors:
@@ -303,6 +330,7 @@ def import_file(batch_id: int, data: bytes, *, actor: Actor, filename: str | Non
     if not to_create:
         session.rollback()
         return result
+    _require_room(batch, len(to_create))
 
     now = utcnow()
     imp = ImportFile(batch_id=batch.id, sha256=sha, filename=(filename or "")[:255] or None, size_bytes=len(data),
@@ -349,8 +377,21 @@ def import_file(batch_id: int, data: bytes, *, actor: Actor, filename: str | Non
         idempotency.remember(session, "import", client_id, request_hash, 201, result.as_dict(),
                              user_id=actor.user_id)
     custody.record_many(events, actor=actor)  # the chain head is the last lock taken
+    _barrier(config.get("IMPORT_BARRIER_FILE"))
     session.commit()
     return result
+
+
+def _barrier(path: str | None) -> None:
+    """Crash tests only (IMPORT_BARRIER_FILE, unset in every real configuration): say that every row is
+    written but not committed, by creating ``path``, then wait there to be killed."""
+    if not path:
+        return
+    import time
+
+    with open(path, "w") as marker:
+        marker.write("rows written, not committed\n")
+    time.sleep(120)
 
 
 def _bulk_insert(conn, table, constant: dict, varying: tuple[str, ...], rows: list[tuple]) -> None:
@@ -425,15 +466,24 @@ def collect_batch(batch_id: int, *, actor: Actor, workshop_organisation_id: int 
         raise Invalid("Say which workshop takes the batch (workshop_organisation_id).",
                       details={"workshop_organisation_id": ["required"]})
     _require_org(workshop_id, OrgKind.WORKSHOP, "workshop_organisation_id")
-    to_move = db.session.execute(select(Device).where(Device.batch_id == batch.id,
-                                                      Device.state == State.REGISTERED)
-                                 .order_by(Device.id)).unique().scalars().all()
+    to_move = db.session.execute(select(Device.id).where(Device.batch_id == batch.id,
+                                                         Device.state == State.REGISTERED)
+                                 .order_by(Device.id)).scalars().all()
     if not to_move:
         raise Conflict("This batch has no registered device to collect.", code="batch_empty")
-    devices.lock_devices(d.id for d in to_move)
-    for device in to_move:
-        devices.transition(device, State.COLLECTED, actor=actor, params={"custodian_organisation_id": workshop_id},
-                           note=note, commit=False, event_details={"batch_id": batch.id})
+    # One transaction per chunk: a batch of BATCH_MAX_DEVICES never holds the write lock for more than
+    # a chunk's worth of moves. Each device's move stands on its own; if the pickup is interrupted, the
+    # batch stays open and collecting it again moves the devices still registered.
+    for chunk in _chunks(to_move, _WRITE_CHUNK):
+        devices.lock_devices(chunk)
+        moving = db.session.execute(select(Device).where(Device.id.in_(chunk), Device.state == State.REGISTERED)
+                                    .order_by(Device.id)).unique().scalars().all()
+        for device in moving:
+            devices.transition(device, State.COLLECTED, actor=actor,
+                               params={"custodian_organisation_id": workshop_id}, note=note, commit=False,
+                               event_details={"batch_id": batch_id})
+        db.session.commit()
+    batch = get_batch(batch_id, actor=actor)
     now = utcnow()
     batch.status, batch.collected_at, batch.workshop_organisation_id = BatchStatus.COLLECTED, now, workshop_id
     custody.record("batch_collected", actor=actor, custodian_before_id=batch.donor_organisation_id,
@@ -589,15 +639,12 @@ def reconciliation(batch_id: int, *, actor: Actor) -> Reconciliation:
     scanned = {r.device_id for r in receipts}
     explanations = {e.device_id: e for e in session.execute(
         select(BatchExplanation).where(BatchExplanation.batch_id == batch.id)).scalars()}
-    lost_on_receipt = set()
     received, missing = [], []
     for d in expected:
-        if d.id in scanned or d.state not in _NOT_YET_RECEIVED:
+        if _discrepancy_kind(d, batch.id, d.id in scanned) is None:
             received.append(d)
         else:
             missing.append(Line(d, "missing", explanations.get(d.id)))
-            if d.state == State.LOST:
-                lost_on_receipt.add(d.id)
     expected_ids = {d.id for d in expected}
     others = [r.device_id for r in receipts if r.device_id not in expected_ids]
     unexpected = []
@@ -613,16 +660,45 @@ def reconciliation(batch_id: int, *, actor: Actor) -> Reconciliation:
     return Reconciliation(batch, expected, received, missing, unexpected, counts)
 
 
+def _discrepancy_kind(device: Device, batch_id: int, scanned: bool) -> str | None:
+    """Whether a device is a discrepancy of a batch: "missing" (logged, never received), "unexpected"
+    (received at this batch's reception but logged elsewhere) or None. The one rule reconciliation and
+    explanations share."""
+    if device.batch_id == batch_id:
+        return None if scanned or device.state not in _NOT_YET_RECEIVED else "missing"
+    return "unexpected" if scanned else None
+
+
+def _discrepancy(batch: Batch, tag: str) -> Line | None:
+    """One line of the reconciliation, found by its tag with three indexed look-ups (not the whole batch)."""
+    session = db.session
+    device = session.execute(select(Device).where(Device.tag == tag)).unique().scalar_one_or_none()
+    if device is None:
+        return None
+    scanned = session.execute(select(BatchReceipt.id).where(BatchReceipt.batch_id == batch.id,
+                                                            BatchReceipt.device_id == device.id)).first() is not None
+    kind = _discrepancy_kind(device, batch.id, scanned)
+    if kind is None:
+        return None
+    explanation = session.execute(select(BatchExplanation).where(BatchExplanation.batch_id == batch.id,
+                                                                 BatchExplanation.device_id == device.id)).scalar()
+    return Line(device, kind, explanation)
+
+
 def explain(batch_id: int, tag: str, *, actor: Actor, note: str, declare_lost: bool = False) -> BatchExplanation:
-    """Explain one discrepancy of a batch: a note, or (for a missing device) declaring it lost."""
+    """Explain one discrepancy of a batch: a note, or (for a missing device) declaring it lost.
+
+    Touches the one device explained, whatever the size of the batch: the write lock is held for
+    milliseconds, not for a reconciliation of the whole batch.
+    """
     note = (note or "").strip()
     if not note:
         raise Invalid("Explain the discrepancy in a note.", details={"note": ["required"]})
-    rec = reconciliation(batch_id, actor=actor)
-    if rec.batch.status == BatchStatus.CLOSED:
+    batch = get_batch(batch_id, actor=actor)
+    if batch.status == BatchStatus.CLOSED:
         raise Conflict("A closed batch cannot be changed.", code="batch_closed")
     tag = (tag or "").strip().upper()
-    line = next((line for line in rec.discrepancies if line.device.tag == tag), None)
+    line = _discrepancy(batch, tag)
     if line is None:
         raise NotFound("%(tag)s is not a discrepancy of this batch.", tag=tag)
     if line.explanation is not None:
@@ -632,14 +708,14 @@ def explain(batch_id: int, tag: str, *, actor: Actor, note: str, declare_lost: b
             raise Invalid("Only a missing device can be declared lost.", details={"declare_lost": ["missing only"]})
         if line.device.state != State.LOST:
             devices.transition(line.device, State.LOST, actor=actor, params={"reason": note}, note=note,
-                               commit=False, event_details={"batch_id": rec.batch.id})
-    explanation = BatchExplanation(batch_id=rec.batch.id, device_id=line.device.id, kind=ExplanationKind(line.kind),
+                               commit=False, event_details={"batch_id": batch.id})
+    explanation = BatchExplanation(batch_id=batch.id, device_id=line.device.id, kind=ExplanationKind(line.kind),
                                    declared_lost=declare_lost, note=note, actor_name=actor.name, created_at=utcnow())
     db.session.add(explanation)
     db.session.flush()
     device = db.session.get(Device, line.device.id)
     custody.record("batch_discrepancy_explained", actor=actor, device=device, note=note,
-                   details={"batch_id": rec.batch.id, "kind": line.kind, "declared_lost": declare_lost})
+                   details={"batch_id": batch.id, "kind": line.kind, "declared_lost": declare_lost})
     db.session.commit()
     return explanation
 

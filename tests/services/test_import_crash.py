@@ -20,7 +20,7 @@ from tests.factories import token_for
 from tests.intake_helpers import csv_rows
 
 ROOT = Path(__file__).resolve().parents[2]
-ROWS = 40_000
+ROWS = 5_000
 
 
 def _free_port() -> int:
@@ -29,9 +29,11 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _serve(app, port: int) -> subprocess.Popen:
+def _serve(app, port: int, barrier: Path | None = None) -> subprocess.Popen:
     env = {**os.environ, "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"], "ASSET_TRACKER_ENV": "testing",
            "ASSET_TRACKER_MAX_CONTENT_LENGTH": str(50 * 1024 * 1024)}
+    if barrier is not None:
+        env["ASSET_TRACKER_IMPORT_BARRIER_FILE"] = repr(str(barrier))
     proc = subprocess.Popen([sys.executable, "-m", "asset_tracker.serve", "--env", "testing", "--port", str(port),
                              "--threads", "2"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
@@ -55,19 +57,24 @@ def _multipart(data: bytes) -> tuple[bytes, str]:
     return body, f"multipart/form-data; boundary={boundary}"
 
 
-def test_an_import_killed_mid_way_writes_nothing_and_the_chain_verifies(app, db, orgs, users):
-    batch = intake.create_batch(actor=Actor.of(users["donor"]), name="Collecte de mars")
+def test_an_import_killed_mid_way_writes_nothing_and_the_chain_verifies(app, db, orgs, users, tmp_path):
+    batch_id = intake.create_batch(actor=Actor.of(users["donor"]), name="Collecte de mars").id
     token = token_for(users["donor"])
     events_before = verify_chain().checked
-    db.session.commit()
+    db.session.remove()
+    db.engine.dispose()  # this process keeps no connection that could hold SQLite's write lock
     body, content_type = _multipart(csv_rows(ROWS, prefix="KL"))
     port = _free_port()
-    server = _serve(app, port)
+    barrier = tmp_path / "rows-written"
+    server = _serve(app, port, barrier)
     try:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-        conn.request("POST", f"/api/v1/batches/{batch.id}/imports", body=body,
+        conn.request("POST", f"/api/v1/batches/{batch_id}/imports", body=body,
                      headers={"Authorization": f"Bearer {token}", "Content-Type": content_type})
-        time.sleep(1.0)  # the upload is in and the rows are being validated and written
+        deadline = time.monotonic() + 60
+        while not barrier.exists() and time.monotonic() < deadline:  # every row written, not yet committed
+            time.sleep(0.05)
+        assert barrier.exists(), "the import never reached its commit"
         server.send_signal(signal.SIGKILL)
         server.wait(10)
         try:
@@ -89,7 +96,7 @@ def test_an_import_killed_mid_way_writes_nothing_and_the_chain_verifies(app, db,
     server = _serve(app, port)
     try:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-        conn.request("POST", f"/api/v1/batches/{batch.id}/imports", body=body,
+        conn.request("POST", f"/api/v1/batches/{batch_id}/imports", body=body,
                      headers={"Authorization": f"Bearer {token}", "Content-Type": content_type})
         assert conn.getresponse().status == 201
     finally:
