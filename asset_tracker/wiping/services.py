@@ -14,7 +14,7 @@ from ..custody.models import CustodyEvent
 from ..custody.services import Actor
 from ..db import utcnow
 from ..devices.models import Device, MediumKind, StorageMedium
-from ..devices.services import get_device, scoped
+from ..devices.services import get_device, scoped, unknown_reference
 from ..errors import Conflict, Invalid, NotFound
 from ..extensions import db
 from ..lifecycle import N_, NEEDS_WIPE, State
@@ -40,7 +40,7 @@ def _normal_serial(value: str | None) -> str | None:
 
 
 def _editable_device(tag, actor: Actor) -> Device:
-    device = get_device(tag, actor=actor)
+    device = get_device(tag, actor=actor, for_update=True)
     if device.state not in MEDIA_EDITABLE_STATES:
         raise Conflict("Storage media can be changed only until the device is wiped; this one is %(state)s.",
                        state=device.state.value, code="media_locked")
@@ -218,7 +218,10 @@ def record_wipe(device: Device, medium_id: int, *, actor: Actor, result: str, me
                 bytes_erased: int | None = None, source: str = "manual", evidence=None,
                 details: dict | None = None, commit: bool = True) -> WipeRecord:
     """Record the outcome of wiping (or destroying) one storage medium, with a custody event."""
-    medium = _medium_of(device, medium_id)
+    try:
+        medium = _medium_of(device, medium_id)
+    except NotFound:  # medium_id comes in the body: another device's medium answers like an unknown one
+        raise unknown_reference("medium_id") from None
     record, event = _add_record(
         device, medium, actor=actor, result=result, method=method, nist_category=nist_category, tool=tool,
         tool_version=tool_version, passes=passes, pattern=pattern, verification=verification,
@@ -233,7 +236,7 @@ def record_wipe(device: Device, medium_id: int, *, actor: Actor, result: str, me
 def record_manual_wipe(tag, medium_id: int, *, actor: Actor, evidence_file: tuple[str, bytes] | None = None,
                        **fields) -> WipeRecord:
     """A wipe typed in by the technician, with an optional evidence file (tool report, photo)."""
-    device = get_device(tag, actor=actor)
+    device = get_device(tag, actor=actor, for_update=True)
     evidence = None
     if evidence_file and evidence_file[1]:
         evidence = store_evidence(evidence_file[1], evidence_file[0], actor=actor)
@@ -247,7 +250,7 @@ def record_destruction(tag, medium_id: int, *, actor: Actor, method: str, destro
     if method not in DESTRUCTION_METHODS:
         raise Invalid("Unknown destruction method %(method)s.", method=method,
                       details={"method": [f"one of {', '.join(DESTRUCTION_METHODS)}"]})
-    device = get_device(tag, actor=actor)
+    device = get_device(tag, actor=actor, for_update=True)
     evidence = None
     if evidence_file and evidence_file[1]:
         evidence = store_evidence(evidence_file[1], evidence_file[0], actor=actor)
@@ -388,7 +391,7 @@ def plan_nwipe_import(files: list[tuple[str, bytes]], *, actor: Actor,
             else:
                 plan.problem = "unreadable_serial"
             if plan.medium is not None:
-                plan.device = get_device(plan.medium.device_id, actor=actor)
+                plan.device = get_device(plan.medium.device_id, actor=actor, for_update=True)
                 if plan.device.state not in RECORDABLE_STATES:
                     plan.problem = "device_not_in_workshop"
                 elif not plan.recordable:
@@ -605,7 +608,7 @@ def current_verification(device: Device) -> WipeVerification | None:
 
 def verify_wipe(tag, *, actor: Actor, confirmed: bool, note: str | None = None) -> WipeVerification:
     """A second technician checks a picked device's wipe; whoever wiped it may not check it."""
-    device = get_device(tag, actor=actor)
+    device = get_device(tag, actor=actor, for_update=True)
     check = db.session.scalar(select(WipeVerification).where(
         WipeVerification.device_id == device.id, WipeVerification.status == VerificationStatus.PENDING)
         .order_by(WipeVerification.id.desc()).limit(1))
