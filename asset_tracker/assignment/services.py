@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..custody import services as custody
 from ..custody.services import Actor
-from ..db import utcnow
+from ..db import reclaim_erased_space, utcnow
 from ..devices import services as devices
 from ..devices.models import Device, DeviceType
 from ..errors import Conflict, Invalid, NotFound
@@ -512,6 +512,7 @@ def erase_reference(handover_id: int, *, actor: Actor) -> Handover:
     custody.record("beneficiary_reference_erased", actor=actor, device=device,
                    details={"handover_id": handover.id, "why": "request"})
     db.session.commit()
+    reclaim_erased_space(db.engine, Handover.__tablename__)  # no copy left in free pages or dead tuples
     return handover
 
 
@@ -534,6 +535,7 @@ def purge_references(*, actor: Actor | None = None, now: dt.datetime | None = No
                           "details": {"handover_id": hid, "why": "retention", "retention_days": days}}
                          for hid, device_id in due], actor=actor)
     db.session.commit()
+    reclaim_erased_space(db.engine, Handover.__tablename__)
     return len(due)
 
 
