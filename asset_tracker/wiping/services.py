@@ -17,6 +17,7 @@ from ..devices.models import Device, MediumKind, StorageMedium
 from ..devices.services import get_device, scoped, unknown_reference
 from ..errors import Conflict, Invalid, NotFound
 from ..extensions import db
+from ..intake.services import get_batch
 from ..lifecycle import N_, NEEDS_WIPE, State
 from . import nwipe
 from .csv_import import WipeCsvError, parse_wipe_csv
@@ -91,8 +92,8 @@ def add_medium(tag, *, actor: Actor, kind: str, model: str | None = None, serial
 
 def update_medium(tag, medium_id: int, changes: dict, *, actor: Actor) -> StorageMedium:
     """Correct a medium's kind, model, serial or capacity; the event keeps before and after."""
+    medium = _medium_of(get_device(tag, actor=actor, for_update=True), medium_id)  # 404 before any 409
     device = _editable_device(tag, actor)
-    medium = _medium_of(device, medium_id)
     if "serial" in changes:
         changes["serial"] = _normal_serial(changes["serial"])
         _check_serial_free(device, changes["serial"], medium.id)
@@ -115,8 +116,8 @@ def update_medium(tag, medium_id: int, changes: dict, *, actor: Actor) -> Storag
 
 def remove_medium(tag, medium_id: int, *, actor: Actor) -> None:
     """Remove a medium recorded by mistake; one with wipe records is evidence and stays."""
+    medium = _medium_of(get_device(tag, actor=actor, for_update=True), medium_id)  # 404 before any 409
     device = _editable_device(tag, actor)
-    medium = _medium_of(device, medium_id)
     if db.session.scalar(select(WipeRecord.id).where(WipeRecord.medium_id == medium.id).limit(1)) is not None:
         raise Conflict("This storage medium has wipe records: it is evidence and cannot be removed.",
                        code="medium_has_records")
@@ -745,12 +746,8 @@ def certificate_for_device(tag, *, actor: Actor) -> DeviceEvidence:
 
 
 def certificate_for_batch(batch_id: int, *, actor: Actor):
-    """A batch and the evidence of each of its devices; another donor's batch is 404."""
-    from ..intake.models import Batch
-
-    batch = db.session.get(Batch, batch_id)
-    if batch is None or (actor.role == "donor" and batch.donor_organisation_id != actor.organisation_id):
-        raise NotFound("No batch %(id)s.", id=batch_id)
+    """A batch and the evidence of each of its devices; a batch outside the caller's scope is 404."""
+    batch = get_batch(batch_id, actor=actor)
     devices = db.session.execute(scoped(select(Device).where(Device.batch_id == batch.id).order_by(Device.tag),
                                         actor)).unique().scalars().all()
     return batch, device_evidence(devices)
