@@ -7,6 +7,7 @@ import threading
 from sqlalchemy import JSON, MetaData, event
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import Pool
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import DateTime, TypeDecorator
@@ -69,7 +70,7 @@ def utcnow() -> dt.datetime:
 
 @event.listens_for(Engine, "connect")
 def _sqlite_pragmas(dbapi_connection, connection_record):
-    """WAL, foreign keys and a busy timeout; transactions begin IMMEDIATE (see begin hook)."""
+    """WAL, foreign keys, secure delete and a busy timeout; transactions begin IMMEDIATE (see begin hook)."""
     import sqlite3
 
     if not isinstance(dbapi_connection, sqlite3.Connection):
@@ -80,11 +81,39 @@ def _sqlite_pragmas(dbapi_connection, connection_record):
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA foreign_keys=ON")
+    # Deleted and overwritten content is zeroed, so an erased value leaves no trace in free pages.
+    cur.execute("PRAGMA secure_delete=ON")
     cur.execute(f"PRAGMA busy_timeout={_sqlite_busy_timeout_ms}")
     cur.close()
 
 
 _sqlite_busy_timeout_ms = 15000
+
+
+def reclaim_erased_space(engine, table: str, *, lock_timeout_ms: int = 2000) -> bool:
+    """Make erased values of ``table`` unrecoverable from the database files; True when done.
+
+    SQLite zeroes deleted content itself (secure_delete); the old page images still in the write-ahead
+    log are written back and the log truncated. PostgreSQL keeps an updated row's old version as a dead
+    tuple until VACUUM: VACUUM FULL rewrites the table into new files without them (it locks the table
+    briefly; on a lock timeout it gives up and the nightly run does it).
+    """
+    if engine.dialect.name == "sqlite":
+        raw = engine.raw_connection()
+        try:
+            busy, _, _ = raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        finally:
+            raw.close()
+        return not busy
+    if engine.dialect.name == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql(f"SET lock_timeout = {int(lock_timeout_ms)}")
+            try:
+                conn.exec_driver_sql(f'VACUUM FULL "{table}"')
+            except OperationalError:
+                return False
+        return True
+    return False
 
 
 def configure_sqlite(busy_timeout_ms: int) -> None:

@@ -316,6 +316,8 @@ class _Replay:
             "state_since": st["state_since"], "last_received_at": st["last_received_at"],
             "no_media_statement_at": st["no_media_statement_at"], "verdict": st["verdict"], "grade": st["grade"],
             "donor_organisation_id": plan.donor, "custodian_organisation_id": st["custodian"], "batch_id": batch,
+            # Every batch is Weeefund's, and Weeefund is the one workshop a device goes through.
+            "workshop_organisation_id": s.workshop if batch is not None or st["state"] != S.REGISTERED else None,
             "programme_id": st["programme_id"], "partner_organisation_id": st["partner_id"],
             "recycler_organisation_id": st["recycler_id"], "loan": st["loan"],
             "expected_return_on": st["expected_return_on"], "created_at": t, "updated_at": st["updated_at"],

@@ -89,7 +89,7 @@ def make_device(orgs, users, state: State | str = State.REGISTERED, *, donor="do
         media=[{"kind": "ssd", "serial": f"DISK{next(_serials):06d}", "capacity_bytes": 256 * 10**9}
                for _ in range(media)])
     if state == State.LOST:
-        return devices.transition(device, State.LOST, actor=Actor.of(users["technician"]),
+        return devices.transition(device, State.LOST, actor=Actor.of(donor_user),
                                   params={"reason": "fell off the van"})
     if state == State.RECYCLED:
         path = [State.COLLECTED, State.RECEIVED, State.DIAGNOSED, State.WIPED, State.RECYCLED]

@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..custody import services as custody
 from ..custody.services import Actor
-from ..db import utcnow
+from ..db import reclaim_erased_space, utcnow
 from ..devices import services as devices
 from ..devices.models import Device, DeviceType
 from ..errors import Conflict, Invalid, NotFound
@@ -61,12 +61,19 @@ def get_programme(programme_id: int, *, actor: Actor) -> Programme:
     return programme
 
 
+def _named_programme(programme_id, actor: Actor) -> Programme:
+    """A programme named in a request body: unknown or outside the caller's scope is the same 404."""
+    try:
+        return get_programme(programme_id, actor=actor)
+    except NotFound:
+        raise devices.unknown_reference("programme_id") from None
+
+
 def _partners(ids) -> list[Organisation]:
     ids = sorted(set(ids or ()))
     orgs = db.session.execute(select(Organisation).where(Organisation.id.in_(ids))).scalars().all() if ids else []
     if len(orgs) != len(ids) or any(o.kind != OrgKind.PARTNER for o in orgs):
-        raise Invalid("Every allowed partner must be a partner organisation.",
-                      details={"partner_ids": ["not a partner organisation"]})
+        raise devices.unknown_reference("partner_ids")
     return orgs
 
 
@@ -81,7 +88,7 @@ def create_programme(*, actor: Actor, name: str, owner_organisation_id: int, tar
         raise Conflict("A programme named %(name)s already exists.", name=name, code="duplicate_name")
     owner = db.session.get(Organisation, owner_organisation_id)
     if owner is None:
-        raise Invalid("Unknown owner organisation.", details={"owner_organisation_id": ["unknown"]})
+        raise devices.unknown_reference("owner_organisation_id")
     if target_unit not in TARGET_UNITS:
         raise Invalid("The target counts devices or kits.", details={"target_unit": ["device or kit"]})
     if target_count is None or target_count < 0:
@@ -140,6 +147,8 @@ def _allowed_partner(programme: Programme, partner_id: int | None, actor: Actor)
     if partner_id is None:
         raise Invalid("Say which partner organisation the devices are reserved for.",
                       details={"partner_organisation_id": ["required"]})
+    if db.session.get(Organisation, partner_id) is None:
+        raise devices.unknown_reference("partner_organisation_id")
     if partner_id not in {p.id for p in programme.partners}:
         raise Conflict("This partner is not allowed to distribute for the programme %(programme)s.",
                        programme=programme.name, code="partner_not_allowed")
@@ -168,18 +177,20 @@ def _ready_device(tag: str) -> Device:
     """A ready device by tag for reservation: stock is visible to everyone who may reserve."""
     device = db.session.execute(select(Device).where(Device.tag == str(tag).strip().upper())).unique().scalar_one_or_none()
     if device is None:
-        raise NotFound("No device %(tag)s.", tag=str(tag))
+        raise devices.unknown_reference("device_tag")
     return device
 
 
 def reserve_device(tag: str, *, actor: Actor, programme_id: int, partner_organisation_id: int | None = None,
                    note: str | None = None) -> Reservation:
     """Set one ready device aside for a programme and an allowed partner."""
-    programme = get_programme(programme_id, actor=actor)
+    programme = _named_programme(programme_id, actor)
     partner_id = _allowed_partner(programme, partner_organisation_id, actor)
     device = _ready_device(tag)
+    if devices.claimed_by_other(device, actor):  # a technician reserves its own workshop's stock
+        raise devices.unknown_reference("device_tag")
     if device.state != State.READY:
-        devices.get_device(device.tag, actor=actor)  # stock is public to reservers; anything else stays in scope
+        devices.named_device(device.tag, actor=actor)  # stock is public to reservers; anything else stays in scope
     reservation = _reserve(device, programme, partner_id, actor, note)
     db.session.commit()
     return reservation
@@ -206,12 +217,14 @@ def reserve_bulk(*, actor: Actor, programme_id: int, count: int, type: str, grad
         grade_values = [Grade(g) for g in (grades or ())]
     except ValueError as exc:
         raise Invalid("Invalid input: %(fields)s", fields=str(exc)) from None
-    programme = get_programme(programme_id, actor=actor)
+    programme = _named_programme(programme_id, actor)
     partner_id = _allowed_partner(programme, partner_organisation_id, actor)
     query = (select(Device).where(Device.state == State.READY, Device.type == device_type)
              .order_by(Device.state_since, Device.id).limit(count))
     if grade_values:
         query = query.where(Device.grade.in_(grade_values))
+    if actor.role == "technician":  # a technician reserves its own workshop's stock
+        query = query.where(Device.workshop_organisation_id == actor.organisation_id)
     chosen = db.session.execute(query).unique().scalars().all()
     if len(chosen) < count:
         raise Conflict("Only %(available)s ready devices match (%(type)s, grade %(grades)s); %(count)s were asked.",
@@ -295,7 +308,7 @@ def _accessory_summary(a: Accessory) -> dict:
 def add_accessory(*, actor: Actor, kind: str, device_tag: str | None = None, tag=None, serial=None, imei=None,
                   iccid=None, description=None) -> Accessory:
     """Track an accessory; with a device it joins that device's kit."""
-    device = devices.get_device(device_tag, actor=actor) if device_tag else None
+    device = devices.named_device(device_tag, actor=actor, for_update=True) if device_tag else None
     if device is not None and device.state not in (State.RECEIVED, State.DIAGNOSED, State.WIPED, State.REFURBISHED,
                                                    State.READY, State.RESERVED):
         raise Conflict("A kit is made up before the hand-over; device %(tag)s is %(state)s.", tag=device.tag,
@@ -337,13 +350,13 @@ def record_handover(tag: str, *, actor: Actor, beneficiary_ref: str, beneficiary
     The reference stays in the hand-over row; the custody event carries only its keyed hash.
     Custody passes to the partner organisation.
     """
-    device = devices.get_device(tag, actor=actor)
+    device = devices.named_device(tag, actor=actor, for_update=True)
     reservation = active_reservation(device)
     if device.state != State.RESERVED or reservation is None:
         raise Conflict("Device %(tag)s is %(state)s: only a reserved device can be handed over.", tag=device.tag,
                        state=device.state.value, code="not_reserved")
     if actor.role == "coordinator" and reservation.partner_organisation_id != actor.organisation_id:
-        raise NotFound("No device %(tag)s.", tag=str(tag))
+        raise devices.unknown_reference("device_tag")
     partner = db.session.get(Organisation, reservation.partner_organisation_id)
     programme = db.session.get(Programme, reservation.programme_id)
     ref = check_reference(beneficiary_ref, partner)
@@ -367,8 +380,7 @@ def record_handover(tag: str, *, actor: Actor, beneficiary_ref: str, beneficiary
         wanted = set(accessory_ids)
         unknown = wanted - {a.id for a in kit}
         if unknown:
-            raise Invalid("Accessories %(ids)s are not in this device's kit.", ids=", ".join(map(str, sorted(unknown))),
-                          details={"accessory_ids": ["not in the kit"]})
+            raise devices.unknown_reference("accessory_ids")  # not in this device's kit
         kit = [a for a in kit if a.id in wanted]
     for spec in new_accessories or ():
         kit.append(_new_accessory(actor, device, **spec))
@@ -466,8 +478,7 @@ def record_return(handover_id: int, *, actor: Actor, reason: str, condition: str
     missing = set(missing_accessory_ids or ())
     unknown = missing - {i.accessory_id for i in handover.items}
     if unknown:
-        raise Invalid("Accessories %(ids)s were not handed over with this device.",
-                      ids=", ".join(map(str, sorted(unknown))), details={"missing_accessory_ids": ["not in the kit"]})
+        raise devices.unknown_reference("missing_accessory_ids")  # not handed over with this device
     missing_summary = []
     for item in handover.items:
         item.returned = item.accessory_id not in missing
@@ -501,6 +512,7 @@ def erase_reference(handover_id: int, *, actor: Actor) -> Handover:
     custody.record("beneficiary_reference_erased", actor=actor, device=device,
                    details={"handover_id": handover.id, "why": "request"})
     db.session.commit()
+    reclaim_erased_space(db.engine, Handover.__tablename__)  # no copy left in free pages or dead tuples
     return handover
 
 
@@ -523,6 +535,7 @@ def purge_references(*, actor: Actor | None = None, now: dt.datetime | None = No
                           "details": {"handover_id": hid, "why": "retention", "retention_days": days}}
                          for hid, device_id in due], actor=actor)
     db.session.commit()
+    reclaim_erased_space(db.engine, Handover.__tablename__)
     return len(due)
 
 
@@ -532,7 +545,7 @@ def purge_references(*, actor: Actor | None = None, now: dt.datetime | None = No
 def record_recycling(tag: str, *, actor: Actor, recycler_organisation_id: int, disposal_reference: str | None = None,
                      shipment_reference: str | None = None, parts_harvested=(), note: str | None = None) -> Recycling:
     """Send a wiped device diagnosed "parts" or "recycle" to a named recycler, with its disposal reference."""
-    device = devices.get_device(tag, actor=actor)
+    device = devices.named_device(tag, actor=actor, for_update=True)
     disposal_reference = (disposal_reference or "").strip()
     if not disposal_reference:
         raise Invalid("Recycling needs the recycler's disposal reference.", details={"disposal_reference": ["required"]})

@@ -54,6 +54,7 @@ class Device(Base):
         Index("ix_devices_donor_state", "donor_organisation_id", "state"),
         Index("ix_devices_custodian_state", "custodian_organisation_id", "state"),
         Index("ix_devices_partner_state", "partner_organisation_id", "state"),
+        Index("ix_devices_workshop_state", "workshop_organisation_id", "state"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -78,6 +79,8 @@ class Device(Base):
 
     donor_organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
     custodian_organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"))
+    # The workshop that holds or last held the device (technicians' scope); None until a workshop takes it.
+    workshop_organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"))
     batch_id: Mapped[int | None] = mapped_column(ForeignKey("batches.id"), index=True)
     programme_id: Mapped[int | None] = mapped_column(ForeignKey("programmes.id"), index=True)
     partner_organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"))

@@ -26,34 +26,76 @@ DESCRIPTIVE_FIELDS = ("type", "brand", "model", "serial", "imei", "specs", "note
 # ---------------------------------------------------------------- scope
 
 
+# A device no workshop has taken yet is in one of these states (at its donor, or lost on the way).
+UNTAKEN_STATES = (State.REGISTERED, State.LOST)
+
+
 def scope_clause(actor: Actor):
-    """The devices an actor may see: a donor its own, a coordinator what it reserved or holds."""
-    if actor.role in ("admin", "auditor", "technician") or actor.role is None:
+    """The devices an actor may see.
+
+    A donor its own; a technician those of its workshop (the workshop that holds or last held them) and,
+    for collection and reception only, devices no workshop has taken yet (registered, or lost on the way); a coordinator what it reserved or
+    holds; admins, auditors and the system everything.
+    """
+    if actor.role in ("admin", "auditor") or actor.role is None:
         return None
     if actor.role == "donor":
         return Device.donor_organisation_id == actor.organisation_id
+    if actor.role == "technician":
+        return or_(Device.workshop_organisation_id == actor.organisation_id,
+                   and_(Device.workshop_organisation_id.is_(None), Device.state.in_(UNTAKEN_STATES)))
     if actor.role == "coordinator":
         return or_(Device.partner_organisation_id == actor.organisation_id,
                    Device.custodian_organisation_id == actor.organisation_id)
     return Device.id.is_(None)
 
 
-def scoped(query, actor: Actor):
+def scoped(query, actor: Actor, *, for_update: bool = False):
+    """``query`` limited to the actor's devices; ``for_update``: those it may act on (see get_device)."""
     clause = scope_clause(actor)
+    if for_update and actor.role == "technician":
+        clause = Device.workshop_organisation_id == actor.organisation_id
     return query if clause is None else query.where(clause)
 
 
+def claimed_by_other(device: Device, actor: Actor) -> bool:
+    """A technician acts on a device only once its workshop has taken it (reading and collecting aside)."""
+    return actor.role == "technician" and device.workshop_organisation_id != actor.organisation_id
+
+
 def get_device(tag_or_id, *, actor: Actor, for_update: bool = False) -> Device:
-    """A device in the actor's scope, by tag or id; 404 otherwise (never 403, so tags cannot be probed)."""
+    """A device in the actor's scope, by tag or id; 404 otherwise (never 403, so tags cannot be probed).
+
+    ``for_update``: the caller changes the device, which a technician may do only to its workshop's devices
+    (a registered device no workshop has taken is visible to every workshop, for collection only).
+    """
     query = select(Device)
     if isinstance(tag_or_id, int):
         query = query.where(Device.id == tag_or_id)
     else:
         query = query.where(Device.tag == str(tag_or_id).strip().upper())
     device = db.session.execute(scoped(query, actor)).unique().scalar_one_or_none()
-    if device is None:
+    if device is None or (for_update and claimed_by_other(device, actor)):
         raise NotFound("No device %(tag)s.", tag=str(tag_or_id))
     return device
+
+
+def named_device(tag, *, actor: Actor, field: str = "device_tag", for_update: bool = False) -> Device:
+    """A device named in a request body: like get_device, the 404 naming the field."""
+    try:
+        return get_device(tag, actor=actor, for_update=for_update)
+    except NotFound:
+        raise unknown_reference(field) from None
+
+
+def unknown_reference(field: str) -> NotFound:
+    """The one answer to an id in a request body that names nothing the caller may use there: 404.
+
+    An id that does not exist, one outside the caller's scope and an organisation of the wrong kind get
+    the same answer, so ids cannot be probed through bodies either.
+    """
+    return NotFound("%(field)s names nothing you can use here.", field=field,
+                    details={field: ["unknown, or outside your scope"]})
 
 
 # ---------------------------------------------------------------- registration
@@ -113,7 +155,12 @@ def register_device(
     """
     donor = db.session.get(Organisation, donor_organisation_id)
     if donor is None or donor.kind != OrgKind.DONOR:
-        raise Invalid("Unknown donor organisation.", details={"donor_organisation_id": ["not a donor organisation"]})
+        raise unknown_reference("donor_organisation_id")
+    batch = None
+    if batch_id is not None:
+        from ..intake.services import batch_for_registration
+
+        batch = batch_for_registration(batch_id, donor.id, actor=actor)  # in scope, open, of this donor
     serial, imei = normalise_serial(serial), (imei or "").strip() or None
     errors = validate_identity(serial, imei)
     if errors:
@@ -139,11 +186,12 @@ def register_device(
         tag = allocate_tags(1, tag_prefix, tag_width)[0]
         preprinted = False
     now = utcnow()
+    workshop_id = batch.workshop_organisation_id if batch is not None else None
     device = Device(
         tag=tag, type=DeviceType(type), brand=brand, model=model, serial=serial, imei=imei, specs=specs or {},
         notes=notes, unit_value_cents=unit_value_cents, state=State.REGISTERED, state_since=now,
         donor_organisation_id=donor.id, custodian_organisation_id=donor.id, batch_id=batch_id,
-        created_at=now, updated_at=now,
+        workshop_organisation_id=workshop_id, created_at=now, updated_at=now,
     )
     db.session.add(device)
     db.session.flush()
@@ -161,7 +209,7 @@ def register_device(
 
 def update_device(tag: str, changes: dict, *, actor: Actor) -> Device:
     """Change descriptive fields; the custody log keeps before and after of each."""
-    device = get_device(tag, actor=actor)
+    device = get_device(tag, actor=actor, for_update=True)
     if actor.role == "donor" and device.state != State.REGISTERED:
         raise Conflict("A donor can edit a device only until it is collected.")
     if "serial" in changes:
@@ -230,6 +278,10 @@ def _custodian_after(device: Device, target: State, params: dict, actor: Actor) 
     if target in (State.COLLECTED, State.RECEIVED):
         wanted = params.get("custodian_organisation_id") or actor.organisation_id
         org = db.session.get(Organisation, wanted) if wanted else None
+        named = params.get("custodian_organisation_id")
+        if named and (org is None or (actor.role == "technician" and org.kind == OrgKind.WORKSHOP
+                                      and org.id != actor.organisation_id)):
+            raise unknown_reference("custodian_organisation_id")  # a technician hands over to its own workshop
         if org is None or org.kind != OrgKind.WORKSHOP:
             if target == State.COLLECTED and org is not None and params.get("custodian_organisation_id"):
                 return org.id  # a named carrier
@@ -245,13 +297,23 @@ def _custodian_after(device: Device, target: State, params: dict, actor: Actor) 
     return device.custodian_organisation_id
 
 
+def _workshop_after(device: Device, target: State, custodian_after: int | None, actor: Actor) -> int | None:
+    """The workshop a device belongs to after a step: the workshop that takes it at collection or reception."""
+    if target in (State.COLLECTED, State.RECEIVED):
+        org = db.session.get(Organisation, custodian_after) if custodian_after else None
+        if org is not None and org.kind == OrgKind.WORKSHOP:
+            return org.id
+        if actor.role == "technician":  # collected by a named carrier for this technician's workshop
+            return actor.organisation_id
+    return device.workshop_organisation_id
+
+
 def _check_org(org_id, kind: OrgKind, field: str):
     if org_id is None:
         return
     org = db.session.get(Organisation, org_id)
     if org is None or org.kind != kind:
-        raise Invalid("%(field)s must be a %(kind)s organisation.", field=field, kind=kind.value,
-                      details={field: [f"not a {kind.value} organisation"]})
+        raise unknown_reference(field)
 
 
 # Steps that keep records of their own (reservation, hand-over and kit, return, recycling): only the
@@ -294,6 +356,9 @@ def transition(
     except ValueError:
         raise Invalid("Unknown state %(state)s.", state=str(target), details={"target": ["unknown state"]}) from None
     device = tag_or_device if isinstance(tag_or_device, Device) else get_device(tag_or_device, actor=actor)
+    if claimed_by_other(device, actor) and not (device.workshop_organisation_id is None
+                                                and target in (State.COLLECTED, State.RECEIVED)):
+        raise NotFound("No device %(tag)s.", tag=device.tag)
     if actor.role not in (None, "admin") and actor.role not in lifecycle.ROLES_FOR.get(target, ()):
         raise Conflict("Your role (%(role)s) cannot move a device to %(target)s.", role=actor.role,
                        target=target.value, code="role_not_allowed")
@@ -317,6 +382,9 @@ def transition(
     custodian_after = _custodian_after(device, target, params, actor)
     values = {"state": target, "state_since": now, "updated_at": now, "version": Device.version + 1,
               "custodian_organisation_id": custodian_after}
+    workshop_after = _workshop_after(device, target, custodian_after, actor)
+    if workshop_after != device.workshop_organisation_id:
+        values["workshop_organisation_id"] = workshop_after
     if target == State.RECEIVED:
         values["last_received_at"] = now
     if target == State.DIAGNOSED:

@@ -19,10 +19,12 @@ class BatchStatus(str, enum.Enum):
 
 class Batch(Base):
     __tablename__ = "batches"
+    __table_args__ = (Index("ix_batches_workshop_status", "workshop_organisation_id", "status"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     donor_organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    # The workshop that collects (or was assigned) the batch; None while any workshop may still collect it.
     workshop_organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"))
     status: Mapped[BatchStatus] = mapped_column(enum_column(BatchStatus, "batch_status"), default=BatchStatus.OPEN, index=True)
     pickup_date: Mapped[object | None] = mapped_column(Date)

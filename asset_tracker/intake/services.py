@@ -8,7 +8,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from flask import current_app, has_app_context
-from sqlalchemy import false, func, select
+from sqlalchemy import and_, false, func, or_, select, update
 
 from .. import idempotency
 from ..custody import services as custody
@@ -34,25 +34,71 @@ _WRITE_CHUNK = 250  # device moves per transaction in batch-wide writes (well un
 
 
 def batch_scope(query, actor: Actor):
-    """Batches an actor may see: a donor its own organisation's; the workshop, auditors and admins all."""
-    if actor.role in (None, "admin", "auditor", "technician"):
+    """Batches an actor may see.
+
+    A donor its own organisation's; a technician its workshop's (the workshop that collects or was assigned
+    the batch) and, for collection only, open batches no workshop has taken yet; auditors and admins all.
+    """
+    if actor.role in (None, "admin", "auditor"):
         return query
     if actor.role == "donor":
         return query.where(Batch.donor_organisation_id == actor.organisation_id)
+    if actor.role == "technician":
+        return query.where(or_(Batch.workshop_organisation_id == actor.organisation_id,
+                               and_(Batch.workshop_organisation_id.is_(None), Batch.status == BatchStatus.OPEN)))
     return query.where(false())
 
 
-def get_batch(batch_id, *, actor: Actor) -> Batch:
-    """A batch in the actor's scope; 404 otherwise (ids cannot be probed)."""
+def get_batch(batch_id, *, actor: Actor, for_update: bool = False) -> Batch:
+    """A batch in the actor's scope; 404 otherwise (ids cannot be probed).
+
+    ``for_update``: the caller changes the batch, which a technician may do only once its workshop has taken
+    it (collecting and receiving are how a workshop takes an open batch).
+    """
     try:
         batch_id = int(batch_id)
     except (TypeError, ValueError):
         raise NotFound("No batch %(id)s.", id=str(batch_id)) from None
     batch = db.session.execute(batch_scope(select(Batch).where(Batch.id == batch_id), actor)).unique() \
         .scalar_one_or_none()
-    if batch is None:
+    if batch is None or (for_update and actor.role == "technician"
+                         and batch.workshop_organisation_id != actor.organisation_id):
         raise NotFound("No batch %(id)s.", id=str(batch_id))
     return batch
+
+
+def batch_for_registration(batch_id, donor_organisation_id: int, *, actor: Actor) -> Batch:
+    """The batch a device is registered into, named in a request body: in scope, of the device's donor, open.
+
+    A batch outside the caller's scope and a batch that does not exist get the same 404.
+    """
+    try:
+        batch = get_batch(batch_id, actor=actor, for_update=True)
+    except NotFound:
+        raise devices.unknown_reference("batch_id") from None
+    if batch.donor_organisation_id != donor_organisation_id:
+        raise Invalid("The batch belongs to another donor than the device.",
+                      details={"batch_id": ["batch of another donor"]})
+    _require_open(batch)
+    return batch
+
+
+def _take_batch(batch: Batch, workshop_id: int) -> None:
+    """A workshop takes a batch: the batch and its devices no workshop has taken yet become that workshop's."""
+    batch.workshop_organisation_id = workshop_id
+    db.session.execute(update(Device).where(Device.batch_id == batch.id, Device.workshop_organisation_id.is_(None))
+                       .values(workshop_organisation_id=workshop_id).execution_options(synchronize_session=False))
+
+
+def _workshop_for(actor: Actor, workshop_organisation_id: int | None) -> int | None:
+    """A workshop named in a body: a technician may name only its own (another one answers like an unknown id)."""
+    if workshop_organisation_id is None:
+        return actor.organisation_id if actor.role == "technician" else None
+    org = db.session.get(Organisation, workshop_organisation_id)
+    if org is None or org.kind != OrgKind.WORKSHOP or (
+            actor.role == "technician" and org.id != actor.organisation_id):
+        raise devices.unknown_reference("workshop_organisation_id")
+    return org.id
 
 
 def list_batches(*, actor: Actor, status: str | None = None, donor: int | None = None) -> list[Batch]:
@@ -115,14 +161,11 @@ def create_batch(
             raise Invalid("A donor opens batches for its own organisation only.",
                           details={"donor_organisation_id": ["server-owned for donors"]})
         donor_organisation_id = actor.organisation_id
-    donor = db.session.get(Organisation, donor_organisation_id) if donor_organisation_id else None
-    if donor is None or donor.kind != OrgKind.DONOR:
+    if donor_organisation_id is None:
         raise Invalid("Say which donor organisation gives the batch.",
                       details={"donor_organisation_id": ["a donor organisation is required"]})
-    if workshop_organisation_id is None and actor.role == "technician":
-        workshop_organisation_id = actor.organisation_id
-    if workshop_organisation_id is not None:
-        _require_org(workshop_organisation_id, OrgKind.WORKSHOP, "workshop_organisation_id")
+    donor = _require_org(donor_organisation_id, OrgKind.DONOR, "donor_organisation_id")
+    workshop_organisation_id = _workshop_for(actor, workshop_organisation_id)
     name = (name or "").strip()
     if not name:
         raise Invalid("A batch needs a name.", details={"name": ["required"]})
@@ -144,7 +187,7 @@ UPDATABLE = ("name", "pickup_date", "declared_counts", "contact_name", "contact_
 
 def update_batch(batch_id: int, changes: dict, *, actor: Actor) -> Batch:
     """Change what was declared about a batch; before and after go to the custody log."""
-    batch = get_batch(batch_id, actor=actor)
+    batch = get_batch(batch_id, actor=actor, for_update=True)
     if batch.status == BatchStatus.CLOSED:
         raise Conflict("A closed batch cannot be changed.", code="batch_closed")
     if actor.role == "donor" and batch.status != BatchStatus.OPEN:
@@ -170,8 +213,7 @@ def update_batch(batch_id: int, changes: dict, *, actor: Actor) -> Batch:
 def _require_org(org_id, kind: OrgKind, field_name: str) -> Organisation:
     org = db.session.get(Organisation, org_id)
     if org is None or org.kind != kind:
-        raise Invalid("%(field)s must be a %(kind)s organisation.", field=field_name, kind=kind.value,
-                      details={field_name: [f"not a {kind.value} organisation"]})
+        raise devices.unknown_reference(field_name)
     return org
 
 
@@ -208,7 +250,7 @@ def _tag_config() -> tuple[str, int]:
 def add_device(batch_id: int, *, actor: Actor, type: str, brand=None, model=None, serial=None, imei=None,
                notes=None, unit_value_cents=None, media: list[dict] | None = None, tag: str | None = None) -> Device:
     """Log one device into a batch (the donor's entry form): tag and custody event in one transaction."""
-    batch = get_batch(batch_id, actor=actor)
+    batch = get_batch(batch_id, actor=actor, for_update=True)
     _require_open(batch)
     if not (serial or "").strip() and not (imei or "").strip():
         raise Invalid("A serial number or an IMEI is required, so the workshop can recognise the device.",
@@ -283,7 +325,7 @@ def import_file(batch_id: int, data: bytes, *, actor: Actor, filename: str | Non
     if mode not in MODES:
         raise Invalid("Unknown import mode %(mode)s (use all or valid_only).", mode=str(mode),
                       details={"mode": ["all or valid_only"]})
-    batch = get_batch(batch_id, actor=actor)
+    batch = get_batch(batch_id, actor=actor, for_update=True)
     limit = max_upload_bytes()
     if len(data) > limit:
         raise Invalid("The file is too large (%(size)s MB; the limit is %(mb)s MB): split it into several files.",
@@ -344,7 +386,8 @@ def import_file(batch_id: int, data: bytes, *, actor: Actor, filename: str | Non
     donor_id = batch.donor_organisation_id
     conn = session.connection()
     constant = {"specs": {}, "state": State.REGISTERED, "state_since": now, "donor_organisation_id": donor_id,
-                "custodian_organisation_id": donor_id, "batch_id": batch.id, "loan": False, "created_at": now,
+                "custodian_organisation_id": donor_id, "batch_id": batch.id,
+                "workshop_organisation_id": batch.workshop_organisation_id, "loan": False, "created_at": now,
                 "updated_at": now, "version": 1}
     varying = ("tag", "type", "brand", "model", "serial", "imei", "notes", "unit_value_cents")
     _bulk_insert(conn, Device.__table__, constant, varying,
@@ -460,20 +503,24 @@ def collect_batch(batch_id: int, *, actor: Actor, workshop_organisation_id: int 
     if batch.status != BatchStatus.OPEN:
         raise Conflict("Only an open batch can be collected (this batch is %(status)s).", status=batch.status.value,
                        code="batch_not_open")
-    workshop_id = workshop_organisation_id or batch.workshop_organisation_id or (
-        actor.organisation_id if actor.role == "technician" else None)
+    workshop_id = _workshop_for(actor, workshop_organisation_id)
+    if batch.workshop_organisation_id is not None:
+        if workshop_id not in (None, batch.workshop_organisation_id):
+            raise Conflict("This batch is assigned to another workshop.", code="other_workshop",
+                           details={"workshop_organisation_id": ["the batch is assigned to another workshop"]})
+        workshop_id = batch.workshop_organisation_id
     if workshop_id is None:
         raise Invalid("Say which workshop takes the batch (workshop_organisation_id).",
                       details={"workshop_organisation_id": ["required"]})
-    _require_org(workshop_id, OrgKind.WORKSHOP, "workshop_organisation_id")
     to_move = db.session.execute(select(Device.id).where(Device.batch_id == batch.id,
                                                          Device.state == State.REGISTERED)
                                  .order_by(Device.id)).scalars().all()
     if not to_move:
         raise Conflict("This batch has no registered device to collect.", code="batch_empty")
+    _take_batch(batch, workshop_id)
     # One transaction per chunk: a batch of BATCH_MAX_DEVICES never holds the write lock for more than
     # a chunk's worth of moves. Each device's move stands on its own; if the pickup is interrupted, the
-    # batch stays open and collecting it again moves the devices still registered.
+    # batch stays open (taken by its workshop) and collecting it again moves the devices still registered.
     for chunk in _chunks(to_move, _WRITE_CHUNK):
         devices.lock_devices(chunk)
         moving = db.session.execute(select(Device).where(Device.id.in_(chunk), Device.state == State.REGISTERED)
@@ -485,7 +532,7 @@ def collect_batch(batch_id: int, *, actor: Actor, workshop_organisation_id: int 
         db.session.commit()
     batch = get_batch(batch_id, actor=actor)
     now = utcnow()
-    batch.status, batch.collected_at, batch.workshop_organisation_id = BatchStatus.COLLECTED, now, workshop_id
+    batch.status, batch.collected_at = BatchStatus.COLLECTED, now
     custody.record("batch_collected", actor=actor, custodian_before_id=batch.donor_organisation_id,
                    custodian_after_id=workshop_id, note=note,
                    details={"batch_id": batch.id, "devices": len(to_move)})
@@ -569,7 +616,7 @@ def receive_device(code: "str | Device", *, actor: Actor, batch_id: int | None =
             batch.status = BatchStatus.RECEIVED
             batch.received_at = utcnow()
             if batch.workshop_organisation_id is None and actor.role == "technician":
-                batch.workshop_organisation_id = actor.organisation_id
+                _take_batch(batch, actor.organisation_id)
         db.session.flush()
     if commit:
         db.session.commit()
@@ -629,9 +676,9 @@ class Reconciliation:
 _NOT_YET_RECEIVED = frozenset({State.REGISTERED, State.COLLECTED, State.LOST})
 
 
-def reconciliation(batch_id: int, *, actor: Actor) -> Reconciliation:
+def reconciliation(batch_id: int, *, actor: Actor, for_update: bool = False) -> Reconciliation:
     """Expected-not-received, received-not-expected and counts by type (declared, logged, received)."""
-    batch = get_batch(batch_id, actor=actor)
+    batch = get_batch(batch_id, actor=actor, for_update=for_update)
     session = db.session
     expected = session.execute(select(Device).where(Device.batch_id == batch.id).order_by(Device.id)) \
         .unique().scalars().all()
@@ -694,7 +741,7 @@ def explain(batch_id: int, tag: str, *, actor: Actor, note: str, declare_lost: b
     note = (note or "").strip()
     if not note:
         raise Invalid("Explain the discrepancy in a note.", details={"note": ["required"]})
-    batch = get_batch(batch_id, actor=actor)
+    batch = get_batch(batch_id, actor=actor, for_update=True)
     if batch.status == BatchStatus.CLOSED:
         raise Conflict("A closed batch cannot be changed.", code="batch_closed")
     tag = (tag or "").strip().upper()
@@ -722,7 +769,7 @@ def explain(batch_id: int, tag: str, *, actor: Actor, note: str, declare_lost: b
 
 def close_batch(batch_id: int, *, actor: Actor, note: str | None = None) -> Reconciliation:
     """Close a received batch; refused while a discrepancy is unexplained, or counts differ without a note."""
-    rec = reconciliation(batch_id, actor=actor)
+    rec = reconciliation(batch_id, actor=actor, for_update=True)
     batch = rec.batch
     if batch.status == BatchStatus.CLOSED:
         raise Conflict("This batch is already closed.", code="batch_closed")

@@ -10,11 +10,12 @@ from flask import Flask, current_app
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from ..auth.models import User
 from ..custody import services as custody
 from ..custody.services import Actor
 from ..db import utcnow
 from ..devices.models import DEVICE_TYPE_LABELS, Device
-from ..devices.services import allocate_tags, scoped
+from ..devices.services import allocate_tags, scoped, unknown_reference
 from ..errors import Conflict, Invalid, NotFound
 from ..extensions import db
 from ..organisations.models import OrgKind, Organisation
@@ -312,9 +313,13 @@ def _count_prints(tags: list[str]) -> list[str]:
 
 
 def blank_scope(query, actor: Actor):
-    """Blank tag ranges an actor may see: a donor those issued to its organisation; the workshop, auditors, admins all."""
-    if actor.role in (None, "admin", "auditor", "technician"):
+    """Blank tag ranges an actor may see: a donor those issued to its organisation; a technician those its
+    workshop issued; auditors and admins all."""
+    if actor.role in (None, "admin", "auditor"):
         return query
+    if actor.role == "technician":
+        return query.where(BlankTagIssue.issued_by_user_id.in_(
+            select(User.id).where(User.organisation_id == actor.organisation_id)))
     if actor.role == "donor":
         return query.where(BlankTagIssue.donor_organisation_id == actor.organisation_id)
     return query.where(BlankTagIssue.id.is_(None))
@@ -325,7 +330,7 @@ def issue_blank_tags(count: int, *, donor_organisation_id: int, actor: Actor, no
     """Allocate ``count`` new tags from the sequence as blank pre-printed tags for a donor organisation."""
     donor = db.session.get(Organisation, donor_organisation_id) if donor_organisation_id else None
     if donor is None or donor.kind != OrgKind.DONOR:
-        raise Invalid("Unknown donor organisation.", details={"donor_organisation_id": ["not a donor organisation"]})
+        raise unknown_reference("donor_organisation_id")
     limit = current_app.config["LABEL_MAX_PER_JOB"]
     if not isinstance(count, int) or not 1 <= count <= limit:
         raise Invalid("Issue between 1 and %(limit)s blank tags at a time.", limit=limit,

@@ -114,7 +114,7 @@ def add_destruction(data, tag):
 @blp.response(201, WaitingSchema)
 def no_media(data, tag):
     """State that the device holds no storage medium (checked physically)."""
-    device = services.state_no_media(get_device(tag, actor=actor()), actor=actor(), note=data["note"])
+    device = services.state_no_media(get_device(tag, actor=actor(), for_update=True), actor=actor(), note=data["note"])
     return {"device": device, "media": 0, "cleared": 0}
 
 

@@ -14,9 +14,10 @@ from ..custody.models import CustodyEvent
 from ..custody.services import Actor
 from ..db import utcnow
 from ..devices.models import Device, MediumKind, StorageMedium
-from ..devices.services import get_device, scoped
+from ..devices.services import get_device, scoped, unknown_reference
 from ..errors import Conflict, Invalid, NotFound
 from ..extensions import db
+from ..intake.services import get_batch
 from ..lifecycle import N_, NEEDS_WIPE, State
 from . import nwipe
 from .csv_import import WipeCsvError, parse_wipe_csv
@@ -40,7 +41,7 @@ def _normal_serial(value: str | None) -> str | None:
 
 
 def _editable_device(tag, actor: Actor) -> Device:
-    device = get_device(tag, actor=actor)
+    device = get_device(tag, actor=actor, for_update=True)
     if device.state not in MEDIA_EDITABLE_STATES:
         raise Conflict("Storage media can be changed only until the device is wiped; this one is %(state)s.",
                        state=device.state.value, code="media_locked")
@@ -91,8 +92,8 @@ def add_medium(tag, *, actor: Actor, kind: str, model: str | None = None, serial
 
 def update_medium(tag, medium_id: int, changes: dict, *, actor: Actor) -> StorageMedium:
     """Correct a medium's kind, model, serial or capacity; the event keeps before and after."""
+    medium = _medium_of(get_device(tag, actor=actor, for_update=True), medium_id)  # 404 before any 409
     device = _editable_device(tag, actor)
-    medium = _medium_of(device, medium_id)
     if "serial" in changes:
         changes["serial"] = _normal_serial(changes["serial"])
         _check_serial_free(device, changes["serial"], medium.id)
@@ -115,8 +116,8 @@ def update_medium(tag, medium_id: int, changes: dict, *, actor: Actor) -> Storag
 
 def remove_medium(tag, medium_id: int, *, actor: Actor) -> None:
     """Remove a medium recorded by mistake; one with wipe records is evidence and stays."""
+    medium = _medium_of(get_device(tag, actor=actor, for_update=True), medium_id)  # 404 before any 409
     device = _editable_device(tag, actor)
-    medium = _medium_of(device, medium_id)
     if db.session.scalar(select(WipeRecord.id).where(WipeRecord.medium_id == medium.id).limit(1)) is not None:
         raise Conflict("This storage medium has wipe records: it is evidence and cannot be removed.",
                        code="medium_has_records")
@@ -218,7 +219,10 @@ def record_wipe(device: Device, medium_id: int, *, actor: Actor, result: str, me
                 bytes_erased: int | None = None, source: str = "manual", evidence=None,
                 details: dict | None = None, commit: bool = True) -> WipeRecord:
     """Record the outcome of wiping (or destroying) one storage medium, with a custody event."""
-    medium = _medium_of(device, medium_id)
+    try:
+        medium = _medium_of(device, medium_id)
+    except NotFound:  # medium_id comes in the body: another device's medium answers like an unknown one
+        raise unknown_reference("medium_id") from None
     record, event = _add_record(
         device, medium, actor=actor, result=result, method=method, nist_category=nist_category, tool=tool,
         tool_version=tool_version, passes=passes, pattern=pattern, verification=verification,
@@ -233,7 +237,7 @@ def record_wipe(device: Device, medium_id: int, *, actor: Actor, result: str, me
 def record_manual_wipe(tag, medium_id: int, *, actor: Actor, evidence_file: tuple[str, bytes] | None = None,
                        **fields) -> WipeRecord:
     """A wipe typed in by the technician, with an optional evidence file (tool report, photo)."""
-    device = get_device(tag, actor=actor)
+    device = get_device(tag, actor=actor, for_update=True)
     evidence = None
     if evidence_file and evidence_file[1]:
         evidence = store_evidence(evidence_file[1], evidence_file[0], actor=actor)
@@ -247,7 +251,7 @@ def record_destruction(tag, medium_id: int, *, actor: Actor, method: str, destro
     if method not in DESTRUCTION_METHODS:
         raise Invalid("Unknown destruction method %(method)s.", method=method,
                       details={"method": [f"one of {', '.join(DESTRUCTION_METHODS)}"]})
-    device = get_device(tag, actor=actor)
+    device = get_device(tag, actor=actor, for_update=True)
     evidence = None
     if evidence_file and evidence_file[1]:
         evidence = store_evidence(evidence_file[1], evidence_file[0], actor=actor)
@@ -388,7 +392,7 @@ def plan_nwipe_import(files: list[tuple[str, bytes]], *, actor: Actor,
             else:
                 plan.problem = "unreadable_serial"
             if plan.medium is not None:
-                plan.device = get_device(plan.medium.device_id, actor=actor)
+                plan.device = get_device(plan.medium.device_id, actor=actor, for_update=True)
                 if plan.device.state not in RECORDABLE_STATES:
                     plan.problem = "device_not_in_workshop"
                 elif not plan.recordable:
@@ -605,7 +609,7 @@ def current_verification(device: Device) -> WipeVerification | None:
 
 def verify_wipe(tag, *, actor: Actor, confirmed: bool, note: str | None = None) -> WipeVerification:
     """A second technician checks a picked device's wipe; whoever wiped it may not check it."""
-    device = get_device(tag, actor=actor)
+    device = get_device(tag, actor=actor, for_update=True)
     check = db.session.scalar(select(WipeVerification).where(
         WipeVerification.device_id == device.id, WipeVerification.status == VerificationStatus.PENDING)
         .order_by(WipeVerification.id.desc()).limit(1))
@@ -742,12 +746,8 @@ def certificate_for_device(tag, *, actor: Actor) -> DeviceEvidence:
 
 
 def certificate_for_batch(batch_id: int, *, actor: Actor):
-    """A batch and the evidence of each of its devices; another donor's batch is 404."""
-    from ..intake.models import Batch
-
-    batch = db.session.get(Batch, batch_id)
-    if batch is None or (actor.role == "donor" and batch.donor_organisation_id != actor.organisation_id):
-        raise NotFound("No batch %(id)s.", id=batch_id)
+    """A batch and the evidence of each of its devices; a batch outside the caller's scope is 404."""
+    batch = get_batch(batch_id, actor=actor)
     devices = db.session.execute(scoped(select(Device).where(Device.batch_id == batch.id).order_by(Device.tag),
                                         actor)).unique().scalars().all()
     return batch, device_evidence(devices)

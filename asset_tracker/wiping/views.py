@@ -126,7 +126,7 @@ def add_destruction(tag):
 @access(*WORKSHOP)
 def no_media(tag):
     data = NoMediaIn().load(_form())
-    services.state_no_media(get_device(tag, actor=actor()), actor=actor(), note=data["note"])
+    services.state_no_media(get_device(tag, actor=actor(), for_update=True), actor=actor(), note=data["note"])
     flash(_("Statement recorded: this device has no storage media."), "success")
     return _back(tag)
 

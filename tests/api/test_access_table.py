@@ -1,9 +1,11 @@
 """Authorisation from the outside: every route has a rule, and every rule is enforced."""
+import io
 import re
 
 import pytest
 
 from asset_tracker.auth.access import AUTHENTICATED, BUILTIN_RULES, PUBLIC, rule_for
+from tests import factories, scope_world
 
 # Writes an auditor may make: their own session and language, nothing else.
 AUDITOR_WRITES = {"auth.logout", "auth.set_language", "auth.login"}
@@ -84,3 +86,89 @@ def test_admin_only_routes_refuse_other_roles(app, client, api_headers, role):
 def test_an_unknown_route_is_a_404_envelope(client):
     resp = client.get("/api/v1/nothing-here")
     assert resp.status_code == 404 and resp.json["error"]["code"] == "not_found"
+
+
+# ---------------------------------------------------------------- two organisations of every kind
+
+
+# Valid bodies, so that the answer depends on the object in the path, not on a missing field.
+API_BODIES = {
+    "api_devices.transition": lambda v: {"json": {"target": "diagnosed", "verdict": "refurbish"}},
+    "api_batches.import_devices": lambda v: {"data": {"file": (io.BytesIO(b"type;serial\nlaptop;SCOPE0001\n"),
+                                                                "lot.csv")}, "content_type": "multipart/form-data"},
+    "api_batches.receive": lambda v: {"json": {"code": v["tag"]}},
+    "api_batches.explain": lambda v: {"json": {"tag": v["batch_device"], "note": "not on the van"}},
+    "api_wiping.add_medium": lambda v: {"json": {"kind": "ssd", "serial": "SCOPEDISK1"}},
+    "api_wiping.add_record": lambda v: {"json": {
+        "medium_id": v["medium_id"], "result": "passed", "nist_category": "clear", "method": "Fill With Zeros",
+        "verification": "last pass", "ended_at": "2026-03-02T09:15:00+01:00"}},
+    "api_wiping.add_destruction": lambda v: {"json": {"medium_id": v["medium_id"], "method": "shred",
+                                                      "destroyed_at": "2026-03-02T09:15:00+01:00"}},
+    "api_wiping.verify": lambda v: {"json": {"confirmed": True}},
+    "api_distribution.record_return": lambda v: {"json": {"reason": "end of the school year"}},
+}
+
+
+def _probe(rule, methods, values, send) -> list[tuple]:
+    """Call every method of ``rule`` with the URL built from ``values``; (method, url, status) each."""
+    out = []
+    for method in methods:
+        url = scope_world.url_for_side(rule, values)
+        out.append((method, url, send(method, url, rule.endpoint, values).status_code))
+    return out
+
+
+def _cases(app, role: str, prefix: str, skip_prefix: str | None = None):
+    """Routes under ``prefix`` open to ``role`` that take the id or tag of an organisation's object."""
+    for rule, methods in _routes(app):
+        params = scope_world.id_params(rule)
+        if not rule.rule.startswith(prefix) or not params:
+            continue
+        if skip_prefix and rule.rule.startswith(skip_prefix):
+            continue
+        if role not in (BUILTIN_RULES.get(rule.endpoint) or rule_for(app, rule.endpoint)):
+            continue
+        if any((role, p) in scope_world.NOT_SCOPED and role == "technician" for p in params):
+            continue  # the object is shared by every organisation of that kind
+        yield rule, methods, params
+
+
+def check_two_organisations(app, world, role, own, other, send, prefix, expect_own_get, skip_prefix=None):
+    """Every route, every method: the other side's objects answer 404, one's own are found."""
+    mine, theirs = world[own], world[other]
+    wrong, checked = [], 0
+    for rule, methods, params in _cases(app, role, prefix, skip_prefix):
+        # The other side's objects, all at once and one parameter at a time (own tag, their medium…).
+        variants = [theirs] + ([{**mine, scope_world.ID_PARAMS[p]: theirs[scope_world.ID_PARAMS[p]]}
+                                for p in params] if len(params) > 1 else [])
+        for values in variants:
+            for method, url, status in _probe(rule, methods, values, send):
+                checked += 1
+                if status != 404:
+                    wrong.append(("other", method, url, status))
+    for rule, methods, params in _cases(app, role, prefix, skip_prefix):
+        if any((role, p) in scope_world.NOT_SCOPED for p in params):
+            continue
+        for method, url, status in _probe(rule, methods, mine, send):
+            checked += 1
+            if method == "GET" and status != expect_own_get(rule):
+                wrong.append(("own", method, url, status))
+            elif method != "GET" and status in (403, 404):
+                wrong.append(("own", method, url, status))
+    return wrong, checked
+
+
+@pytest.mark.parametrize("own, other", [("A", "B"), ("B", "A")])
+@pytest.mark.parametrize("role", ["donor", "technician", "coordinator"])
+def test_every_api_route_with_an_id_answers_404_for_another_organisations_object(app, client, orgs, users, role,
+                                                                                 own, other):
+    world = scope_world.build(orgs, users)
+    headers = {"Authorization": f"Bearer {factories.token_for(world['users'][role][own])}"}
+
+    def send(method, url, endpoint, values):
+        body = API_BODIES[endpoint](values) if endpoint in API_BODIES else {"json": {}}
+        return client.open(url, method=method, headers=headers, **body)
+
+    wrong, checked = check_two_organisations(app, world, role, own, other, send, "/api/", lambda rule: 200)
+    assert wrong == [], "\n".join(map(str, wrong))
+    assert checked >= 10

@@ -233,7 +233,7 @@ def test_blank_ranges_are_scoped_to_their_donor(db, orgs, users):
 
 
 def test_only_donor_organisations_receive_blank_tags(db, orgs, users):
-    with pytest.raises(Invalid, match="Unknown donor"):
+    with pytest.raises(NotFound, match="donor_organisation_id"):
         labels.issue_blank_tags(2, donor_organisation_id=orgs["partner"].id, actor=tech(users))
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 import io
 import logging
 
+import pytest
+
 from sqlalchemy import inspect, text
 
 from asset_tracker.custody.services import Actor, verify_chain
@@ -92,3 +94,91 @@ def test_an_erased_reference_is_in_no_table_export_or_log_and_the_chain_verifies
     events = client.get(f"/api/v1/devices/{tag}/events", headers=api_headers("auditor")).get_json()
     assert [e["state_after"] for e in events if e["state_after"]][-2:] == ["handed_over", "returned"]
     assert events[-1]["type"] == "beneficiary_reference_erased"
+
+
+# ---------------------------------------------------------------- no copy left in the database files
+
+FILE_REF = "MC-9731"
+
+
+def _handed_over_with(orgs, users, ref: str):
+    from asset_tracker.assignment import services as dist
+
+    device = factories.make_device(orgs, users, State.READY)
+    coord = Actor.of(users["coordinator_b"])
+    dist.reserve_device(device.tag, actor=coord, programme_id=orgs["programme"].id)
+    return dist.record_handover(device.tag, actor=coord, beneficiary_ref=ref, beneficiary_category="pupil")
+
+
+def _sqlite_file_bytes(db) -> bytes:
+    """The database file and its write-ahead log, read after a checkpoint of the log."""
+    import os
+
+    db.session.commit()
+    raw = db.engine.raw_connection()
+    try:
+        raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        raw.close()
+    path = db.engine.url.database
+    data = open(path, "rb").read()
+    if os.path.exists(path + "-wal"):
+        data += open(path + "-wal", "rb").read()
+    return data
+
+
+def test_every_sqlite_connection_zeroes_what_it_deletes(db):
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite only")
+    with db.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA secure_delete").scalar() == 1
+
+
+def test_an_erased_reference_is_not_in_the_sqlite_files_bytes(db, client, orgs, users, api_headers):
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite only")
+    handover = _handed_over_with(orgs, users, FILE_REF)
+    assert FILE_REF.encode() in _sqlite_file_bytes(db)  # the search finds it while it is stored
+
+    resp = client.post(f"/api/v1/handovers/{handover.id}/erase-reference", headers=api_headers("coordinator_b"))
+    assert resp.status_code == 200
+
+    assert FILE_REF.encode() not in _sqlite_file_bytes(db)
+
+
+def test_references_purged_for_retention_are_not_in_the_sqlite_files_bytes(db, orgs, users, runner):
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite only")
+    from asset_tracker.assignment import services as dist
+
+    handover = _handed_over_with(orgs, users, FILE_REF)
+    dist.record_return(handover.id, actor=Actor.of(users["coordinator_b"]), reason="end of school year")
+    assert FILE_REF.encode() in _sqlite_file_bytes(db)
+
+    result = runner.invoke(args=["distribution", "purge-references", "--days", "0"])
+    assert result.exit_code == 0 and "1 beneficiary references erased" in result.output
+
+    assert FILE_REF.encode() not in _sqlite_file_bytes(db)
+
+
+def test_an_erased_reference_leaves_no_dead_tuple_in_postgresql(db, client, orgs, users, api_headers):
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL only")
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS pageinspect")
+
+    def in_heap_pages() -> bool:
+        db.session.commit()
+        with db.engine.connect() as conn:
+            pages = conn.exec_driver_sql("SELECT pg_relation_size('handovers') / current_setting('block_size')::int") \
+                .scalar()
+            return any(conn.exec_driver_sql("SELECT position(%(ref)s::bytea IN get_raw_page('handovers', %(n)s)) > 0",
+                                            {"ref": FILE_REF, "n": n}).scalar() for n in range(pages))
+
+    handover = _handed_over_with(orgs, users, FILE_REF)
+    assert in_heap_pages()  # the search finds it while it is stored
+
+    resp = client.post(f"/api/v1/handovers/{handover.id}/erase-reference", headers=api_headers("coordinator_b"))
+    assert resp.status_code == 200
+
+    assert not in_heap_pages()
