@@ -70,8 +70,10 @@ def register_blueprints(app: Flask) -> None:
     """Every capability's `views.bp` (and its `NAV` menu entries) and `api.BLUEPRINTS`."""
     from .api import init_api
     from .capabilities import modules
+    from .schemas import BoundedIntConverter
     from .web.nav import add_nav, init_nav
 
+    app.url_map.converters["int"] = BoundedIntConverter  # before any route is added
     init_api(app)
     init_nav(app)
     for module in modules("views"):

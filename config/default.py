@@ -26,6 +26,8 @@ LOGIN_RATE_LIMIT = "10 per minute"
 RATELIMIT_STORAGE_URI = "memory://"
 # Largest accepted upload, in bytes (imports, wipe logs).
 MAX_CONTENT_LENGTH = 20 * 1024 * 1024
+# Deepest nesting of arrays/objects accepted in a JSON body (deeper: 400, before any parsing).
+JSON_MAX_DEPTH = 32
 # Page size of lists and API collections, and its ceiling.
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
