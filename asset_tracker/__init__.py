@@ -92,7 +92,8 @@ def register_request_hooks(app: Flask) -> None:
     @app.before_request
     def _request_id():
         # A request never inherits who called before it (g outlives a request inside an app context).
-        for key in ("_login_user", "token_auth"):
+        # Nor its CSRF token or language (tests run many requests inside one application context).
+        for key in ("_login_user", "token_auth", app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"), "_flask_babel"):
             g.pop(key, None)
         g.request_id = (request.headers.get("X-Request-Id") or uuid.uuid4().hex)[:64]
         if request.method in ("GET", "HEAD"):

@@ -18,6 +18,16 @@ LANGUAGES = ["fr", "en"]
 BABEL_DEFAULT_TIMEZONE = "Europe/Paris"
 # A scanning station stays open all day: CSRF tokens live as long as the session (no time limit).
 WTF_CSRF_TIME_LIMIT = None
+# A signed-in session ends after this many minutes without a request (a workshop station left alone)...
+SESSION_IDLE_MINUTES = 120
+# ...and this many hours after sign-in whatever the activity (one workshop day); the cookie lives as long.
+SESSION_MAX_HOURS = 12
+# Shortest password accepted, in characters.
+PASSWORD_MIN_LENGTH = 10
+# Least zxcvbn strength score (0-4) a new password needs; 3 means "safely unguessable" against offline attacks.
+PASSWORD_MIN_SCORE = 3
+# Days an API token lives from its issue (a new one is issued before it ends).
+TOKEN_LIFETIME_DAYS = 365
 # Password hashing scheme (werkzeug): scrypt, memory-hard.
 PASSWORD_HASH_METHOD = "scrypt"
 # Login attempts allowed per client address.
