@@ -70,8 +70,10 @@ def register_blueprints(app: Flask) -> None:
     """Every capability's `views.bp` (and its `NAV` menu entries) and `api.BLUEPRINTS`."""
     from .api import init_api
     from .capabilities import modules
+    from .schemas import BoundedIntConverter
     from .web.nav import add_nav, init_nav
 
+    app.url_map.converters["int"] = BoundedIntConverter  # before any route is added
     init_api(app)
     init_nav(app)
     for module in modules("views"):
@@ -90,7 +92,8 @@ def register_request_hooks(app: Flask) -> None:
     @app.before_request
     def _request_id():
         # A request never inherits who called before it (g outlives a request inside an app context).
-        for key in ("_login_user", "token_auth"):
+        # Nor its CSRF token or language (tests run many requests inside one application context).
+        for key in ("_login_user", "token_auth", app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"), "_flask_babel"):
             g.pop(key, None)
         g.request_id = (request.headers.get("X-Request-Id") or uuid.uuid4().hex)[:64]
         if request.method in ("GET", "HEAD"):

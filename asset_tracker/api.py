@@ -26,9 +26,10 @@ def init_api(app: Flask) -> None:
 
     @app.before_request
     def _api_csrf():
-        # Browser fetches with a session cookie must carry the CSRF token; bearer-token clients need not.
+        # A request authenticated by the session cookie must carry the CSRF token, whatever other headers it has;
+        # only a valid bearer token (which then decides who calls, see auth.session) makes the cookie irrelevant.
         if request.path.startswith("/api/") and request.method not in ("GET", "HEAD", "OPTIONS") \
-                and not g.get("token_auth") and "Authorization" not in request.headers:
+                and not g.get("token_auth"):
             csrf.protect()
 
     @app.route("/healthz")

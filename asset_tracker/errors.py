@@ -1,11 +1,13 @@
 """Domain errors and the one JSON error envelope {"error": {"code", "message", "details"}}."""
 from __future__ import annotations
 
+import re
+
 from flask import Flask, g, jsonify, make_response, render_template, request
 from flask_babel import gettext
 from marshmallow import ValidationError
-from sqlalchemy.exc import OperationalError
-from werkzeug.exceptions import HTTPException
+from sqlalchemy.exc import IntegrityError, OperationalError
+from werkzeug.exceptions import BadRequestKeyError, HTTPException
 
 
 class DomainError(Exception):
@@ -85,6 +87,15 @@ _HTTP_CODES = {
 
 
 def register_error_handlers(app: Flask) -> None:
+    @app.before_request
+    def _json_depth():
+        # Python's JSON parser recurses: a body nested ~1,000 deep would end in RecursionError (a 500).
+        if request.is_json and request.content_length:
+            limit = app.config["JSON_MAX_DEPTH"]
+            if json_depth(request.get_data(cache=True)) > limit:
+                raise DomainError("The JSON body is nested deeper than %(n)s levels.", n=limit, code="too_deep",
+                                  details={"json": [f"deeper than {limit} levels"]})
+
     @app.errorhandler(DomainError)
     def _domain(err: DomainError):
         if wants_json():
@@ -113,11 +124,45 @@ def register_error_handlers(app: Flask) -> None:
         elif code == 413:
             limit = app.config.get("MAX_CONTENT_LENGTH") or 0
             message = gettext("The upload is too large (limit %(mb)s MB).", mb=limit // (1024 * 1024))
+        elif isinstance(err, BadRequestKeyError) and err.args:
+            # request.form["x"] on a form sent without that field
+            message = gettext("A required field is missing: %(field)s.", field=err.args[0])
+            details = {str(err.args[0]): [gettext("Missing data for required field.")]}
         else:
             message = _http_message(code, err)
         if wants_json():
-            return envelope(code, _HTTP_CODES.get(code, "error"), message, details)
-        return _page(code, message, details)
+            resp = envelope(code, _HTTP_CODES.get(code, "error"), message, details)
+        else:
+            resp = _page(code, message, details)
+        if code == 405:  # the methods the route does allow (RFC 9110)
+            resp = app.make_response(resp)
+            for name, value in err.get_headers():
+                if name.lower() == "allow":
+                    resp.headers["Allow"] = value
+        return resp
+
+    @app.errorhandler(OverflowError)
+    def _overflow(err: OverflowError):
+        _rollback()  # first: the reader's language is looked up on the user, through the session
+        # A number too large for the database that no schema caught (a plain form or query value).
+        return _refusal(400, "bad_request", gettext("A number is out of range (at most %(max)s).", max=2**63 - 1))
+
+    @app.errorhandler(RecursionError)
+    def _recursion(err: RecursionError):
+        _rollback()  # first: the reader's language is looked up on the user, through the session
+        return _refusal(400, "too_deep", gettext("The request is nested too deeply."))
+
+    @app.errorhandler(IntegrityError)
+    def _integrity(err: IntegrityError):
+        _rollback()  # first: the reader's language is looked up on the user, through the session
+        # The services check what users can get wrong; this is the database's own last word (a race, a foreign id
+        # that vanished): a 4xx naming the kind of conflict, never a 500.
+        app.logger.warning("integrity error on %s %s: %s", request.method, request.path, err.orig)
+        if _is_foreign_key(err):
+            return _refusal(422, "unknown_reference",
+                            gettext("This refers to something that does not exist or is not visible to you."))
+        return _refusal(409, "conflict", gettext("This conflicts with existing data (a duplicate or a concurrent "
+                                                 "change). Nothing was changed."))
 
     @app.errorhandler(OperationalError)
     def _operational(err: OperationalError):
@@ -125,9 +170,9 @@ def register_error_handlers(app: Flask) -> None:
             return _unexpected(err)
         from flask_babel import force_locale
 
-        from .extensions import db, login_manager
+        from .extensions import login_manager
 
-        db.session.rollback()
+        _rollback()
         app.logger.warning("write lock not obtained on %s %s: %s", request.method, request.path, err.orig)
         # The answer must not touch the database again: the caller is shown as anonymous (loading them is
         # what may have failed) and the language comes from the request, not from their profile.
@@ -135,21 +180,50 @@ def register_error_handlers(app: Flask) -> None:
         language = request.accept_languages.best_match(app.config["LANGUAGES"]) or app.config["LANGUAGES"][0]
         with force_locale(language):
             message = gettext("The service is busy with other changes. Nothing was changed; try again in a moment.")
-            if wants_json():
-                response = envelope(503, "busy", message)
-            else:
-                response = _page(503, message)
-        response = make_response(response)
+            response = make_response(_refusal(503, "busy", message))
         response.headers["Retry-After"] = str(app.config.get("BUSY_RETRY_AFTER_SECONDS", 2))
         return response
 
     @app.errorhandler(Exception)
     def _unexpected(err: Exception):
-        app.logger.exception("unhandled error on %s %s", request.method, request.path)
-        message = gettext("Something went wrong on our side. Nothing was changed; please try again.")
-        if wants_json():
-            return envelope(500, "internal_error", message)
-        return _page(500, message)
+        _rollback()  # first: the reader's language is looked up on the user, through the session
+        request_id = g.get("request_id", "")
+        app.logger.exception("unhandled error on %s %s (request %s)", request.method, request.path, request_id)
+        message = gettext("Something went wrong on our side. Nothing was changed; please try again. "
+                          "Quote request %(id)s if you report it.", id=request_id)
+        return _refusal(500, "internal_error", message, {"request_id": request_id})
+
+
+def _rollback() -> None:
+    from .extensions import db
+
+    db.session.rollback()
+
+
+def _refusal(status: int, code: str, message: str, details=None):
+    if wants_json():
+        return envelope(status, code, message, details)
+    return _page(status, message, details)
+
+
+def _is_foreign_key(err: IntegrityError) -> bool:
+    sqlstate = getattr(err.orig, "sqlstate", None)  # psycopg
+    return sqlstate == "23503" or "FOREIGN KEY" in str(err.orig).upper()
+
+
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+
+
+def json_depth(body: bytes) -> int:
+    """Deepest nesting of arrays and objects in a JSON text, without parsing it (strings are skipped)."""
+    depth = deepest = 0
+    for ch in _JSON_STRING.sub(b"", body).translate(None, delete=bytes(set(range(256)) - set(b"[]{}"))):
+        if ch in (0x5B, 0x7B):
+            depth += 1
+            deepest = max(deepest, depth)
+        else:
+            depth -= 1
+    return deepest
 
 
 def is_lock_timeout(err: OperationalError) -> bool:

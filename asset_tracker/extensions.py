@@ -9,11 +9,19 @@ from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 
 from .db import Base
+from .schemas import ErrorSchema
 
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
 babel = Babel()
-api = Api()
+
+
+class _Api(Api):
+    # The documented error body is the envelope errors.py sends, not flask-smorest's own.
+    ERROR_SCHEMA = ErrorSchema
+
+
+api = _Api()
 limiter = Limiter(key_func=get_remote_address, default_limits=[])

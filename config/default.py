@@ -20,6 +20,16 @@ LANGUAGES = ["fr", "en"]
 BABEL_DEFAULT_TIMEZONE = "Europe/Paris"
 # A scanning station stays open all day: CSRF tokens live as long as the session (no time limit).
 WTF_CSRF_TIME_LIMIT = None
+# A signed-in session ends after this many minutes without a request (a workshop station left alone)...
+SESSION_IDLE_MINUTES = 120
+# ...and this many hours after sign-in whatever the activity (one workshop day); the cookie lives as long.
+SESSION_MAX_HOURS = 12
+# Shortest password accepted, in characters.
+PASSWORD_MIN_LENGTH = 10
+# Least zxcvbn strength score (0-4) a new password needs; 3 means "safely unguessable" against offline attacks.
+PASSWORD_MIN_SCORE = 3
+# Days an API token lives from its issue (a new one is issued before it ends).
+TOKEN_LIFETIME_DAYS = 365
 # Password hashing scheme (werkzeug): scrypt, memory-hard.
 PASSWORD_HASH_METHOD = "scrypt"
 # Login attempts allowed per client address.
@@ -39,6 +49,9 @@ XLSX_MAX_UNCOMPRESSED = 64 * 1024 * 1024
 XLSX_MAX_RATIO = 100
 # Crash tests only: an import creates this file once its rows are written, then waits before committing.
 IMPORT_BARRIER_FILE = None
+
+# Deepest nesting of arrays/objects accepted in a JSON body (deeper: 400, before any parsing).
+JSON_MAX_DEPTH = 32
 # Page size of lists and API collections, and its ceiling.
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500

@@ -1,7 +1,7 @@
 """Audit routes of the JSON API: streamed exports, checkpoints and the public key."""
 from __future__ import annotations
 
-from flask import Response, current_app, stream_with_context
+from flask import Response, current_app, g, stream_with_context
 from flask_smorest import Blueprint
 from marshmallow import fields, pre_load, validate
 
@@ -79,9 +79,25 @@ def streamed(export: exports.Export, fmt: str, filters: dict, filename: str | No
     else:
         body = exports.stream_xlsx(export)
     name = filename or f"{export.name}.{fmt}"
-    return Response(stream_with_context(body), mimetype=MIMETYPES[fmt],
+    return Response(stream_with_context(_aborting(body, name)), mimetype=MIMETYPES[fmt],
                     headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store",
                              "X-Accel-Buffering": "no"})
+
+
+def _aborting(body, name: str):
+    """Pass the export through; a failure once bytes are sent is logged and raised on to the server, which then
+    drops the connection without the chunked encoding's last chunk, so the client sees a cut transfer, not a
+    complete-looking file (the status line has already said 200)."""
+    sent = 0
+    request_id = g.get("request_id", "")
+    try:
+        for block in body:
+            sent += len(block)
+            yield block
+    except Exception:
+        current_app.logger.exception("export %s failed after %s bytes (request %s): transfer aborted",
+                                     name, sent, request_id)
+        raise
 
 
 def _dialect() -> str:

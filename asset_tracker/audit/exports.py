@@ -275,19 +275,32 @@ def stream_csv(export: Export) -> Iterator[str]:
         conn.close()
 
 
+def trailer_line(export_name: str, rows: int) -> str:
+    """The last line of every JSON Lines export: an export without it was cut short."""
+    return json.dumps({"trailer": {"export": export_name, "rows": rows, "complete": True}}) + "\n"
+
+
 def stream_jsonl(export: Export) -> Iterator[str]:
-    """One JSON object per line. Values are exact (no formula guard): events keep what their hash covers."""
+    """One JSON object per line, then the trailer line with the row count.
+
+    Values are exact (no formula guard): events keep what their hash covers.
+    """
     conn = _read_connection()
     dumps, cols = json.dumps, export.columns
+    count = 0
     try:
         if export.json_pages is not None:
             for rows in export.json_pages(conn):
+                count += len(rows)
                 yield "\n".join([r[1] for r in rows]) + "\n"
-            return
-        for rows in export.pages(conn):
-            yield "".join(dumps(dict(zip(cols, map(_json_value, row))), ensure_ascii=False) + "\n" for row in rows)
+        else:
+            for rows in export.pages(conn):
+                count += len(rows)
+                yield "".join(dumps(dict(zip(cols, map(_json_value, row))), ensure_ascii=False) + "\n"
+                              for row in rows)
     finally:
         conn.close()
+    yield trailer_line(export.name, count)
 
 
 XLSX_MAX_ROWS = 1_048_575  # a worksheet's last row, minus the header

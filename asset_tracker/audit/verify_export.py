@@ -9,6 +9,8 @@ It recomputes the SHA-256 of every event, checks that each event links to the on
 every checkpoint's Ed25519 signature, and that the exported event at each checkpoint's position has the
 signed hash. Exit status 0 when everything holds, 1 otherwise (the first problem is named).
 A filtered export (one device, a date range) has gaps: pass --partial to check what it holds.
+The export's last line is its trailer, {"trailer": {"export": "events", "rows": N, "complete": true}}: an
+export without it, or whose count differs, was cut short (--no-trailer reads exports made before trailers).
 """
 from __future__ import annotations
 
@@ -50,7 +52,8 @@ def load_public_key(pem: bytes):
     return key, hashlib.sha256(raw).hexdigest()[:16]
 
 
-def verify(events_lines, checkpoint_lines, public_pem: bytes, *, partial: bool = False) -> tuple[bool, list[str]]:
+def verify(events_lines, checkpoint_lines, public_pem: bytes, *, partial: bool = False,
+           trailer_required: bool = True) -> tuple[bool, list[str]]:
     """(ok, report lines). ``events_lines`` may be any iterable of JSON lines (a file is read as it goes)."""
     from cryptography.exceptions import InvalidSignature
 
@@ -79,11 +82,21 @@ def verify(events_lines, checkpoint_lines, public_pem: bytes, *, partial: bool =
         checkpoints[cp["seq"]] = cp
     matched = set()
     count, first_seq, last_seq, last_hash = 0, None, None, None
+    trailer = None
     for n, line in enumerate(events_lines, start=1):
         if not line.strip():
             continue
+        if trailer is not None:
+            problems.append(f"line {n} comes after the trailer line")
+            break
         try:
             event = json.loads(line)
+            if isinstance(event, dict) and "trailer" in event:
+                trailer = event["trailer"]
+                if not isinstance(trailer, dict) or not isinstance(trailer.get("rows"), int):
+                    problems.append(f"trailer line {n} is malformed")
+                    break
+                continue
             seq = int(event["seq"])
             digest = event_digest(event)
         except (ValueError, KeyError, TypeError):
@@ -118,6 +131,12 @@ def verify(events_lines, checkpoint_lines, public_pem: bytes, *, partial: bool =
                 break
             matched.add(seq)
         count, last_seq, last_hash = count + 1, seq, digest
+    if not problems and trailer is None and trailer_required:
+        problems.append(f"the export ends after {count} events without its trailer line: it was truncated "
+                        "(the transfer was cut short)")
+    elif not problems and trailer is not None and trailer["rows"] != count:
+        problems.append(f"the trailer counts {trailer['rows']} events but the export holds {count}: "
+                        "it was truncated or altered")
     if not problems:
         for seq, cp in sorted(checkpoints.items()):
             if seq in matched:
@@ -145,11 +164,13 @@ def main(argv=None) -> int:
     parser.add_argument("checkpoints", help="checkpoints.jsonl downloaded from the service")
     parser.add_argument("public_key", help="the checkpoints' Ed25519 public key (PEM), from your own copy")
     parser.add_argument("--partial", action="store_true", help="the export is filtered: allow gaps")
+    parser.add_argument("--no-trailer", action="store_true",
+                        help="the export was made before exports ended with a trailer line")
     args = parser.parse_args(argv)
     with open(args.public_key, "rb") as f:
         pem = f.read()
     with open(args.events, encoding="utf-8") as events, open(args.checkpoints, encoding="utf-8") as cps:
-        ok, lines = verify(events, cps, pem, partial=args.partial)
+        ok, lines = verify(events, cps, pem, partial=args.partial, trailer_required=not args.no_trailer)
     for line in lines:
         print(line)
     return 0 if ok else 1

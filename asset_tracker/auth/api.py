@@ -9,7 +9,7 @@ from ..errors import NotFound
 from ..extensions import db
 from . import services
 from .models import User
-from .schemas import TokenCreateIn, TokenSchema, UserCreateIn, UserSchema
+from .schemas import TokenCreateIn, TokenListArgs, TokenSchema, UserCreateIn, UserSchema
 
 blp = Blueprint("api_users", __name__, url_prefix="/api/v1", description="Users and API tokens")
 BLUEPRINTS = [blp]
@@ -54,9 +54,18 @@ def create_token(data):
     return token
 
 
+@blp.route("/tokens", methods=["GET"])
+@access(*ROLES)
+@blp.arguments(TokenListArgs, location="query", as_kwargs=True)
+@blp.response(200, TokenSchema(many=True))
+def list_tokens(user_id):
+    """Your API tokens with their expiry and last use (admins: everyone's, or one user's); never the secrets."""
+    return services.list_tokens(actor=actor(), user_id=user_id)
+
+
 @blp.route("/tokens/<int:token_id>", methods=["DELETE"])
-@access("admin")
+@access(*ROLES)
 @blp.response(200, TokenSchema)
 def revoke_token(token_id):
-    """Revoke a token; requests with it answer 401 from now on."""
+    """Revoke a token (its owner or an admin; another user's token answers 404); requests with it answer 401."""
     return services.revoke_token(token_id, actor=actor())

@@ -34,6 +34,8 @@ class User(UserMixin, Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[object | None] = mapped_column(UTCDateTime)
+    # Copied into the session cookie at sign-in; raising it (logout, password change) ends every session of the user.
+    session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     organisation: Mapped[Organisation] = relationship(lazy="joined")
 
@@ -66,5 +68,6 @@ class ApiToken(Base):
     created_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)
     revoked_at: Mapped[object | None] = mapped_column(UTCDateTime)
     last_used_at: Mapped[object | None] = mapped_column(UTCDateTime)
+    expires_at: Mapped[object] = mapped_column(UTCDateTime)
 
     user: Mapped[User] = relationship(lazy="joined")

@@ -19,13 +19,17 @@ class UserCreateIn(StrictSchema):
     name = fields.String(load_default="", validate=validate.Length(max=200))
     role = fields.String(required=True, validate=validate.OneOf([r.value for r in Role]))
     organisation_id = fields.Integer(required=True)
-    password = fields.String(load_default=None, load_only=True, validate=validate.Length(min=10, max=200))
+    password = fields.String(load_default=None, load_only=True, validate=validate.Length(max=200))
     locale = fields.String(load_default=None, validate=validate.OneOf(["fr", "en"]))
 
 
 class TokenCreateIn(StrictSchema):
     user_id = fields.Integer(required=True)
     name = fields.String(load_default="", validate=validate.Length(max=100))
+
+
+class TokenListArgs(StrictSchema):
+    user_id = fields.Integer(load_default=None, metadata={"description": "Admins: one user's tokens"})
 
 
 class TokenSchema(Schema):
@@ -35,4 +39,6 @@ class TokenSchema(Schema):
     prefix = fields.String()
     created_at = fields.DateTime()
     revoked_at = fields.DateTime(allow_none=True)
+    expires_at = fields.DateTime()
+    last_used_at = fields.DateTime(allow_none=True, metadata={"description": "Last request made with it (to the minute)"})
     token = fields.String(dump_only=True)

@@ -5,14 +5,16 @@ from urllib.parse import urlparse
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_user, logout_user
+from flask_login import current_user, logout_user
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired
 
 from ..auth.access import AUTHENTICATED, PUBLIC, access
+from ..errors import Invalid
 from ..extensions import db, limiter
 from . import services
+from .session import actor, start_session
 
 bp = Blueprint("auth", __name__)
 
@@ -36,8 +38,7 @@ def login():
     if form.validate_on_submit():
         user = services.authenticate(form.email.data, form.password.data)
         if user is not None:
-            login_user(user)
-            session.permanent = True
+            start_session(user)
             flash(_("Welcome, %(name)s.", name=user.display_name), "success")
             return redirect(_safe_next(request.args.get("next")))
         flash(_("Wrong e-mail or password."), "error")
@@ -49,9 +50,50 @@ def login():
 @bp.route("/logout", methods=["POST"])
 @access(AUTHENTICATED)
 def logout():
-    logout_user()
+    # Every session of the user ends, not only this browser's: a copied cookie is worth nothing from now on.
+    services.end_sessions(current_user.id, actor=actor())
+    _sign_out()
     flash(_("You are signed out."), "success")
     return redirect(url_for("auth.login"))
+
+
+def _sign_out() -> None:
+    lang = session.get("lang")
+    logout_user()
+    session.clear()
+    if lang:
+        session["lang"] = lang
+
+
+class PasswordForm(FlaskForm):
+    current = PasswordField("current")
+    password = PasswordField("password")
+    confirm = PasswordField("confirm")
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@access(AUTHENTICATED)
+def change_password():
+    form = PasswordForm()
+    error = None
+    if form.validate_on_submit():
+        if not form.password.data or form.password.data != form.confirm.data:
+            error = Invalid("The two new passwords differ.", details={"confirm": ["differs"]})
+        else:
+            try:
+                services.change_password(current_user.id, form.current.data or "", form.password.data,
+                                         actor=actor())
+            except Invalid as err:
+                db.session.rollback()
+                error = err
+            else:
+                _sign_out()
+                flash(_("Your password is changed. Every session was signed out: sign in with the new password."),
+                      "success")
+                return redirect(url_for("auth.login"))
+    elif request.method == "POST":
+        error = Invalid("Your form has expired or was sent from elsewhere. Please reload the page and try again.")
+    return render_template("auth/password.html", form=form, error=error), 422 if error else 200
 
 
 @bp.route("/language", methods=["POST"])

@@ -5,7 +5,7 @@ from marshmallow import Schema, fields, validate
 
 from ..devices.models import DeviceType
 from ..lifecycle import Grade, State, Verdict
-from ..schemas import PageArgs, StrictSchema
+from ..schemas import PageArgs, PatchSchema, StrictSchema
 
 TYPES = [t.value for t in DeviceType]
 STATES = [s.value for s in State]
@@ -74,7 +74,7 @@ class DeviceCreateIn(StrictSchema):
     media = fields.List(fields.Nested(MediumIn), load_default=list)
 
 
-class DeviceUpdateIn(StrictSchema):
+class DeviceUpdateIn(PatchSchema):
     type = fields.String(validate=validate.OneOf(TYPES))
     brand = fields.String(allow_none=True, validate=validate.Length(max=100))
     model = fields.String(allow_none=True, validate=validate.Length(max=200))

@@ -4,7 +4,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from ..devices.schemas import TYPES, OrgRefSchema
-from ..schemas import StrictSchema
+from ..schemas import PatchSchema, StrictSchema
 from .models import BatchStatus
 from .services import MODES
 
@@ -50,7 +50,7 @@ class BatchCreateIn(StrictSchema):
     unit_value_cents = fields.Integer(load_default=None, validate=validate.Range(min=0))
 
 
-class BatchUpdateIn(StrictSchema):
+class BatchUpdateIn(PatchSchema):
     name = fields.String(validate=validate.Length(min=1, max=200))
     pickup_date = fields.Date(allow_none=True)
     declared_counts = fields.Dict(keys=fields.String(validate=validate.OneOf(TYPES)),

@@ -1,7 +1,6 @@
 """Wiping routes of the JSON API: media, wipe records, imports, the second check, certificates."""
 from __future__ import annotations
 
-import json
 
 from flask import Response, current_app, request
 from flask_smorest import Blueprint
@@ -138,7 +137,7 @@ def preview_nwipe(form):
 
     Nothing is written. A log that cannot be read is refused with the line where reading stopped.
     """
-    return services.plan_nwipe_import(_uploads(), actor=actor(), assignments=json.loads(form["assignments"]))
+    return services.plan_nwipe_import(_uploads(), actor=actor(), assignments=form["assignments"])
 
 
 @blp.route("/wipe-imports/nwipe", methods=["POST"])
@@ -147,7 +146,7 @@ def preview_nwipe(form):
 @blp.response(201, ImportResultSchema)
 def import_nwipe(form):
     """Record every disk of the logs, all or nothing; 422 lists the disks that still need a medium."""
-    records = services.import_nwipe(_uploads(), actor=actor(), assignments=json.loads(form["assignments"]),
+    records = services.import_nwipe(_uploads(), actor=actor(), assignments=form["assignments"],
                                     timezone=_timezone())
     return {"records": records}
 

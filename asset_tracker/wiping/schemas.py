@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import json
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
-from ..schemas import StrictSchema
+from ..schemas import MAX_INT, PatchSchema, StrictSchema
 from .models import NistCategory, WipeResult
 from .services import DESTRUCTION_METHODS
 
@@ -46,7 +46,7 @@ class MediumCreateIn(StrictSchema):
     capacity_bytes = fields.Integer(load_default=None, validate=validate.Range(min=0))
 
 
-class MediumUpdateIn(StrictSchema):
+class MediumUpdateIn(PatchSchema):
     kind = fields.String(validate=validate.OneOf(KINDS))
     model = fields.String(allow_none=True, validate=validate.Length(max=200))
     serial = fields.String(allow_none=True, validate=validate.Length(max=100))
@@ -103,10 +103,21 @@ class NwipeImportForm(StrictSchema):
     def _json(self, data, **kwargs):
         try:
             value = json.loads(data.get("assignments") or "{}")
-        except ValueError:
+        except (ValueError, RecursionError):
             raise ValidationError("Not JSON.", "assignments") from None
         if not isinstance(value, dict):
             raise ValidationError("A JSON object is expected.", "assignments")
+        for key, chosen in value.items():
+            if chosen in ("skip", "", None):
+                continue
+            if isinstance(chosen, bool) or not str(chosen).isdecimal() or not 0 < int(chosen) <= MAX_INT:
+                raise ValidationError(f'{key}: a medium id or "skip" is expected.', "assignments")
+
+    @post_load
+    def _parsed(self, data, **kwargs):
+        # An empty field means no choice yet, like a missing one.
+        data["assignments"] = json.loads(data.get("assignments") or "{}")
+        return data
 
 
 class CandidateSchema(Schema):

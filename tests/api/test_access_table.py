@@ -7,8 +7,9 @@ import pytest
 from asset_tracker.auth.access import AUTHENTICATED, BUILTIN_RULES, PUBLIC, rule_for
 from tests import factories, scope_world
 
-# Writes an auditor may make: their own session and language, nothing else.
-AUDITOR_WRITES = {"auth.logout", "auth.set_language", "auth.login"}
+# Writes an auditor may make: their own session, password, language and API tokens, nothing else.
+AUDITOR_WRITES = {"auth.logout", "auth.set_language", "auth.login", "auth.change_password",
+                  "api_users.revoke_token"}
 
 
 def _routes(app):

@@ -81,10 +81,19 @@ def test_wipes_and_batches_xlsx_are_formula_safe(client, orgs, users, api_header
     assert "'=cmd()" in [c.value for c in cells]
 
 
+def jsonl_rows(text: str) -> list[dict]:
+    """The rows of a JSON Lines export, after checking its last line is the trailer counting them."""
+    lines = [json.loads(line) for line in text.splitlines()]
+    assert lines and set(lines[-1]) == {"trailer"}, lines[-1:]
+    rows = lines[:-1]
+    assert lines[-1]["trailer"]["rows"] == len(rows) and lines[-1]["trailer"]["complete"] is True
+    return rows
+
+
 def test_an_export_is_recorded_in_the_custody_log_before_it_streams(client, orgs, users, api_headers, db):
     make_device(orgs, users, "registered")
     resp = client.get("/api/v1/audit/events.jsonl", headers=api_headers("auditor"))
-    lines = [json.loads(line) for line in resp.get_data(as_text=True).splitlines()]
+    lines = jsonl_rows(resp.get_data(as_text=True))
     # The export's own event is already in the export: it was committed before the first row was read.
     last = lines[-1]
     assert last["type"] == "export" and last["actor_name"] == users["auditor"].email
@@ -97,7 +106,7 @@ def test_events_jsonl_holds_every_hashed_field_and_no_beneficiary_reference(clie
     resp = client.get("/api/v1/audit/events.jsonl", headers=api_headers("auditor"))
     text = resp.get_data(as_text=True)
     assert "MC-0042" not in text  # the factory's beneficiary reference
-    events = [json.loads(line) for line in text.splitlines()]
+    events = jsonl_rows(text)
     assert set(HASHED) <= set(events[0])
     handover = next(e for e in events if e["state_after"] == "handed_over")
     details = json.loads(handover["details"])
@@ -136,7 +145,7 @@ def test_exports_stream_in_pages(app, client, orgs, users, api_headers):
     try:
         resp = client.get("/api/v1/audit/events.jsonl", headers=api_headers("auditor"))
         assert resp.is_streamed
-        seqs = [json.loads(line)["seq"] for line in resp.get_data(as_text=True).splitlines()]
+        seqs = [e["seq"] for e in jsonl_rows(resp.get_data(as_text=True))]
         assert seqs == list(range(1, len(seqs) + 1)) and len(seqs) > 6
     finally:
         app.config["EXPORT_CHUNK_ROWS"] = 5000
@@ -204,6 +213,25 @@ def test_the_standalone_verifier_catches_a_rewritten_log_and_a_truncated_export(
     (tmp_path / "events.jsonl").write_text("\n".join(lines[:2]) + "\n")
     done = _run_verifier(tmp_path)
     assert done.returncode == 1 and "truncated" in done.stdout
+
+
+def test_the_standalone_verifier_refuses_an_export_cut_before_its_trailer(client, orgs, users, api_headers,
+                                                                          signing_key, tmp_path):
+    make_device(orgs, users, "ready")
+    services.sign_checkpoint(actor=Actor.system("tests"))
+    make_device(orgs, users, "received")
+    _download(client, api_headers, tmp_path)
+    assert _run_verifier(tmp_path).returncode == 0
+    lines = (tmp_path / "events.jsonl").read_text().splitlines()
+    # Cut after the checkpoint's event but before the end: every hash and checkpoint still holds.
+    (tmp_path / "events.jsonl").write_text("\n".join(lines[:-2]) + "\n")
+    done = _run_verifier(tmp_path)
+    assert done.returncode == 1 and "without its trailer line" in done.stdout, done.stdout
+    trailer = json.loads(lines[-1])
+    trailer["trailer"]["rows"] += 1
+    (tmp_path / "events.jsonl").write_text("\n".join(lines[:-1] + [json.dumps(trailer)]) + "\n")
+    done = _run_verifier(tmp_path)
+    assert done.returncode == 1 and "the trailer counts" in done.stdout, done.stdout
 
 
 def test_the_standalone_verifier_refuses_a_forged_checkpoint(client, orgs, users, api_headers, signing_key, tmp_path):
