@@ -1,7 +1,7 @@
 """Sessions and tokens: a per-user session generation that ends every session at logout or password change; API tokens expire
 
 Revision ID: 0020_sessions_tokens
-Revises: 0016_user_job_title
+Revises: 0019_scope
 Create Date: 2026-12-06 04:30:00
 
 """
@@ -15,7 +15,7 @@ import asset_tracker.db
 
 # revision identifiers, used by Alembic.
 revision = '0020_sessions_tokens'
-down_revision = '0016_user_job_title'
+down_revision = '0019_scope'
 branch_labels = None
 depends_on = None
 
