@@ -107,6 +107,10 @@ API_BODIES = {
                                                       "destroyed_at": "2026-03-02T09:15:00+01:00"}},
     "api_wiping.verify": lambda v: {"json": {"confirmed": True}},
     "api_distribution.record_return": lambda v: {"json": {"reason": "end of the school year"}},
+    # PATCH needs at least one field (an empty one is refused 422 whoever asks, before any look-up).
+    "api_devices.update_device": lambda v: {"json": {"notes": "checked"}},
+    "api_batches.update_batch": lambda v: {"json": {"notes": "checked"}},
+    "api_wiping.update_medium": lambda v: {"json": {"model": "checked"}},
 }
 
 
