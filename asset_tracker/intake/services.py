@@ -154,7 +154,10 @@ def update_batch(batch_id: int, changes: dict, *, actor: Actor) -> Batch:
         raise Conflict("A closed batch cannot be changed.", code="batch_closed")
     if declared and actor.role == "donor" and batch.status != BatchStatus.OPEN:
         raise Conflict("A donor can change a batch only until it is collected.", code="batch_not_open")
-    changes = {**changes, **_slip_values({k: v for k, v in changes.items() if k in SLIP_FIELDS})}
+    slip = {k: v for k, v in changes.items() if k in SLIP_FIELDS}
+    if slip and actor.role == "technician" and batch.workshop_organisation_id not in (None, actor.organisation_id):
+        raise NotFound("No batch %(id)s.", id=str(batch.id))  # another workshop's batch: not theirs to sign
+    changes = {**changes, **_slip_values(slip)}
     diff = {}
     for key, value in changes.items():
         if key not in UPDATABLE + SLIP_FIELDS:

@@ -142,7 +142,7 @@ def slip_pdf(rec: Reconciliation, lang: str = "fr") -> bytes:
         table_rows = [[Paragraph(f"<b>{e(h)}</b>", small) for h in header]]
         for i, d in enumerate(own, 1):
             row = [str(i), d.tag, Paragraph(e(d.donor_inventory_number or "—"), small),
-                   DEVICE_TYPE_LABELS[d.type][lang], Paragraph(e(f"{d.brand or ''} {d.model or ''}".strip() or "—"),
+                   Paragraph(e(DEVICE_TYPE_LABELS[d.type][lang]), small), Paragraph(e(f"{d.brand or ''} {d.model or ''}".strip() or "—"),
                                                                small),
                    Paragraph(e(d.serial or d.imei or "—"), small)]
             if show_values:
