@@ -5,6 +5,7 @@ from __future__ import annotations
 from reportlab.lib import colors
 from reportlab.lib.units import mm
 from reportlab.pdfgen import canvas as rl_canvas
+from reportlab.platypus import Flowable
 
 
 def numbered_canvas(reference: str, page_label: str = "page %(page)s/%(pages)s"):
@@ -48,9 +49,37 @@ def numbered_canvas(reference: str, page_label: str = "page %(page)s/%(pages)s")
 
 def keep_last_rows(rows: list, keep: int = 3) -> tuple[list, list]:
     """Split table rows (the first one a header) so the last ``keep`` rows can travel with what follows them
-    (totals, signatures): a signature block then never opens a page alone. Returns (body, tail); the tail
-    repeats the header."""
+    (totals, signatures): a signature block then never opens a page alone. Returns (body, tail); the body keeps
+    the header, the tail has none (see ``with_tail_header``)."""
     header, data = rows[:1], rows[1:]
     if len(data) <= keep:
-        return [], rows
-    return header + data[:-keep], header + data[-keep:]
+        return [], data
+    return header + data[:-keep], data[-keep:]
+
+
+class PageMarker(Flowable):
+    """Takes no room; notes on which page it was drawn (``seen[key]``)."""
+
+    def __init__(self, seen: dict, key: str):
+        super().__init__()
+        self.seen, self.key = seen, key
+
+    def wrap(self, available_width, available_height):
+        return 0, 0
+
+    def draw(self):
+        self.seen[self.key] = self.canv.getPageNumber()
+
+
+def with_tail_header(build) -> bytes:
+    """Build a document whose table ends in a tail kept with the signatures.
+
+    ``build(tail_header, seen)`` lays the document out, with a ``PageMarker(seen, "body")`` after the body
+    of the table and a ``PageMarker(seen, "tail")`` before its tail. The tail goes without a header row when it
+    follows the body on the same page; when it had to open a new page, the document is laid out again with the
+    header repeated above the tail, so every page of the table has its column names."""
+    seen: dict = {}
+    data = build(False, seen)
+    if "body" in seen and "tail" in seen and seen["body"] != seen["tail"]:
+        data = build(True, {})
+    return data

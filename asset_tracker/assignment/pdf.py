@@ -19,7 +19,7 @@ from ..devices.models import DEVICE_TYPE_LABELS
 from ..extensions import db
 from ..i18n import current_language
 from ..organisations.models import LEGAL_NATURE_LABELS, Organisation
-from ..pdfpages import keep_last_rows, numbered_canvas
+from ..pdfpages import PageMarker, keep_last_rows, numbered_canvas, with_tail_header
 from .models import ACCESSORY_LABELS
 
 CATEGORY_LABELS = {
@@ -53,14 +53,21 @@ def _p(text, style) -> Paragraph:
     return Paragraph(escape(str(text if text is not None else "—")).replace("\n", "<br/>"), style)
 
 
-def _table(rows, widths, styles) -> Table:
-    table = Table([[_p(c, styles["p"]) for c in row] for row in rows], colWidths=widths, repeatRows=1)
-    table.setStyle(TableStyle([
-        ("GRID", (0, 0), (-1, -1), 0.5, colors.grey),
-        ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#E8EAF0")),
-        ("VALIGN", (0, 0), (-1, -1), "TOP"),
-    ]))
+def _table(rows, widths, styles, header: bool = True) -> Table:
+    table = Table([[_p(c, styles["p"]) for c in row] for row in rows], colWidths=widths,
+                  repeatRows=1 if header else 0)
+    table.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.5, colors.grey), ("VALIGN", (0, 0), (-1, -1), "TOP")]
+                              + ([("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#E8EAF0"))] if header else [])))
     return table
+
+
+def _split_table(rows, widths, styles, keep: int, tail_header: bool, seen: dict) -> tuple[list, list]:
+    """(flowables of the table's body, flowables of its tail): the tail travels with the signatures."""
+    body, tail = keep_last_rows(rows, keep=keep)
+    head = [_table(body, widths, styles), PageMarker(seen, "body")] if body else []
+    with_header = tail_header or not body
+    return head, [PageMarker(seen, "tail"), _table(rows[:1] + tail if with_header else tail, widths, styles,
+                                                   header=with_header)]
 
 
 def _facts(rows, styles) -> Table:
@@ -122,56 +129,63 @@ def _build(story, title: str, reference: str) -> bytes:
 def handover_receipt(handover, device, reference: str | None, lang: str | None = None) -> bytes:
     """The receipt the partner prints for the beneficiary (or their guardian) and the partner to sign."""
     lang = _lang(lang)
+
+    def build(tail_header: bool, seen: dict) -> bytes:
+        with force_locale(lang):
+            return _receipt(handover, device, reference, lang, tail_header, seen)
+
+    return with_tail_header(build)
+
+
+def _receipt(handover, device, reference, lang, tail_header, seen) -> bytes:
     s = _styles()
-    with force_locale(lang):
-        doc_ref = _("Hand-over no. %(id)s — %(tag)s", id=handover.id, tag=device.tag)
-        title = _("Digital equipment hand-over receipt")
-        by_name, by_title = _person(handover.handed_over_by_user_id, handover.handed_over_by_name)
-        story = [Paragraph(escape(title), s["title"]),
-                 _facts([(_("Reference"), doc_ref), (_("Programme"), handover.programme.name),
-                         (_("Date of hand-over"), _date(handover.handed_over_on, lang))], s),
-                 Paragraph(escape(_("The partner handing over")), s["h"]),
-                 _facts(_identity(handover.partner, lang)
-                        + [(_("Handed over by"), ", ".join(x for x in (by_name, by_title) if x))], s),
-                 Paragraph(escape(_("The beneficiary")), s["h"]),
-                 _facts([(_("Reference (pseudonym)"), reference or _("erased")),
-                         (_("Category"), category_label(handover.beneficiary_category, lang))], s),
-                 _p(_("No name or contact detail of the beneficiary is recorded in the service: the link between the "
-                      "reference and the person stays with the partner."), s["small"]),
-                 Paragraph(escape(_("Equipment")), s["h"]),
-                 _facts([(_("Tag"), device.tag),
-                         (_("Type"), DEVICE_TYPE_LABELS[device.type][lang]),
-                         (_("Model"), f"{device.brand or ''} {device.model or ''}".strip() or "—"),
-                         (_("Serial number"), device.serial or "—"),
-                         (_("Condition (grade)"), device.grade.value if device.grade else "—")], s),
-                 Paragraph(escape(_("Contents of the kit")), s["h"])]
-        rows = [(_("Item"), _("Tag / serial number"), _("IMEI"), _("ICCID"))]
-        rows.append((DEVICE_TYPE_LABELS[device.type][lang], device.tag, device.imei or "—", "—"))
-        for item in handover.items:
-            a = item.accessory
-            rows.append((ACCESSORY_LABELS[a.kind][lang] + (f" — {a.description}" if a.description else ""),
-                         a.tag or a.serial or "—", a.imei or "—", a.iccid or "—"))
-        widths = [50 * mm, 45 * mm, 37 * mm, 38 * mm]
-        body, tail = keep_last_rows(rows, keep=2)
-        if body:
-            story.append(_table(body, widths, s))
-        if handover.loan:
-            conditions = _("Loan: the equipment remains the property of the programme and must be returned complete "
-                           "to the partner by %(date)s at the latest.", date=_date(handover.expected_return_on, lang))
-        else:
-            conditions = _("Gift: the equipment is given to the beneficiary for good. It can be brought back to the "
-                           "partner for repair, reuse or recycling.")
-        closing = [_table(tail, widths, s), Paragraph(escape(_("Conditions")), s["h"]), _p(conditions, s["p"]),
-                   _p(_("The data of previous users was erased following NIST SP 800-88 before the hand-over."),
-                      s["p"])]
-        if handover.conditions:
-            closing.append(_p(handover.conditions, s["p"]))
-        closing += [Paragraph(escape(_("Signatures")), s["h"]),
-                    _signatures(_("For the partner"), f"{handover.partner.official_name} — "
-                                + ", ".join(x for x in (by_name, by_title) if x),
-                                _("The beneficiary or their legal guardian"), reference or "—", s)]
-        story.append(KeepTogether(closing))
-        return _build(story, title, doc_ref)
+    doc_ref = _("Hand-over no. %(id)s — %(tag)s", id=handover.id, tag=device.tag)
+    title = _("Digital equipment hand-over receipt")
+    by_name, by_title = _person(handover.handed_over_by_user_id, handover.handed_over_by_name)
+    story = [Paragraph(escape(title), s["title"]),
+             _facts([(_("Reference"), doc_ref), (_("Programme"), handover.programme.name),
+                     (_("Date of hand-over"), _date(handover.handed_over_on, lang))], s),
+             Paragraph(escape(_("The partner handing over")), s["h"]),
+             _facts(_identity(handover.partner, lang)
+                    + [(_("Handed over by"), ", ".join(x for x in (by_name, by_title) if x))], s),
+             Paragraph(escape(_("The beneficiary")), s["h"]),
+             _facts([(_("Reference (pseudonym)"), reference or _("erased")),
+                     (_("Category"), category_label(handover.beneficiary_category, lang))], s),
+             _p(_("No name or contact detail of the beneficiary is recorded in the service: the link between the "
+                  "reference and the person stays with the partner."), s["small"]),
+             Paragraph(escape(_("Equipment")), s["h"]),
+             _facts([(_("Tag"), device.tag),
+                     (_("Type"), DEVICE_TYPE_LABELS[device.type][lang]),
+                     (_("Model"), f"{device.brand or ''} {device.model or ''}".strip() or "—"),
+                     (_("Serial number"), device.serial or "—"),
+                     (_("Condition (grade)"), device.grade.value if device.grade else "—")], s),
+             Paragraph(escape(_("Contents of the kit")), s["h"])]
+    rows = [(_("Item"), _("Tag / serial number"), _("IMEI"), _("ICCID"))]
+    rows.append((DEVICE_TYPE_LABELS[device.type][lang], device.tag, device.imei or "—", "—"))
+    for item in handover.items:
+        a = item.accessory
+        rows.append((ACCESSORY_LABELS[a.kind][lang] + (f" — {a.description}" if a.description else ""),
+                     a.tag or a.serial or "—", a.imei or "—", a.iccid or "—"))
+    widths = [50 * mm, 45 * mm, 37 * mm, 38 * mm]
+    head, tail = _split_table(rows, widths, s, 2, tail_header, seen)
+    story += head
+    if handover.loan:
+        conditions = _("Loan: the equipment remains the property of the programme and must be returned complete "
+                       "to the partner by %(date)s at the latest.", date=_date(handover.expected_return_on, lang))
+    else:
+        conditions = _("Gift: the equipment is given to the beneficiary for good. It can be brought back to the "
+                       "partner for repair, reuse or recycling.")
+    closing = tail + [Paragraph(escape(_("Conditions")), s["h"]), _p(conditions, s["p"]),
+               _p(_("The data of previous users was erased following NIST SP 800-88 before the hand-over."),
+                  s["p"])]
+    if handover.conditions:
+        closing.append(_p(handover.conditions, s["p"]))
+    closing += [Paragraph(escape(_("Signatures")), s["h"]),
+                _signatures(_("For the partner"), f"{handover.partner.official_name} — "
+                            + ", ".join(x for x in (by_name, by_title) if x),
+                            _("The beneficiary or their legal guardian"), reference or "—", s)]
+    story.append(KeepTogether(closing))
+    return _build(story, title, doc_ref)
 
 
 def _recorders(recyclings) -> dict[int, tuple]:
@@ -192,41 +206,48 @@ def recycling_certificate(recyclings, devices_by_id: dict, title_ref: str, lang:
     """Certificate that the listed devices were handed to a recycler (one device or one shipment): the workshop
     and the recycler identified, every device with its disposal reference, both signatures."""
     lang = _lang(lang)
+    recorded = _recorders(recyclings)
+
+    def build(tail_header: bool, seen: dict) -> bytes:
+        with force_locale(lang):
+            return _recycling(recyclings, devices_by_id, title_ref, lang, recorded, tail_header, seen)
+
+    return with_tail_header(build)
+
+
+def _recycling(recyclings, devices_by_id, title_ref, lang, recorded, tail_header, seen) -> bytes:
     s = _styles()
     recycler = recyclings[0].recycler
-    recorded = _recorders(recyclings)
     first = recorded.get(recyclings[0].device_id, (None, None, recyclings[0].recorded_by_name))
     workshop = first[0]
     name, job = _person(first[1], first[2])
-    with force_locale(lang):
-        title = _("Certificate of hand-over for recycling (WEEE)")
-        doc_ref = _("Recycling %(ref)s", ref=title_ref)
-        disposals = sorted({r.disposal_reference for r in recyclings if r.disposal_reference})
-        story = [Paragraph(escape(title), s["title"]),
-                 _facts([(_("Reference"), doc_ref),
-                         (_("Disposal reference"), ", ".join(disposals) or "—"),
-                         (_("Date"), _date(max(r.created_at for r in recyclings), lang))], s),
-                 Paragraph(escape(_("The workshop")), s["h"]),
-                 _facts(_identity(workshop, lang)
-                        + [(_("Recorded by"), ", ".join(x for x in (name, job) if x))], s),
-                 Paragraph(escape(_("The recycler")), s["h"]),
-                 _facts(_identity(recycler, lang), s),
-                 Paragraph(escape(_("Equipment")), s["h"])]
-        rows = [(_("Tag"), _("Type / model"), _("Serial number"), _("Disposal reference"), _("Parts harvested"))]
-        for r in recyclings:
-            d = devices_by_id[r.device_id]
-            rows.append((d.tag, f"{DEVICE_TYPE_LABELS[d.type][lang]} {d.brand or ''} {d.model or ''}".strip(),
-                         d.serial or "—", r.disposal_reference, ", ".join(r.parts_harvested or []) or "—"))
-        widths = [28 * mm, 42 * mm, 30 * mm, 35 * mm, 35 * mm]
-        body, tail = keep_last_rows(rows, keep=3)
-        if body:
-            story.append(_table(body, widths, s))
-        closing = [_table(tail, widths, s), Spacer(1, 4 * mm),
-                   _p(_("%(count)s device(s). The storage media were erased or destroyed before the hand-over to the "
-                        "recycler (see the certificates of sanitisation).", count=len(recyclings)), s["p"]),
-                   Paragraph(escape(_("Signatures")), s["h"]),
-                   _signatures(_("For the workshop"), ", ".join(
-                       x for x in ((workshop.official_name if workshop else ""), name, job) if x),
-                       _("For the recycler"), recycler.official_name + " — " + _("name and title"), s)]
-        story.append(KeepTogether(closing))
-        return _build(story, title, doc_ref)
+    title = _("Certificate of hand-over for recycling (WEEE)")
+    doc_ref = _("Recycling %(ref)s", ref=title_ref)
+    disposals = sorted({r.disposal_reference for r in recyclings if r.disposal_reference})
+    story = [Paragraph(escape(title), s["title"]),
+             _facts([(_("Reference"), doc_ref),
+                     (_("Disposal reference"), ", ".join(disposals) or "—"),
+                     (_("Date"), _date(max(r.created_at for r in recyclings), lang))], s),
+             Paragraph(escape(_("The workshop")), s["h"]),
+             _facts(_identity(workshop, lang)
+                    + [(_("Recorded by"), ", ".join(x for x in (name, job) if x))], s),
+             Paragraph(escape(_("The recycler")), s["h"]),
+             _facts(_identity(recycler, lang), s),
+             Paragraph(escape(_("Equipment")), s["h"])]
+    rows = [(_("Tag"), _("Type / model"), _("Serial number"), _("Disposal reference"), _("Parts harvested"))]
+    for r in recyclings:
+        d = devices_by_id[r.device_id]
+        rows.append((d.tag, f"{DEVICE_TYPE_LABELS[d.type][lang]} {d.brand or ''} {d.model or ''}".strip(),
+                     d.serial or "—", r.disposal_reference, ", ".join(r.parts_harvested or []) or "—"))
+    widths = [28 * mm, 42 * mm, 30 * mm, 35 * mm, 35 * mm]
+    head, tail = _split_table(rows, widths, s, 3, tail_header, seen)
+    story += head
+    closing = tail + [Spacer(1, 4 * mm),
+               _p(_("%(count)s device(s). The storage media were erased or destroyed before the hand-over to the "
+                    "recycler (see the certificates of sanitisation).", count=len(recyclings)), s["p"]),
+               Paragraph(escape(_("Signatures")), s["h"]),
+               _signatures(_("For the workshop"), ", ".join(
+                   x for x in ((workshop.official_name if workshop else ""), name, job) if x),
+                   _("For the recycler"), recycler.official_name + " — " + _("name and title"), s)]
+    story.append(KeepTogether(closing))
+    return _build(story, title, doc_ref)

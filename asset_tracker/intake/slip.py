@@ -16,7 +16,7 @@ from flask_babel import force_locale, gettext as _
 from ..db import utcnow
 from ..devices.models import DEVICE_TYPE_LABELS, DeviceType
 from ..organisations.models import LEGAL_NATURE_LABELS
-from ..pdfpages import keep_last_rows, numbered_canvas
+from ..pdfpages import PageMarker, keep_last_rows, numbered_canvas, with_tail_header
 from .models import BatchStatus
 from .services import Reconciliation, slip_devices
 
@@ -68,7 +68,11 @@ def slip_pdf(rec: Reconciliation, lang: str = "fr") -> bytes:
     heading = styles["Heading3"].clone("sliph", spaceBefore=3 * mm, spaceAfter=1.5 * mm)
     e = lambda text: escape(str(text if text is not None else ""))  # noqa: E731
 
-    with force_locale(lang):
+    def build(tail_header: bool, seen: dict) -> bytes:
+        with force_locale(lang):
+            return _layout(tail_header, seen)
+
+    def _layout(tail_header: bool, seen: dict) -> bytes:
         reference = batch_reference(batch, lang)
         story = []
         title = _("Equipment donation slip")
@@ -142,27 +146,30 @@ def slip_pdf(rec: Reconciliation, lang: str = "fr") -> bytes:
         table_rows = [[Paragraph(f"<b>{e(h)}</b>", small) for h in header]]
         for i, d in enumerate(own, 1):
             row = [str(i), d.tag, Paragraph(e(d.donor_inventory_number or "—"), small),
-                   Paragraph(e(DEVICE_TYPE_LABELS[d.type][lang]), small), Paragraph(e(f"{d.brand or ''} {d.model or ''}".strip() or "—"),
-                                                               small),
+                   Paragraph(e(DEVICE_TYPE_LABELS[d.type][lang]), small),
+                   Paragraph(e(f"{d.brand or ''} {d.model or ''}".strip() or "—"), small),
                    Paragraph(e(d.serial or d.imei or "—"), small)]
             if show_values:
                 row.append(_money(_unit_cents(d, batch), lang))
             table_rows.append(row)
-        table_style = TableStyle([
-            ("GRID", (0, 0), (-1, -1), 0.4, colors.grey), ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#E8EAF0")),
-            ("FONTSIZE", (0, 0), (-1, -1), 8), ("VALIGN", (0, 0), (-1, -1), "TOP"),
-            ("ALIGN", (-1, 1), (-1, -1), "RIGHT" if show_values else "LEFT")])
         story.append(Paragraph(e(_("Devices handed over")), heading))
         body_rows, tail_rows = keep_last_rows(table_rows, keep=3)
+
+        def grid(rows, with_header: bool) -> Table:
+            table = Table(rows, repeatRows=1 if with_header else 0, colWidths=widths)
+            table.setStyle(TableStyle([
+                ("GRID", (0, 0), (-1, -1), 0.4, colors.grey), ("FONTSIZE", (0, 0), (-1, -1), 8),
+                ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                ("ALIGN", (-1, 1 if with_header else 0), (-1, -1), "RIGHT" if show_values else "LEFT")]
+                + ([("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#E8EAF0"))] if with_header else [])))
+            return table
+
         if body_rows:
-            head = Table(body_rows, repeatRows=1, colWidths=widths)
-            head.setStyle(table_style)
-            story.append(head)
-        closing = []
-        if len(tail_rows) > 1:
-            tail = Table(tail_rows, repeatRows=1, colWidths=widths)
-            tail.setStyle(table_style)
-            closing.append(tail)
+            story += [grid(body_rows, True), PageMarker(seen, "body")]
+        closing = [PageMarker(seen, "tail")]
+        if tail_rows:
+            with_header = tail_header or not body_rows
+            closing.append(grid(table_rows[:1] + tail_rows if with_header else tail_rows, with_header))
         else:
             closing.append(Paragraph(e(_("No device was handed over with this batch.")), body))
         closing.append(Spacer(1, 3 * mm))
@@ -218,4 +225,6 @@ def slip_pdf(rec: Reconciliation, lang: str = "fr") -> bytes:
         doc = SimpleDocTemplate(out, pagesize=A4, leftMargin=18 * mm, rightMargin=18 * mm, topMargin=16 * mm,
                                 bottomMargin=18 * mm, title=f"{title} — {reference}", author="Reboot Tracker")
         doc.build(story, canvasmaker=numbered_canvas(reference, _("page %(page)s/%(pages)s")))
-    return out.getvalue()
+        return out.getvalue()
+
+    return with_tail_header(build)
