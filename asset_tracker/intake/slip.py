@@ -141,7 +141,7 @@ def slip_pdf(rec: Reconciliation, lang: str = "fr") -> bytes:
         show_values = bool(valued)
         header = [_("#"), _("Tag"), _("Donor inventory no."), _("Type"), _("Brand and model"),
                   _("Serial number / IMEI")] + ([_("Unit value")] if show_values else [])
-        widths = ([8, 26, 26, 20, 40, 34] if show_values else [8, 30, 32, 22, 46, 36])
+        widths = ([8, 24, 30, 20, 38, 34] if show_values else [8, 28, 34, 22, 46, 36])
         widths = [w * mm for w in widths] + ([20 * mm] if show_values else [])
         table_rows = [[Paragraph(f"<b>{e(h)}</b>", small) for h in header]]
         for i, d in enumerate(own, 1):
@@ -176,14 +176,16 @@ def slip_pdf(rec: Reconciliation, lang: str = "fr") -> bytes:
 
         # ---- counts and totals
         by_type = Counter(d.type for d in own)
-        count_rows = [[Paragraph(f"<b>{e(_('Type'))}</b>", small), Paragraph(f"<b>{e(_('Count'))}</b>", small)]]
+        count_rows = [[_("Type"), _("Count")]]
         for kind in DeviceType:
             if by_type.get(kind):
                 count_rows.append([DEVICE_TYPE_LABELS[kind][lang], str(by_type[kind])])
-        count_rows.append([Paragraph(f"<b>{e(_('Total'))}</b>", small), Paragraph(f"<b>{len(own)}</b>", small)])
+        count_rows.append([_("Total"), str(len(own))])
         counts = Table(count_rows, colWidths=[40 * mm, 20 * mm], hAlign="LEFT")
         counts.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.4, colors.grey), ("FONTSIZE", (0, 0), (-1, -1), 8),
-                                    ("ALIGN", (1, 0), (1, -1), "RIGHT")]))
+                                    ("ALIGN", (1, 0), (1, -1), "RIGHT"),
+                                    ("FONTNAME", (0, 0), (-1, 0), "Helvetica-Bold"),
+                                    ("FONTNAME", (0, -1), (-1, -1), "Helvetica-Bold")]))
         closing += [Paragraph(e(_("Devices handed over: %(count)s.", count=len(own))), body), counts]
         if show_values:
             total = sum(_unit_cents(d, batch) for d in valued)
