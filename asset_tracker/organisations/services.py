@@ -11,6 +11,8 @@ from ..errors import Conflict, Invalid, NotFound
 from ..extensions import db
 from .models import LegalNature, OrgKind, Organisation
 
+# Two organisations of the product may share a SIRET (a DSI and its Métropole, both one establishment), so
+# a SIRET is not unique here.
 # La Poste's establishments share the SIREN 356 000 000; their SIRETs do not follow the Luhn key but the
 # INSEE rule for La Poste: the sum of the 14 digits is a multiple of 5.
 LA_POSTE_SIREN = "356000000"
@@ -76,15 +78,6 @@ def _clean(changes: dict) -> dict:
     return out
 
 
-def _siret_taken(siret: str | None, org_id: int | None) -> None:
-    if not siret:
-        return
-    other = db.session.execute(select(Organisation).where(Organisation.siret == siret)).scalar_one_or_none()
-    if other is not None and other.id != org_id:
-        raise Conflict("The SIRET %(siret)s is already the one of %(name)s.", siret=siret, name=other.name,
-                       code="duplicate_siret", details={"siret": ["already used by another organisation"]})
-
-
 def create_organisation(*, actor: Actor, name: str, kind: str, contact_email=None, locale="fr", address=None,
                         beneficiary_ref_pattern=None, **legal) -> Organisation:
     name = (name or "").strip()
@@ -94,7 +87,6 @@ def create_organisation(*, actor: Actor, name: str, kind: str, contact_email=Non
     if unknown:
         raise Invalid("Field %(field)s cannot be changed here.", field=", ".join(sorted(unknown)))
     values = _clean({"address": address, "beneficiary_ref_pattern": beneficiary_ref_pattern, **legal})
-    _siret_taken(values.get("siret"), None)
     org = Organisation(name=name, kind=OrgKind(kind), contact_email=contact_email, locale=locale, **values)
     db.session.add(org)
     db.session.flush()
@@ -135,7 +127,6 @@ def update_organisation(org_id: int, changes: dict, *, actor: Actor) -> Organisa
         raise Conflict("An organisation named %(name)s already exists.", name=values["name"], code="duplicate_name")
     if "name" in values and not values["name"]:
         raise Invalid("An organisation needs a name.", details={"name": ["required"]})
-    _siret_taken(values.get("siret"), org.id)
     diff = {}
     for key, value in values.items():
         old = getattr(org, key)
