@@ -234,7 +234,8 @@ def _plan_device(rng, t, i, final, type_, brand, model, donor, batch, orgs, prog
             serial=f"{brand[:2].upper()}{rng.randint(10**7, 10**8 - 1)}", imei=imei, batch_id=batch.id,
             specs={"ram_gb": rng.choice([4, 8, 16]), "year": rng.randint(2015, 2021)},
             unit_value_cents=rng.choice([5000, 8000, 12000]),
-            donor_inventory_number=INVENTORY_PREFIX[donor.name] + f"{i:05d}" if donor.name in INVENTORY_PREFIX else None,
+            donor_inventory_number=(INVENTORY_PREFIX[donor.name] + f"{i:05d}") if donor.name in INVENTORY_PREFIX
+            else None,
             tag_prefix=current_app.config["TAG_PREFIX"], tag_width=current_app.config["TAG_WIDTH"], media=media)
 
     def move(target, actor=tech, **params):

@@ -360,7 +360,8 @@ def import_file(batch_id: int, data: bytes, *, actor: Actor, filename: str | Non
         "type": "device_registered", "device_id": device_id, "device_tag": tag, "state_after": State.REGISTERED,
         "custodian_after_id": donor_id,
         "details": {"type": p.type.value, "brand": p.brand, "model": p.model, "serial": p.serial, "imei": p.imei,
-                    "donor_inventory_number": p.donor_inventory_number, "batch_id": batch.id, "media": 1 if p.disk else 0, "import_id": imp.id, "row": p.row},
+                    "donor_inventory_number": p.donor_inventory_number, "batch_id": batch.id,
+                    "media": 1 if p.disk else 0, "import_id": imp.id, "row": p.row},
     } for p, (device_id, tag) in zip(to_create, inserted)]
     result.created = len(inserted)
     result.import_id = imp.id
