@@ -173,3 +173,23 @@ def test_a_siret_is_14_digits_with_its_luhn_key_and_la_postes_exception(db, orgs
     assert not organisations.luhn_ok(la_poste) and sum(map(int, la_poste)) % 5 == 0
     organisations.update_organisation(donor.id, {"siret": la_poste}, actor=admin)
     assert donor.siret == la_poste
+
+
+def test_whatever_the_number_of_devices_the_signatures_never_open_a_page_alone(db, users, identified):
+    """Slips of 1 to 73 devices: every page has its reference and number; the signature block is on the last
+    page only, with the last devices and the count."""
+    from asset_tracker.intake.services import Reconciliation
+
+    rec = closed_batch(users, n=75, prefix="SZ")
+    pages_seen = set()
+    for n in range(1, 76, 3):  # every third size: the block that moves to a new page spans more rows
+        part = Reconciliation(rec.batch, rec.expected[:n], rec.received[:n], [], [], {})
+        pages = pdf_pages(slip_pdf(part, "fr"))
+        pages_seen.add(len(pages))
+        for i, page in enumerate(pages, 1):
+            assert f"Lot n° {rec.batch.id}" in page and f"page {i}/{len(pages)}" in page, (n, i)
+        last_tag = part.received[-1].tag
+        assert "Date, signature et cachet" in pages[-1] and last_tag in pages[-1], n
+        assert f"Appareils remis : {n}." in pages[-1], n
+        assert not any("Date, signature et cachet" in p for p in pages[:-1]), n
+    assert len(pages_seen) >= 3  # the sizes cross two page boundaries
