@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from asset_tracker.custody.services import Actor
 from asset_tracker.devices.models import Device
-from asset_tracker.errors import Invalid, NotFound
+from asset_tracker.errors import Conflict, Invalid, NotFound
 from asset_tracker.intake import services as intake
 from asset_tracker.intake.slip import slip_pdf
 from asset_tracker.organisations import services as organisations
@@ -151,12 +151,29 @@ def test_a_foreign_device_is_never_counted_as_the_batchs(db, users, orgs, identi
     assert stray.tag in text.split("ne font pas partie de cette cession")[1]
 
 
-def test_slip_details_are_for_the_batchs_donor_and_workshop(db, users, orgs):
+def test_slip_details_are_for_the_batchs_donor_and_workshop_and_stay_editable_after_closing(db, users, orgs):
+    from asset_tracker.organisations.models import OrgKind, Organisation
+    from tests.factories import make_user
+
     batch = intake.create_batch(actor=Actor.of(users["donor"]), name="Collecte")
     with pytest.raises(NotFound):
         intake.update_batch(batch.id, {"donor_signatory_name": "Intrus"}, actor=Actor.of(users["donor_b"]))
     intake.update_batch(batch.id, {"donor_signatory_name": "  Sophie Garnier "}, actor=Actor.of(users["donor"]))
     assert batch.donor_signatory_name == "Sophie Garnier"
+
+    rec = closed_batch(users, n=2, prefix="ED")
+    donor = Actor.of(users["donor"])
+    intake.update_batch(rec.batch.id, {"donor_signatory_title": "Directrice adjointe"}, actor=donor)
+    assert rec.batch.donor_signatory_title == "Directrice adjointe"
+    with pytest.raises(Conflict):  # the rest of a closed batch is frozen
+        intake.update_batch(rec.batch.id, {"name": "Autre nom"}, actor=donor)
+    other = Organisation(name="Autre atelier", kind=OrgKind.WORKSHOP)
+    db.session.add(other)
+    db.session.commit()
+    stranger = Actor.of(make_user("technician", other))
+    with pytest.raises(NotFound):  # a technician of another workshop does not sign for this one
+        intake.update_batch(rec.batch.id, {"workshop_signatory_name": "Intrus"}, actor=stranger)
+    assert rec.batch.workshop_signatory_name == "Théo Martin"
 
 
 def test_a_siret_is_14_digits_with_its_luhn_key_and_la_postes_exception(db, orgs, admin):
