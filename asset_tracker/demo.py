@@ -20,7 +20,7 @@ from .devices.models import StorageMedium
 from .extensions import db
 from .intake.models import Batch, BatchStatus
 from .lifecycle import State
-from .organisations.models import OrgKind, Organisation
+from .organisations.models import LegalNature, OrgKind, Organisation
 from .wiping import services as wiping
 
 DEMO_PASSWORD = "demo-reboot-2026"
@@ -37,6 +37,42 @@ ORGANISATIONS = [
     ("Collège Maria Casarès", OrgKind.PARTNER, "secretariat@demo.clg-casares.example"),
     ("Recyclage DEEE Rhône", OrgKind.RECYCLER, "enlevements@demo.deee69.example"),
 ]
+# Fictitious legal identities (SIRETs in the unassigned 000 range, with a valid Luhn key): legal name, address,
+# SIRET, legal nature and, for some donors only, the legal basis printed on their donation slips.
+_BASIS_CG3P = ("Cession gratuite de matériels informatiques réformés dont la valeur unitaire n'excède pas le plafond "
+               "fixé par décret, en vue de leur réemploi.", "CG3P, art. L3212-2, 2° et D3212-3")
+LEGAL = {
+    "Métropole de Lyon": ("Métropole de Lyon (démo)", "20 rue du Lac\n69003 Lyon", "00012345600014",
+                          LegalNature.LOCAL_AUTHORITY, None),
+    "Métropole de Lyon — DSI": ("Métropole de Lyon — Direction des systèmes d'information (démo)",
+                                "20 rue du Lac\n69003 Lyon", "00023456700014", LegalNature.LOCAL_AUTHORITY, None),
+    "Mairie de Lyon": ("Ville de Lyon (démo)", "1 place de la Comédie\n69001 Lyon", "00034567800015",
+                       LegalNature.LOCAL_AUTHORITY, _BASIS_CG3P),
+    "CAF du Rhône": ("Caisse d'allocations familiales du Rhône (démo)", "67 boulevard Vivier-Merle\n69003 Lyon",
+                     "00045678900015", LegalNature.OTHER, None),
+    "Préfecture du Rhône": ("Préfecture de la région Auvergne-Rhône-Alpes, préfecture du Rhône (démo)",
+                            "106 rue Pierre Corneille\n69003 Lyon", "00056789000017", LegalNature.STATE, _BASIS_CG3P),
+    "France Travail Auvergne-Rhône-Alpes": ("France Travail — direction régionale Auvergne-Rhône-Alpes (démo)",
+                                            "13 rue Crépet\n69007 Lyon", "00067890100018",
+                                            LegalNature.PUBLIC_ESTABLISHMENT, None),
+    "Weeefund": ("Weeefund — atelier de reconditionnement (démo)", "12 rue de l'Atelier\n69100 Villeurbanne",
+                 "00078901200010", LegalNature.ASSOCIATION, None),
+    "Emmaüs Connect Lyon": ("Association Emmaüs Connect — antenne de Lyon (démo)", "8 rue Saint-Polycarpe\n69001 Lyon",
+                            "00089012300011", LegalNature.ASSOCIATION, None),
+    "Collège Maria Casarès": ("Collège Maria Casarès (démo)", "3 rue des Écoles\n69008 Lyon", "00090123400013",
+                              LegalNature.PUBLIC_ESTABLISHMENT, None),
+    "Recyclage DEEE Rhône": ("Recyclage DEEE Rhône SAS (démo)", "45 chemin des Recycleurs\n69200 Vénissieux",
+                             "00013579200018", LegalNature.COMPANY, None),
+}
+# Who signs the donation slips in the demo (name, title), per donor.
+SIGNATORIES = {
+    "Mairie de Lyon": ("Hélène Martin", "Directrice de l'administration générale"),
+    "Préfecture du Rhône": ("Paul Renard", "Chef du SIDSIC"),
+    "CAF du Rhône": ("Sophie Garnier", "Responsable logistique"),
+}
+# Donors that number their equipment (the number is printed on the donation slip).
+INVENTORY_PREFIX = {"Mairie de Lyon": "VDL-INV-", "Préfecture du Rhône": "PREF69-"}
+
 USERS = [
     ("admin@demo.reboot.example", "admin", "Métropole de Lyon", "Claire Admin"),
     ("auditeur@demo.reboot.example", "auditor", "Métropole de Lyon", "Alain Auditeur"),
@@ -88,8 +124,12 @@ def load_demo(count: int = 300, seed: int = 2026) -> bool:
     system = Actor.system("demo")
     orgs = {}
     for name, kind, email in ORGANISATIONS:
+        legal_name, address, siret, nature, basis = LEGAL[name]
         org = Organisation(name=name, kind=kind, contact_email=email,
-                           beneficiary_ref_pattern=r"^MC-[0-9]{4}$" if "Casarès" in name else None)
+                           beneficiary_ref_pattern=r"^MC-[0-9]{4}$" if "Casarès" in name else None,
+                           legal_name=legal_name, address=address, siret=siret, legal_nature=nature,
+                           donation_legal_basis=basis[0] if basis else None,
+                           donation_legal_basis_ref=basis[1] if basis else None)
         db.session.add(org)
         db.session.flush()
         custody.record("organisation_created", actor=system, details={"organisation_id": org.id, "name": name,
@@ -126,6 +166,11 @@ def load_demo(count: int = 300, seed: int = 2026) -> bool:
                       workshop_organisation_id=orgs["Weeefund"].id, status=BatchStatus.OPEN,
                       pickup_date=(start + dt.timedelta(days=30 * k + 10)).date(), declared_counts={},
                       contact_name="Service logistique")
+            if donor.name in SIGNATORIES and k == 0:
+                b.disposal_decision_ref = f"Décision n° 2026-{100 + donor.id}"
+                b.disposal_decision_date = (start + dt.timedelta(days=3)).date()
+                b.donor_signatory_name, b.donor_signatory_title = SIGNATORIES[donor.name]
+                b.workshop_signatory_name, b.workshop_signatory_title = "Théo Technicien", "Responsable d'atelier"
             db.session.add(b)
             db.session.flush()
             custody.record("batch_created", actor=system, details={"batch_id": b.id, "name": b.name})
@@ -189,6 +234,8 @@ def _plan_device(rng, t, i, final, type_, brand, model, donor, batch, orgs, prog
             serial=f"{brand[:2].upper()}{rng.randint(10**7, 10**8 - 1)}", imei=imei, batch_id=batch.id,
             specs={"ram_gb": rng.choice([4, 8, 16]), "year": rng.randint(2015, 2021)},
             unit_value_cents=rng.choice([5000, 8000, 12000]),
+            donor_inventory_number=(INVENTORY_PREFIX[donor.name] + f"{i:05d}") if donor.name in INVENTORY_PREFIX
+            else None,
             tag_prefix=current_app.config["TAG_PREFIX"], tag_width=current_app.config["TAG_WIDTH"], media=media)
 
     def move(target, actor=tech, **params):

@@ -122,7 +122,8 @@ def get_handover(handover_id):
 @distribution.route("/handovers/<int:handover_id>/receipt.pdf", methods=["GET"])
 @access("coordinator")
 def receipt(handover_id):
-    """The hand-over receipt (PDF, French) for the partner to print and sign."""
+    """The hand-over receipt (PDF, in the caller's language) for the partner to print and sign: the partner
+    identified (legal name, address, SIRET), the person who handed over by name and title, page n/N."""
     who = actor()
     handover = services.get_handover(handover_id, actor=who)
     return _pdf(pdf.handover_receipt(handover, db.session.get(Device, handover.device_id),

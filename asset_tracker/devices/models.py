@@ -67,6 +67,8 @@ class Device(Base):
     specs: Mapped[dict] = mapped_column(JSONType, default=dict)
     notes: Mapped[str | None] = mapped_column(Text)
     unit_value_cents: Mapped[int | None] = mapped_column(Integer)
+    # The donor's own inventory number (public bodies must list it on the donation slip).
+    donor_inventory_number: Mapped[str | None] = mapped_column(String(100))
 
     state: Mapped[State] = mapped_column(enum_column(State, "device_state"), default=State.REGISTERED)
     # When the device entered its current state (reminders, time-in-step reports).

@@ -34,6 +34,7 @@ class DeviceSchema(Schema):
     specs = fields.Dict()
     notes = fields.String(allow_none=True)
     unit_value_cents = fields.Integer(allow_none=True)
+    donor_inventory_number = fields.String(allow_none=True)
     state = fields.Function(lambda d: d.state.value)
     state_since = fields.DateTime()
     verdict = fields.Function(lambda d: d.verdict.value if d.verdict else None)
@@ -66,6 +67,8 @@ class DeviceCreateIn(StrictSchema):
     specs = fields.Dict(load_default=dict)
     notes = fields.String(load_default=None, validate=validate.Length(max=5000))
     unit_value_cents = fields.Integer(load_default=None, validate=validate.Range(min=0))
+    # The donor's own inventory number, printed on the donation slip.
+    donor_inventory_number = fields.String(load_default=None, validate=validate.Length(max=100))
     batch_id = fields.Integer(load_default=None)
     # Set by technicians and admins; a donor's devices always belong to the donor's organisation.
     donor_organisation_id = fields.Integer(load_default=None)
@@ -83,6 +86,7 @@ class DeviceUpdateIn(PatchSchema):
     specs = fields.Dict()
     notes = fields.String(allow_none=True, validate=validate.Length(max=5000))
     unit_value_cents = fields.Integer(allow_none=True, validate=validate.Range(min=0))
+    donor_inventory_number = fields.String(allow_none=True, validate=validate.Length(max=100))
 
 
 class TransitionIn(StrictSchema):

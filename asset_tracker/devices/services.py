@@ -20,7 +20,8 @@ from .models import Device, DeviceType, StorageMedium, TagCounter
 
 IMEI_RE = re.compile(r"^[0-9]{15}$")
 SERIAL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._/\-]{1,99}$")
-DESCRIPTIVE_FIELDS = ("type", "brand", "model", "serial", "imei", "specs", "notes", "unit_value_cents")
+DESCRIPTIVE_FIELDS = ("type", "brand", "model", "serial", "imei", "specs", "notes", "unit_value_cents",
+                      "donor_inventory_number")
 
 
 # ---------------------------------------------------------------- scope
@@ -147,7 +148,7 @@ def imei_checksum_ok(imei: str) -> bool:
 def register_device(
     *, actor: Actor, type: str, donor_organisation_id: int, brand=None, model=None, serial=None, imei=None,
     specs=None, notes=None, unit_value_cents=None, batch_id=None, tag: str | None = None, tag_prefix: str = "RB",
-    tag_width: int = 6, media: list[dict] | None = None, commit: bool = True,
+    tag_width: int = 6, media: list[dict] | None = None, commit: bool = True, donor_inventory_number=None,
 ) -> Device:
     """Log a device at its donor (state `registered`), with its tag and a custody event.
 
@@ -190,6 +191,7 @@ def register_device(
     device = Device(
         tag=tag, type=DeviceType(type), brand=brand, model=model, serial=serial, imei=imei, specs=specs or {},
         notes=notes, unit_value_cents=unit_value_cents, state=State.REGISTERED, state_since=now,
+        donor_inventory_number=(donor_inventory_number or "").strip() or None,
         donor_organisation_id=donor.id, custodian_organisation_id=donor.id, batch_id=batch_id,
         workshop_organisation_id=workshop_id, created_at=now, updated_at=now,
     )
@@ -201,6 +203,7 @@ def register_device(
                    custodian_after_id=donor.id,
                    details={"type": device.type.value, "brand": brand, "model": model, "serial": serial,
                             "imei": imei, "batch_id": batch_id, "media": len(media or ()),
+                            "donor_inventory_number": device.donor_inventory_number,
                             "preprinted_tag": preprinted})
     if commit:
         db.session.commit()

@@ -62,7 +62,10 @@ def get_batch(batch_id):
 @blp.arguments(BatchUpdateIn)
 @blp.response(200, BatchSchema)
 def update_batch(data, batch_id):
-    """Change the batch's name, pickup date, declared counts, contact, notes or per-unit value."""
+    """Change the batch's name, pickup date, declared counts, contact, notes or per-unit value (until it is
+    collected for a donor), or the donation slip's details: the donor's disposal decision (reference and date)
+    and the signatories (name and title) of the donor and of the workshop, which stay editable until the slip
+    is signed, also on a closed batch."""
     return services.update_batch(batch_id, data, actor=actor())
 
 

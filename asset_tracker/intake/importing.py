@@ -40,10 +40,14 @@ COLUMNS = (
     Column("disk_capacity_gb", "Capacité du disque (Go)", "Disk capacity (GB)",
            ("capacite du disque", "capacite disque go", "capacite go", "disk capacity", "disk capacity gb",
             "capacity gb")),
+    Column("donor_inventory_number", "N° d'inventaire du donateur", "Donor inventory number",
+           ("n d inventaire", "no d inventaire", "numero d inventaire", "numero inventaire", "n inventaire",
+            "inventaire", "n d immobilisation", "numero d immobilisation", "immobilisation", "inventory number",
+            "inventory no", "inventory", "asset number", "asset no")),
 )
 BY_KEY = {c.key: c for c in COLUMNS}
 REQUIRED = ("type",)
-MAX_LENGTHS = {"brand": 100, "model": 200, "notes": 5000}
+MAX_LENGTHS = {"brand": 100, "model": 200, "notes": 5000, "donor_inventory_number": 100}
 
 TYPE_WORDS = {
     DeviceType.LAPTOP: ("laptop", "portable", "ordinateur portable", "pc portable", "notebook"),
@@ -269,6 +273,7 @@ class ParsedRow:
     unit_value_cents: int | None
     notes: str | None
     disk: dict | None
+    donor_inventory_number: str | None = None
 
 
 def map_headers(headers: list[str]) -> tuple[dict[str, int], list[str]]:
@@ -450,7 +455,7 @@ def validate_rows(sheet: Sheet) -> tuple[list[ParsedRow], list[RowError], list[s
 
         if len(errors) == before:
             parsed.append(ParsedRow(rownum, dtype, values["brand"], values["model"], serial, imei, cents,
-                                    values["notes"], disk))
+                                    values["notes"], disk, values["donor_inventory_number"]))
     return parsed, errors, unknown
 
 
@@ -482,7 +487,7 @@ def template_xlsx(lang: str) -> bytes:
     ws.freeze_panes = "A2"
     for i, col in enumerate(COLUMNS):
         ws.column_dimensions[column_letter(i)].width = max(14, len(col.fr) + 4)
-        if col.key in ("serial", "imei", "disk_serial"):
+        if col.key in ("serial", "imei", "disk_serial", "donor_inventory_number"):
             # Text format keeps long numbers (IMEIs) from turning into 3.5E+14.
             for row in range(2, 2001):
                 ws.cell(row=row, column=i + 1).number_format = "@"
@@ -494,7 +499,8 @@ def template_xlsx(lang: str) -> bytes:
     disks = DataValidation(type="list", formula1='"HDD,SSD,NVMe,eMMC,' + ("autre" if lang == "fr" else "other") + '"',
                            allow_blank=True)
     ws.add_data_validation(disks)
-    disks.add(f"{column_letter(7)}2:{column_letter(7)}10000")
+    disk_col = column_letter([c.key for c in COLUMNS].index("disk_kind"))
+    disks.add(f"{disk_col}2:{disk_col}10000")
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()

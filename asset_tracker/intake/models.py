@@ -37,6 +37,14 @@ class Batch(Base):
     unit_value_cents: Mapped[int | None] = mapped_column(Integer)
     # Why the counts received differ from the counts declared, given when closing.
     closing_note: Mapped[str | None] = mapped_column(Text)
+    # The donor's decision to give the equipment away (e.g. "Délibération n° 2026-114"), printed on the slip.
+    disposal_decision_ref: Mapped[str | None] = mapped_column(String(200))
+    disposal_decision_date: Mapped[object | None] = mapped_column(Date)
+    # Who signs the slip for each party.
+    donor_signatory_name: Mapped[str | None] = mapped_column(String(200))
+    donor_signatory_title: Mapped[str | None] = mapped_column(String(200))
+    workshop_signatory_name: Mapped[str | None] = mapped_column(String(200))
+    workshop_signatory_title: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)
     collected_at: Mapped[object | None] = mapped_column(UTCDateTime)
     received_at: Mapped[object | None] = mapped_column(UTCDateTime)

@@ -24,6 +24,12 @@ class BatchSchema(Schema):
     notes = fields.String(allow_none=True)
     unit_value_cents = fields.Integer(allow_none=True)
     closing_note = fields.String(allow_none=True)
+    disposal_decision_ref = fields.String(allow_none=True)
+    disposal_decision_date = fields.Date(allow_none=True)
+    donor_signatory_name = fields.String(allow_none=True)
+    donor_signatory_title = fields.String(allow_none=True)
+    workshop_signatory_name = fields.String(allow_none=True)
+    workshop_signatory_title = fields.String(allow_none=True)
     created_at = fields.DateTime()
     collected_at = fields.DateTime(allow_none=True)
     received_at = fields.DateTime(allow_none=True)
@@ -37,7 +43,22 @@ def _counts():
                        values=fields.Integer(validate=validate.Range(min=0, max=1_000_000)), load_default=dict)
 
 
-class BatchCreateIn(StrictSchema):
+class _SlipIn(StrictSchema):
+    """The donor's disposal decision and the signatories of the donation slip (both parties)."""
+
+    disposal_decision_ref = fields.String(allow_none=True, validate=validate.Length(max=200))
+    disposal_decision_date = fields.Date(allow_none=True)
+    donor_signatory_name = fields.String(allow_none=True, validate=validate.Length(max=200))
+    donor_signatory_title = fields.String(allow_none=True, validate=validate.Length(max=200))
+    workshop_signatory_name = fields.String(allow_none=True, validate=validate.Length(max=200))
+    workshop_signatory_title = fields.String(allow_none=True, validate=validate.Length(max=200))
+
+
+class SlipDetailsIn(_SlipIn):
+    pass
+
+
+class BatchCreateIn(_SlipIn):
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
     # Set by technicians and admins; a donor's batches always belong to the donor's organisation.
     donor_organisation_id = fields.Integer(load_default=None)
@@ -50,7 +71,7 @@ class BatchCreateIn(StrictSchema):
     unit_value_cents = fields.Integer(load_default=None, validate=validate.Range(min=0))
 
 
-class BatchUpdateIn(PatchSchema):
+class BatchUpdateIn(_SlipIn, PatchSchema):
     name = fields.String(validate=validate.Length(min=1, max=200))
     pickup_date = fields.Date(allow_none=True)
     declared_counts = fields.Dict(keys=fields.String(validate=validate.OneOf(TYPES)),

@@ -154,6 +154,7 @@ def create_batch(
     *, actor: Actor, name: str, donor_organisation_id: int | None = None, pickup_date: dt.date | None = None,
     declared_counts: dict | None = None, contact_name: str | None = None, contact_email: str | None = None,
     notes: str | None = None, unit_value_cents: int | None = None, workshop_organisation_id: int | None = None,
+    **slip,
 ) -> Batch:
     """Open a collection batch for a donor (a donor opens batches for its own organisation only)."""
     if actor.role == "donor":
@@ -172,29 +173,47 @@ def create_batch(
     batch = Batch(name=name, donor_organisation_id=donor.id, workshop_organisation_id=workshop_organisation_id,
                   status=BatchStatus.OPEN, pickup_date=pickup_date, declared_counts=_declared(declared_counts),
                   contact_name=contact_name, contact_email=contact_email, notes=notes,
-                  unit_value_cents=unit_value_cents, created_at=utcnow())
+                  unit_value_cents=unit_value_cents, created_at=utcnow(), **_slip_values(slip))
     db.session.add(batch)
     db.session.flush()
     custody.record("batch_created", actor=actor, details={
         "batch_id": batch.id, "name": batch.name, "donor_organisation_id": donor.id,
-        "declared_counts": batch.declared_counts, "pickup_date": pickup_date})
+        "declared_counts": batch.declared_counts, "pickup_date": pickup_date,
+        **{k: v for k, v in _slip_values(slip).items() if v is not None}})
     db.session.commit()
     return batch
 
 
 UPDATABLE = ("name", "pickup_date", "declared_counts", "contact_name", "contact_email", "notes", "unit_value_cents")
+# What the donation slip says about the transfer itself: the donor's disposal decision and who signs for each
+# party. The paperwork often follows the count, so these stay editable by the batch's donor and the workshop
+# until the slip is signed, including on a closed batch (every change is in the custody log).
+SLIP_FIELDS = ("disposal_decision_ref", "disposal_decision_date", "donor_signatory_name", "donor_signatory_title",
+               "workshop_signatory_name", "workshop_signatory_title")
+
+
+def _slip_values(values: dict) -> dict:
+    unknown = set(values) - set(SLIP_FIELDS)
+    if unknown:
+        raise Invalid("Field %(field)s cannot be changed here.", field=", ".join(sorted(unknown)))
+    return {k: (v.strip() or None) if isinstance(v, str) else v for k, v in values.items()}
 
 
 def update_batch(batch_id: int, changes: dict, *, actor: Actor) -> Batch:
     """Change what was declared about a batch; before and after go to the custody log."""
     batch = get_batch(batch_id, actor=actor, for_update=True)
-    if batch.status == BatchStatus.CLOSED:
+    declared = {k: v for k, v in changes.items() if k not in SLIP_FIELDS}
+    if declared and batch.status == BatchStatus.CLOSED:
         raise Conflict("A closed batch cannot be changed.", code="batch_closed")
-    if actor.role == "donor" and batch.status != BatchStatus.OPEN:
+    if declared and actor.role == "donor" and batch.status != BatchStatus.OPEN:
         raise Conflict("A donor can change a batch only until it is collected.", code="batch_not_open")
+    slip = {k: v for k, v in changes.items() if k in SLIP_FIELDS}
+    if slip and actor.role == "technician" and batch.workshop_organisation_id not in (None, actor.organisation_id):
+        raise NotFound("No batch %(id)s.", id=str(batch.id))  # another workshop's batch: not theirs to sign
+    changes = {**changes, **_slip_values(slip)}
     diff = {}
     for key, value in changes.items():
-        if key not in UPDATABLE:
+        if key not in UPDATABLE + SLIP_FIELDS:
             raise Invalid("Field %(field)s cannot be changed here.", field=key)
         if key == "declared_counts":
             value = _declared(value)
@@ -248,7 +267,8 @@ def _tag_config() -> tuple[str, int]:
 
 
 def add_device(batch_id: int, *, actor: Actor, type: str, brand=None, model=None, serial=None, imei=None,
-               notes=None, unit_value_cents=None, media: list[dict] | None = None, tag: str | None = None) -> Device:
+               notes=None, unit_value_cents=None, media: list[dict] | None = None, tag: str | None = None,
+               donor_inventory_number: str | None = None) -> Device:
     """Log one device into a batch (the donor's entry form): tag and custody event in one transaction."""
     batch = get_batch(batch_id, actor=actor, for_update=True)
     _require_open(batch)
@@ -260,7 +280,7 @@ def add_device(batch_id: int, *, actor: Actor, type: str, brand=None, model=None
     return devices.register_device(
         actor=actor, type=type, donor_organisation_id=batch.donor_organisation_id, brand=brand, model=model,
         serial=serial, imei=imei, notes=notes, unit_value_cents=unit_value_cents, batch_id=batch.id, tag=tag,
-        tag_prefix=prefix, tag_width=width, media=media)
+        tag_prefix=prefix, tag_width=width, media=media, donor_inventory_number=donor_inventory_number)
 
 
 # ---------------------------------------------------------------- bulk import
@@ -362,8 +382,10 @@ def import_file(batch_id: int, data: bytes, *, actor: Actor, filename: str | Non
             e.column, e.letter = sheet.headers[columns[e.field]], importing.column_letter(columns[e.field])
     errors.sort(key=lambda e: (e.row, e.letter or ""))
     result.errors = errors
-    result.invalid_rows = len({e.row for e in errors})
-    result.rows = len(parsed) + result.invalid_rows
+    # A row valid in the file can still be refused against the database: count each row once.
+    invalid = {e.row for e in errors}
+    result.invalid_rows = len(invalid)
+    result.rows = len(invalid | {p.row for p in parsed})
     result.skipped = len(skipped)
     if errors and mode == "all":
         result.status = "rejected"
@@ -389,9 +411,11 @@ def import_file(batch_id: int, data: bytes, *, actor: Actor, filename: str | Non
                 "custodian_organisation_id": donor_id, "batch_id": batch.id,
                 "workshop_organisation_id": batch.workshop_organisation_id, "loan": False, "created_at": now,
                 "updated_at": now, "version": 1}
-    varying = ("tag", "type", "brand", "model", "serial", "imei", "notes", "unit_value_cents")
+    varying = ("tag", "type", "brand", "model", "serial", "imei", "notes", "unit_value_cents",
+               "donor_inventory_number")
     _bulk_insert(conn, Device.__table__, constant, varying,
-                 [(tag, p.type.value, p.brand, p.model, p.serial, p.imei, p.notes, p.unit_value_cents)
+                 [(tag, p.type.value, p.brand, p.model, p.serial, p.imei, p.notes, p.unit_value_cents,
+                   p.donor_inventory_number)
                   for p, tag in zip(to_create, tags)])
     ids: dict[str, int] = {}
     for chunk in _chunks(tags):
@@ -407,7 +431,8 @@ def import_file(batch_id: int, data: bytes, *, actor: Actor, filename: str | Non
         "type": "device_registered", "device_id": device_id, "device_tag": tag, "state_after": State.REGISTERED,
         "custodian_after_id": donor_id,
         "details": {"type": p.type.value, "brand": p.brand, "model": p.model, "serial": p.serial, "imei": p.imei,
-                    "batch_id": batch.id, "media": 1 if p.disk else 0, "import_id": imp.id, "row": p.row},
+                    "donor_inventory_number": p.donor_inventory_number, "batch_id": batch.id,
+                    "media": 1 if p.disk else 0, "import_id": imp.id, "row": p.row},
     } for p, (device_id, tag) in zip(to_create, inserted)]
     result.created = len(inserted)
     result.import_id = imp.id
@@ -648,7 +673,7 @@ class Line:
 class Reconciliation:
     batch: Batch
     expected: list[Device]
-    received: list[Device]  # really handed over: expected and received, plus unexpected received
+    received: list[Device]  # the batch's own devices received (a device of another batch never counts here)
     missing: list[Line]
     unexpected: list[Line]
     counts: dict[str, dict[str, int]]  # type -> {"declared", "logged", "received"}
@@ -698,7 +723,6 @@ def reconciliation(batch_id: int, *, actor: Actor, for_update: bool = False) -> 
     if others:
         for d in session.execute(select(Device).where(Device.id.in_(others)).order_by(Device.id)).unique().scalars():
             unexpected.append(Line(d, "unexpected", explanations.get(d.id)))
-            received.append(d)
     declared = batch.declared_counts or {}
     logged = Counter(d.type.value for d in expected)
     got = Counter(d.type.value for d in received)
@@ -796,7 +820,14 @@ def close_batch(batch_id: int, *, actor: Actor, note: str | None = None) -> Reco
 
 
 def slip_devices(rec: Reconciliation) -> tuple[list[Device], list[Device]]:
-    """What the donor really handed over (its own devices received), and received devices of other donors."""
-    own = [d for d in rec.received if d.donor_organisation_id == rec.batch.donor_organisation_id]
-    others = [d for d in rec.received if d.donor_organisation_id != rec.batch.donor_organisation_id]
+    """What the donor really handed over with this batch, and the devices received with it that are not part of
+    the transfer.
+
+    Handed over: the batch's own devices received, plus devices of the same donor logged in no batch and
+    scanned in with it. Not part of it: devices of another donor, or of another batch (they go on that batch's
+    slip)."""
+    donor_id = rec.batch.donor_organisation_id
+    strays = [line.device for line in rec.unexpected]
+    own = list(rec.received) + [d for d in strays if d.donor_organisation_id == donor_id and d.batch_id is None]
+    others = [d for d in strays if not (d.donor_organisation_id == donor_id and d.batch_id is None)]
     return own, others

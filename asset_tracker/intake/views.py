@@ -6,6 +6,7 @@ import math
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from marshmallow import ValidationError
 from sqlalchemy import select
 
 from .. import lifecycle
@@ -18,7 +19,7 @@ from ..extensions import db
 from ..i18n import current_language
 from ..organisations.models import OrgKind, Organisation
 from . import importing, services
-from .schemas import BatchCreateIn, CloseIn, ExplainIn, ReceiveIn
+from .schemas import BatchCreateIn, CloseIn, ExplainIn, ReceiveIn, SlipDetailsIn
 from .slip import slip_pdf
 
 bp = Blueprint("intake", __name__, url_prefix="/batches")
@@ -130,10 +131,38 @@ def _cents(text: str) -> int:
 @bp.route("/<int:batch_id>")
 @access(*READERS)
 def show(batch_id):
+    return _show(batch_id)
+
+
+def _show(batch_id, slip_form=None, slip_errors=None):
     rec = services.reconciliation(batch_id, actor=actor())
     counts = services.progress([rec.batch.id]).get(rec.batch.id, {})
-    return render_template("intake/show.html", batch=rec.batch, rec=rec, counts=counts, devices=rec.expected[:500],
-                           states=list(lifecycle.State), modes=services.MODES)
+    batch = rec.batch
+    slip_form = slip_form or {k: getattr(batch, k) for k in services.SLIP_FIELDS}
+    return render_template("intake/show.html", batch=batch, rec=rec, counts=counts, devices=rec.expected[:500],
+                           states=list(lifecycle.State), modes=services.MODES, slip_form=slip_form,
+                           slip_errors=slip_errors or {})
+
+
+@bp.route("/<int:batch_id>/slip-details", methods=["POST"])
+@access("donor", "technician", "admin")
+def slip_details(batch_id):
+    """The donation slip's details: the donor's disposal decision and who signs for each party."""
+    batch = services.get_batch(batch_id, actor=actor())
+    form = {k: request.form.get(k, "").strip() or None for k in services.SLIP_FIELDS}
+    try:
+        data = SlipDetailsIn().load(form)
+        services.update_batch(batch.id, data, actor=actor())
+    except ValidationError as err:
+        db.session.rollback()
+        flash(_("Invalid input: %(fields)s", fields=", ".join(sorted(err.messages))), "error")
+        return _show(batch.id, slip_form=request.form, slip_errors=err.messages), 422
+    except DomainError as err:
+        db.session.rollback()
+        _flash_error(err)
+        return _show(batch.id, slip_form=request.form, slip_errors=err.details), err.status
+    flash(_("The donation slip's details are saved."), "success")
+    return redirect(url_for("intake.show", batch_id=batch.id) + "#slip-title")
 
 
 @bp.route("/<int:batch_id>/devices/new", methods=["GET", "POST"])

@@ -1,7 +1,7 @@
 """Workshop scope: each device remembers the workshop that holds or last held it
 
 Revision ID: 0019_scope
-Revises: 0016_user_job_title
+Revises: 0018_legal_identity
 Create Date: 2026-12-06 04:45:00
 
 The workshop of an existing device is its custodian when that is a workshop, else the last workshop
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0019_scope'
-down_revision = '0016_user_job_title'
+down_revision = '0018_legal_identity'
 branch_labels = None
 depends_on = None
 

@@ -78,6 +78,7 @@ def test_an_auditor_is_refused_every_write(app, client, api_headers):
 @pytest.mark.parametrize("role", ["donor", "coordinator", "technician"])
 def test_admin_only_routes_refuse_other_roles(app, client, api_headers, role):
     for path, method in [("/api/v1/users", "GET"), ("/api/v1/users", "POST"), ("/api/v1/organisations", "POST"),
+                         ("/api/v1/organisations/1", "GET"), ("/api/v1/organisations/1", "PATCH"),
                          ("/api/v1/tokens", "POST")]:
         resp = client.open(path, method=method, headers=api_headers(role), json={})
         assert resp.status_code == 403, (role, path)

@@ -69,7 +69,9 @@ def test_one_missing_and_one_unexpected_device_must_both_be_explained_before_clo
     rec = intake.reconciliation(collected.id, actor=tech)
     assert [line.device.tag for line in rec.missing] == [fourth.tag]
     assert [line.device.tag for line in rec.unexpected] == [stray.tag]
-    assert rec.counts == {"laptop": {"declared": 4, "logged": 4, "received": 4}}
+    # The foreign device is not the batch's: three of its own received, not four.
+    assert rec.counts == {"laptop": {"declared": 4, "logged": 4, "received": 3}}
+    assert len(rec.received) == 3
     assert rec.batch.status == BatchStatus.RECEIVED
 
     with pytest.raises(Conflict) as refused:
@@ -83,7 +85,10 @@ def test_one_missing_and_one_unexpected_device_must_both_be_explained_before_clo
     assert still.value.details["unexplained"] == [stray.tag]
 
     intake.explain(collected.id, stray.tag, actor=tech, note="Mairie laptop loaded on the wrong van")
-    rec = intake.close_batch(collected.id, actor=tech)
+    with pytest.raises(Conflict) as differ:
+        intake.close_batch(collected.id, actor=tech)
+    assert differ.value.code == "counts_differ"  # 3 received of 4 declared
+    rec = intake.close_batch(collected.id, actor=tech, note="One laptop lost in transit")
 
     assert rec.batch.status == BatchStatus.CLOSED
     assert db.session.get(Device, fourth.id).state == State.LOST
@@ -92,12 +97,13 @@ def test_one_missing_and_one_unexpected_device_must_both_be_explained_before_clo
     assert verify_chain().ok
 
     text = pdf_text(slip_pdf(rec, "fr"))
-    table = text.split("Appareils remis")[0]  # the slip's device table, before its counts
+    table = text.split("Appareils remis :")[0]  # the slip's device table, before its counts
     for d in (first, second, third):
         assert d.tag in table and d.serial in table
     assert fourth.tag not in table and stray.tag not in table
     assert "Appareils remis : 3" in text
-    assert "L3212-2" in text and "CAF du Rhône" in text and "Weeefund" in text
+    assert "CAF du Rhône" in text and "Weeefund" in text
+    assert "L3212-2" not in text  # no legal basis is configured for this donor: none is asserted
     assert "45,50 €" in text and "136,50 €" in text  # per-unit value and total for three devices
     assert fourth.tag in text.split("Enregistrés mais non remis")[1]  # listed apart as not handed over
     assert stray.tag in text.split("autre donateur")[1]
