@@ -40,7 +40,8 @@ def two_devices(orgs, users, frozen_clock):
     frozen_clock(BEFORE_LOGS)
     batch = intake.create_batch(actor=Actor.of(users["technician"]), name="CAF Rhône — collecte de novembre",
                                 donor_organisation_id=orgs["donor"].id)
-    made = [make_device(orgs, users, State.DIAGNOSED) for _ in range(2)]
+    # Media recorded without a capacity: the sample logs wiped 8 and 16 MiB loop devices, the media take their size.
+    made = [make_device(orgs, users, State.DIAGNOSED, capacity_bytes=None) for _ in range(2)]
     for d in made:
         d.batch_id = batch.id
     db.session.commit()
@@ -148,11 +149,14 @@ def test_a_donor_downloads_the_batch_certificate_another_donor_gets_404(client, 
 def test_the_device_certificate_names_method_tool_verification_and_the_event_hash(client, api_headers, users,
                                                                                  two_devices):
     batch, made = two_devices
+    users["technician"].name, users["technician"].job_title = "Léa Martin", "Technicienne d'effacement"
+    db.session.commit()
     _wipe_and_certify(users, batch, made)
     resp = client.get(f"/api/v1/devices/{made[0].tag}/wipe-certificate.pdf", headers=api_headers("donor"))
     text = pdf_text(resp.data).replace("\r", "").replace("\n", " ")
+    # The person is named by name and title, no longer by e-mail address.
     for expected in ("Fill With Zeros", "nwipe 0.35", "last pass: verified", made[0].media[0].serial,
-                     "tech@example.org"):
+                     "Léa Martin", "Technicienne d'effacement"):
         assert expected in text, expected
     wiped = [e for e in client.get(f"/api/v1/devices/{made[0].tag}/events", headers=api_headers("donor")).json
              if e["state_after"] == "wiped"][-1]
