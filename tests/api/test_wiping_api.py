@@ -183,3 +183,25 @@ def test_the_wiper_cannot_verify_over_the_api(app, client, api_headers, orgs, us
     other = client.post(f"/api/v1/devices/{device.tag}/wipe-verification", json={"confirmed": True},
                         headers=api_headers("technician_b"))
     assert other.status_code == 200 and other.json["status"] == "confirmed"
+
+
+def test_a_log_reused_for_another_device_is_409_in_french_and_english_and_writes_nothing(client, api_headers,
+                                                                                         two_devices):
+    batch, (first, second) = two_devices
+    h = api_headers("technician")
+    key = client.post("/api/v1/wipe-imports/nwipe/preview", data=upload(PASS_LOG), headers=h).json["disks"][0]["key"]
+    done = client.post("/api/v1/wipe-imports/nwipe", data=upload(PASS_LOG, assignments={key: first.media[0].id}),
+                       headers=h)
+    assert done.status_code == 201
+    preview = client.post("/api/v1/wipe-imports/nwipe/preview",
+                          data=upload(PASS_LOG, assignments={key: second.media[0].id}), headers=h)
+    assert preview.json["disks"][0]["problem"] == "already_used" and preview.json["disks"][0]["used_by"] == first.tag
+    events_before = len(client.get(f"/api/v1/devices/{second.tag}/events", headers=h).json)
+    for lang, words in (("fr", "a déjà effacé un support de l'appareil"), ("en", "already cleared a storage medium")):
+        refused = client.post("/api/v1/wipe-imports/nwipe", data=upload(PASS_LOG, assignments={key: second.media[0].id}),
+                              headers={**h, "Accept-Language": lang})
+        assert refused.status_code == 409, refused.json
+        assert refused.json["error"]["code"] == "evidence_already_used"
+        assert words in refused.json["error"]["message"] and first.tag in refused.json["error"]["message"]
+    assert len(client.get(f"/api/v1/devices/{second.tag}/wipe-records", headers=h).json) == 0
+    assert len(client.get(f"/api/v1/devices/{second.tag}/events", headers=h).json) == events_before
