@@ -198,8 +198,8 @@ def test_a_log_reused_for_another_device_is_409_in_french_and_english_and_writes
     assert preview.json["disks"][0]["problem"] == "already_used" and preview.json["disks"][0]["used_by"] == first.tag
     events_before = len(client.get(f"/api/v1/devices/{second.tag}/events", headers=h).json)
     for lang, words in (("fr", "a déjà effacé un support de l'appareil"), ("en", "already cleared a storage medium")):
-        refused = client.post("/api/v1/wipe-imports/nwipe", data=upload(PASS_LOG, assignments={key: second.media[0].id}),
-                              headers={**h, "Accept-Language": lang})
+        refused = client.post(f"/api/v1/wipe-imports/nwipe?lang={lang}",
+                              data=upload(PASS_LOG, assignments={key: second.media[0].id}), headers=h)
         assert refused.status_code == 409, refused.json
         assert refused.json["error"]["code"] == "evidence_already_used"
         assert words in refused.json["error"]["message"] and first.tag in refused.json["error"]["message"]
