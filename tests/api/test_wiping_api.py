@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pypdfium2 as pdfium
+from flask_babel import refresh
 import pytest
 
 from asset_tracker.custody.services import Actor
@@ -198,6 +199,7 @@ def test_a_log_reused_for_another_device_is_409_in_french_and_english_and_writes
     assert preview.json["disks"][0]["problem"] == "already_used" and preview.json["disks"][0]["used_by"] == first.tag
     events_before = len(client.get(f"/api/v1/devices/{second.tag}/events", headers=h).json)
     for lang, words in (("fr", "a déjà effacé un support de l'appareil"), ("en", "already cleared a storage medium")):
+        refresh()  # the test's app context outlives each request: forget the previous request's language
         refused = client.post(f"/api/v1/wipe-imports/nwipe?lang={lang}",
                               data=upload(PASS_LOG, assignments={key: second.media[0].id}), headers=h)
         assert refused.status_code == 409, refused.json
