@@ -17,14 +17,16 @@ from .services import DeviceEvidence
 
 KIND_LABELS = {"hdd": "HDD", "ssd": "SSD", "nvme": "NVMe", "emmc": "eMMC", "other": "—"}
 INK = "#1F2A44"
-OUTCOME_COLOURS = {"sanitised": "#14532D", "no_media": "#14532D", "failed": "#B3261E", "pending": "#7A2E00"}
+OUTCOME_COLOURS = {"sanitised": "#14532D", "no_media": "#14532D", "failed": "#B3261E", "pending": "#7A2E00",
+                   "unverified": "#7A2E00"}
 
 
 def _labels() -> dict:
     """Translated labels, read inside force_locale."""
     return {
         "outcome": {"sanitised": _("Sanitised"), "no_media": _("No storage media (technician's statement)"),
-                    "failed": _("Failed: to be wiped again"), "pending": _("Pending: not wiped yet")},
+                    "failed": _("Failed: to be wiped again"), "pending": _("Pending: not wiped yet"),
+                    "unverified": _("Overwritten, not verified")},
         "category": {"clear": _("Clear"), "purge": _("Purge"), "destroy": _("Destroy")},
         "result": {"passed": _("Passed"), "failed": _("Failed"), "aborted": _("Aborted")},
         "check": {"pending": _("picked, check pending"), "confirmed": _("confirmed by %(name)s"),
@@ -189,15 +191,17 @@ class _Doc:
         """The signed digest and how anyone checks it (the key's public half, offline)."""
         if self.signer is None or self.signer.key is None:
             return
-        story.append(self.p(self.e(_("Electronic seal")), self.h2))
-        story.append(self.p(self.e(_(
+        from reportlab.platypus import KeepTogether
+
+        block = [self.p(self.e(_("Electronic seal")), self.h2), self.p(self.e(_(
             "The fields of this certificate are sealed with the programme's Ed25519 key %(key)s (the key that signs "
-            "the custody chain's checkpoints). Digest of the sealed fields (SHA-256):", key=self.signer.key_id))))
-        story.append(self.p(self.e(self.signer.digest()), self.mono))
-        story.append(self.p(self.e(_("To check it offline with the public key alone:")), self.small))
-        story.append(self.p(self.e(f"flask --app wsgi audit verify-certificate {verify_name}"), self.mono))
-        story.append(self.p(self.e(f"python3 -m asset_tracker.audit.verify_certificate {verify_name} "
-                                   "audit_signing_key.pub.pem"), self.mono))
+            "the custody chain's checkpoints). Digest of the sealed fields (SHA-256):", key=self.signer.key_id))),
+            self.p(self.e(self.signer.digest()), self.mono),
+            self.p(self.e(_("To check it offline with the public key alone:")), self.small),
+            self.p(self.e(f"flask --app wsgi audit verify-certificate {verify_name}"), self.mono),
+            self.p(self.e(f"python3 -m asset_tracker.audit.verify_certificate {verify_name} "
+                          "audit_signing_key.pub.pem"), self.mono)]
+        story.append(KeepTogether(block))
 
     def build(self, story, title: str, footer: str) -> bytes:
         from reportlab.lib.pagesizes import A4
@@ -239,6 +243,12 @@ def _destination(d, outcome: str) -> str:
     if outcome in ("sanitised", "no_media"):
         return _("External reuse: donated through a digital-inclusion programme")
     return _("Held at the workshop until sanitised")
+
+
+def _short_destination(d, outcome: str) -> str:
+    if d.state.value == "recycled":
+        return _("Recycling: %(name)s", name=d.recycler.name if d.recycler else "—")
+    return _("External reuse") if outcome in ("sanitised", "no_media") else _("Held at the workshop")
 
 
 def _performer(r) -> str:
@@ -409,7 +419,9 @@ def batch_certificate_pdf(batch, evidence: list[DeviceEvidence], *, chain_head: 
         story = [doc.p(e(title), doc.title),
                  doc.p(e(_("Media sanitisation record following NIST SP 800-88 Rev. 1, Appendix G")), doc.centre),
                  Spacer(1, 4 * mm)]
-        counts = {k: sum(1 for ev in evidence if ev.outcome == k) for k in ("sanitised", "no_media", "failed", "pending")}
+        counts = {k: sum(1 for ev in evidence if ev.outcome == k)
+                  for k in ("sanitised", "no_media", "failed", "pending", "unverified")}
+        counts["pending"] += counts.pop("unverified")  # not certified as sanitised: to be wiped again with verification
         done = counts["sanitised"] + counts["no_media"]
         records = [r for ev in evidence for r in ev.records.values()]
         orgs = sorted({r.operator_organisation.name for r in records if r.operator_organisation})
@@ -482,13 +494,13 @@ def batch_certificate_pdf(batch, evidence: list[DeviceEvidence], *, chain_head: 
                 doc.p("<br/>".join(checks) or "—", doc.small),
                 doc.p("<br/>".join(dates) or "—", doc.small),
                 doc.p(f'<font color="{OUTCOME_COLOURS[outcome]}"><b>{e(L["outcome"][outcome])}</b></font><br/>'
-                      + e(_destination(d, outcome)), doc.small),
+                      + e(_short_destination(d, outcome)), doc.small),
                 doc.p(s(_("Validation by a second person"), check) if ev.check else "—", doc.small),
             ])
-            if outcome in ("failed", "pending"):
+            if outcome in ("failed", "pending", "unverified"):
                 styles.append(("BACKGROUND", (0, i), (-1, i), colors.HexColor("#FFF4EC")))
-        table = Table(rows, repeatRows=1, colWidths=[19 * mm, 21 * mm, 28 * mm, 33 * mm, 22 * mm, 15 * mm, 19 * mm,
-                                                     17 * mm])
+        table = Table(rows, repeatRows=1, colWidths=[19 * mm, 21 * mm, 26 * mm, 32 * mm, 24 * mm, 17 * mm, 18 * mm,
+                                                     15 * mm])
         table.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.3, colors.HexColor("#9AA3B5")),
                                    ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#E8EAF0")),
                                    ("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (-1, -1), 2.5),

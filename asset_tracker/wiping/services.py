@@ -884,12 +884,13 @@ class DeviceEvidence:
 
     @property
     def outcome(self) -> str:
-        """sanitised, failed, pending or no_media."""
+        """sanitised, unverified (passing, but an overwrite was not read back), failed, pending or no_media."""
         if not self.media:
             return "no_media" if self.no_media else "pending"
         results = [self.records.get(m.id) for m in self.media]
         if all(r is not None and r.result == WipeResult.PASSED for r in results):
-            return "sanitised"
+            # An overwrite nobody read back is never certified as a plain "sanitised".
+            return "unverified" if any(r.unverified for r in results) else "sanitised"
         if any(r is not None and r.result != WipeResult.PASSED for r in results):
             return "failed"
         return "pending"
