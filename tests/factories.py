@@ -132,8 +132,19 @@ def step(device: Device, target: State | str, orgs, users, *, partner="partner",
             wipe_all(device, tech)
         elif target == State.READY:
             params = {"grade": "B"}
+            _confirm_pending_check(device, users)
         return devices.transition(device, target, actor=tech, params=params)
     return db.session.get(Device, device.id, populate_existing=True)
+
+
+def _confirm_pending_check(device: Device, users) -> None:
+    """A device the draw picked for a second-person check is confirmed by another technician before `ready`."""
+    from asset_tracker.wiping.models import VerificationStatus, WipeVerification
+
+    pending = db.session.query(WipeVerification).filter_by(device_id=device.id,
+                                                           status=VerificationStatus.PENDING).first()
+    if pending is not None:
+        wiping.verify_wipe(device.tag, actor=Actor.of(users["technician_b"]), confirmed=True)
 
 
 def wipe_all(device: Device, tech: Actor, result: str = "passed") -> None:
