@@ -304,7 +304,9 @@ def device_certificate_pdf(ev: DeviceEvidence, *, chain_head: tuple[int, str], l
                                     ("TOPPADDING", (0, 0), (-1, -1), 5), ("BOTTOMPADDING", (0, 0), (-1, -1), 5)]))
         story += [banner, Spacer(1, 3 * mm)]
         orgs = sorted({r.operator_organisation.name for r in ev.records.values() if r.operator_organisation})
-        sanitiser = ", ".join(orgs) or workshop_name or "—"
+        # Without records (a "no storage media" statement), the organisation that moved the device to `wiped`.
+        sanitiser = ", ".join(orgs) or (ev.wiped_event.actor_organisation_name if ev.wiped_event else None) \
+            or workshop_name or "—"
         level = confidentiality_of(d.donor.name, config)
         story.append(doc.p(e(_("Device")), doc.h2))
         story.append(doc.facts([

@@ -438,3 +438,17 @@ def test_a_certificate_with_one_character_of_a_serial_edited_is_refused(sealed, 
     good = tmp_path / "good.pdf"
     good.write_bytes(pdf)
     assert runner.invoke(args=["audit", "verify-certificate", str(good)]).exit_code == 0  # configured key
+
+
+def test_the_english_certificate_is_sealed_too_and_keeps_nwipe_labels(app, users, handed_over, signing_key):
+    from asset_tracker.audit import keys
+    device, _ = handed_over
+    ev = wiping.certificate_for_device(device.tag, actor=tech(users))
+    pdf = device_certificate_pdf(ev, chain_head=wiping.chain_head(), config=app.config, lang="en",
+                                 signing_key=keys.load_private(signing_key[0]))
+    text = " ".join(pdftotext(pdf).split())
+    for label in ("Performed by (name, title, organisation)", "Pre-sanitisation confidentiality",
+                  "Post-sanitisation confidentiality", "Data backup", "Validation by a second person",
+                  "Pseudo-random stream (PRNG Stream)", "67.1 MB"):
+        assert label in text, label
+    assert verify_certificate.verify(pdf, Path(signing_key[1]).read_bytes())[0]
