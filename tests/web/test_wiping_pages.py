@@ -165,3 +165,27 @@ def test_the_preview_names_the_device_a_reused_log_already_cleared(client, login
                                                   **kept})
     assert refused.status_code == 409 and first.tag in refused.get_data(as_text=True)
     assert len(db.session.execute(select(WipeRecord)).scalars().all()) == 1
+
+
+def test_a_size_mismatch_asks_for_a_written_reason_on_the_page_and_records_it(client, login, orgs, users,
+                                                                             frozen_clock):
+    frozen_clock(dt.datetime(2026, 12, 6, 4, 0, tzinfo=UTC))
+    device = make_device(orgs, users, State.DIAGNOSED, capacity_bytes=256 * 10**9)  # the log wiped 64 MiB
+    frozen_clock(dt.datetime(2026, 12, 6, 5, 0, tzinfo=UTC))
+    login("technician")
+    token = csrf_token(client, "/wiping/import")
+    html = _preview(client, token, "nwipe-prng-verified.log").get_data(as_text=True)
+    key = re.search(r'name="medium-([0-9a-f]{16}-\d+)"', html).group(1)
+    chosen = _preview(client, token, "nwipe-prng-verified.log", **{f"medium-{key}": str(device.media[0].id)})
+    page = chosen.get_data(as_text=True)
+    assert "ne correspond pas au support" in page and f'name="override-{key}"' in page
+    kept = {"kept_name": re.findall(r'name="kept_name" value="([^"]+)"', page),
+            "kept_data": re.findall(r'name="kept_data" value="([^"]+)"', page)}
+    form = {"csrf_token": token, f"medium-{key}": str(device.media[0].id), **kept}
+    refused = client.post("/wiping/import", data=form)
+    assert refused.status_code == 409 and db.session.scalar(select(WipeRecord.id)) is None
+    done = client.post("/wiping/import", data={**form, f"override-{key}": "Capacité saisie au don erronée"})
+    assert done.status_code == 302
+    record = db.session.execute(select(WipeRecord)).scalar_one()
+    assert record.override_reason == "Capacité saisie au don erronée"
+    assert "Capacité saisie au don erronée" in client.get(f"/wiping/devices/{device.tag}").get_data(as_text=True)
