@@ -298,7 +298,7 @@ def device_certificate_pdf(ev: DeviceEvidence, *, chain_head: tuple[int, str], l
                  doc.p(e(_("Media sanitisation record following NIST SP 800-88 Rev. 1, Appendix G")), doc.centre),
                  Spacer(1, 4 * mm)]
         outcome = ev.outcome
-        banner = Table([[doc.p(f'<font color="#FFFFFF"><b>{e(_("Outcome"))}: {s(_("Outcome"), L["outcome"][outcome])}</b></font>')]],
+        banner = Table([[doc.p(f'<font color="#FFFFFF"><b>{e(_("Outcome"))}{e(" :" if doc.lang == "fr" else ":")} {s(_("Outcome"), L["outcome"][outcome])}</b></font>')]],
                        colWidths=[172 * mm])
         banner.setStyle(TableStyle([("BACKGROUND", (0, 0), (-1, -1), colors.HexColor(OUTCOME_COLOURS[outcome])),
                                     ("TOPPADDING", (0, 0), (-1, -1), 5), ("BOTTOMPADDING", (0, 0), (-1, -1), 5)]))
