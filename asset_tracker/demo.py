@@ -22,6 +22,7 @@ from .intake.models import Batch, BatchStatus
 from .lifecycle import State
 from .organisations.models import LegalNature, OrgKind, Organisation
 from .wiping import services as wiping
+from .wiping.models import VerificationStatus, WipeVerification
 
 DEMO_PASSWORD = "demo-reboot-2026"
 
@@ -79,6 +80,7 @@ USERS = [
     ("donateur@demo.reboot.example", "donor", "CAF du Rhône", "Dominique Donateur"),
     ("mairie@demo.reboot.example", "donor", "Mairie de Lyon", "Marion Mairie"),
     ("technicien@demo.reboot.example", "technician", "Weeefund", "Théo Technicien"),
+    ("controle@demo.reboot.example", "technician", "Weeefund", "Sofia Contrôle"),
     ("coordinatrice@demo.reboot.example", "coordinator", "Emmaüs Connect Lyon", "Corinne Coordinatrice"),
     ("college@demo.reboot.example", "coordinator", "Collège Maria Casarès", "Camille Collège"),
 ]
@@ -269,6 +271,14 @@ def _plan_device(rng, t, i, final, type_, brand, model, donor, batch, orgs, prog
                                         disposal_reference=disposal_reference)
         return run
 
+    def second_check(ctx):
+        """A device the draw picked is checked by the second technician before it may be ready."""
+        check = db.session.scalar(select(WipeVerification).where(
+            WipeVerification.device_id == ctx[key].id, WipeVerification.status == VerificationStatus.PENDING))
+        if check is not None:
+            wiping.verify_wipe(ctx[key].tag, actor=Actor.of(users["controle@demo.reboot.example"]), confirmed=True,
+                               note="Relecture d'un échantillon de secteurs")
+
     def wipe(ctx):
         device = ctx[key]
         for medium in db.session.execute(select(StorageMedium).where(StorageMedium.device_id == device.id)).scalars():
@@ -299,6 +309,7 @@ def _plan_device(rng, t, i, final, type_, brand, model, donor, batch, orgs, prog
         elif target == State.REFURBISHED:
             add(later(4, 96), move(State.REFURBISHED))
         elif target == State.READY:
+            add(later(1, 12), second_check)
             add(later(1, 24), move(State.READY, grade=rng.choice("AABBC")))
         elif target == State.RESERVED:
             add(later(24, 24 * 20), reserve(programme, partner))

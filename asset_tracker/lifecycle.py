@@ -129,6 +129,8 @@ class Facts:
     media_count: int = 0
     media_cleared: int = 0  # media with a passing wipe or destruction record since the last entry into received
     no_media_statement: bool = False  # a technician stated "no storage media" since the last entry into received
+    media_unverified: int = 0  # media whose passing overwrite was never read back (only those, not counted above)
+    wipe_check: str | None = None  # the second-person check of this wipe cycle: pending, confirmed, failed or None
     programme_id: int | None = None
     partner_id: int | None = None
     beneficiary_ref: str | None = None
@@ -157,10 +159,26 @@ def wipe_evidence_complete(f: Facts) -> Refusal | None:
         return Refusal("wipe_evidence_missing", N_(
             "No storage media is recorded for this device: add its disks and their wipe records, "
             "or record a \"no storage media\" statement."))
+    if f.media_cleared < f.media_count and f.media_unverified:
+        return Refusal("wipe_not_verified", N_(
+            "%(unverified)s of %(total)s storage media were overwritten without verification (nwipe --verify=off): "
+            "NIST SP 800-88 asks for the overwrite to be read back. Wipe them again with verification."),
+            {"unverified": f.media_unverified, "total": f.media_count})
     if f.media_cleared < f.media_count:
         return Refusal("wipe_evidence_missing", N_(
             "%(missing)s of %(total)s storage media have no passing wipe or destruction record since the "
             "device was last received."), {"missing": f.media_count - f.media_cleared, "total": f.media_count})
+    return None
+
+
+def second_check_passed(f: Facts) -> Refusal | None:
+    if f.wipe_check == "pending":
+        return Refusal("wipe_check_pending", N_(
+            "This device was drawn for a second-person check of its wipe: another technician must confirm it "
+            "before it is ready."))
+    if f.wipe_check == "failed":
+        return Refusal("wipe_check_failed", N_(
+            "The second-person check refused this device's wipe: wipe it again before it is ready."))
     return None
 
 
@@ -229,7 +247,7 @@ GUARDS: dict[State, tuple[Guard, ...]] = {
     S.DIAGNOSED: (verdict_given,),
     S.WIPED: (wipe_evidence_complete,),
     S.REFURBISHED: (verdict_is_refurbish,),
-    S.READY: (verdict_is_refurbish, grade_given),
+    S.READY: (verdict_is_refurbish, grade_given, second_check_passed),
     S.RESERVED: (programme_and_partner_given,),
     S.HANDED_OVER: (beneficiary_reference_given, loan_has_return_date),
     S.RECYCLED: (verdict_allows_recycling, recycler_named),

@@ -107,6 +107,16 @@ REMINDERS_DIGEST_MAX_LINES = 500
 WIPE_VERIFICATION_SHARE = 0.05
 # Seed of that draw: the pick is a hash of tag, wipe cycle and seed, reproducible by an auditor.
 WIPE_VERIFICATION_SEED = "reboot-wipe-check"
+# An overwrite nobody read back (nwipe --verify=off) does not satisfy the `wiped` guard: NIST SP 800-88 Rev. 1 (4.7) makes verification part of sanitisation. True accepts it (certified "not verified"); see docs/wiping.md.
+WIPE_ACCEPT_UNVERIFIED = False
+# Time zone nwipe logs and wipe CSVs are read in by default (nwipe writes the wiping station's local time without a zone); each import may choose another.
+WIPE_LOG_TIMEZONE = "Europe/Paris"
+# Time zones the import pages offer (the default first); boot-USB wiping systems often keep their clock in UTC.
+WIPE_LOG_TIMEZONES = ["Europe/Paris", "UTC", "Europe/London", "America/Martinique", "Indian/Reunion"]
+# Confidentiality of the data on donated media before sanitisation (NIST SP 800-88 Appendix G "pre-sanitisation confidentiality"): low, moderate or high; per donor organisation name, else the default.
+WIPE_CONFIDENTIALITY_DEFAULT = "moderate"
+# Per donor organisation (its name) when it differs from the default, e.g. {"CAF du Rhône": "high"}.
+WIPE_CONFIDENTIALITY_BY_DONOR = {}
 # Directory of the label templates, one JSON file each; a malformed file is refused (logged, shown to admins), the others stay usable.
 LABEL_TEMPLATE_DIR = os.path.join(os.path.dirname(os.path.dirname(__file__)), "labels")
 # Short line under the tag: "type_model" (device type in the printing user's language, brand and model) or "programme" (the programme's name; type and model until the device is reserved).

@@ -78,7 +78,7 @@ PATH = [State.COLLECTED, State.RECEIVED, State.DIAGNOSED, State.WIPED, State.REF
 
 def make_device(orgs, users, state: State | str = State.REGISTERED, *, donor="donor", media: int = 1,
                 type="laptop", verdict="refurbish", serial: str | None = None, imei: str | None = None,
-                partner="partner") -> Device:
+                partner="partner", capacity_bytes: int | None = 256 * 10**9) -> Device:
     """A device walked through the services to ``state`` (with wipe records when it passes `wiped`)."""
     state = State(state)
     donor_org = orgs[donor]
@@ -86,7 +86,7 @@ def make_device(orgs, users, state: State | str = State.REGISTERED, *, donor="do
     device = devices.register_device(
         actor=Actor.of(donor_user), type=type, donor_organisation_id=donor_org.id, brand="Lenovo",
         model="ThinkPad T480", serial=serial or f"SN{next(_serials):08d}", imei=imei,
-        media=[{"kind": "ssd", "serial": f"DISK{next(_serials):06d}", "capacity_bytes": 256 * 10**9}
+        media=[{"kind": "ssd", "serial": f"DISK{next(_serials):06d}", "capacity_bytes": capacity_bytes}
                for _ in range(media)])
     if state == State.LOST:
         return devices.transition(device, State.LOST, actor=Actor.of(donor_user),
@@ -132,8 +132,19 @@ def step(device: Device, target: State | str, orgs, users, *, partner="partner",
             wipe_all(device, tech)
         elif target == State.READY:
             params = {"grade": "B"}
+            _confirm_pending_check(device, users)
         return devices.transition(device, target, actor=tech, params=params)
     return db.session.get(Device, device.id, populate_existing=True)
+
+
+def _confirm_pending_check(device: Device, users) -> None:
+    """A device the draw picked for a second-person check is confirmed by another technician before `ready`."""
+    from asset_tracker.wiping.models import VerificationStatus, WipeVerification
+
+    pending = db.session.query(WipeVerification).filter_by(device_id=device.id,
+                                                           status=VerificationStatus.PENDING).first()
+    if pending is not None:
+        wiping.verify_wipe(device.tag, actor=Actor.of(users["technician_b"]), confirmed=True)
 
 
 def wipe_all(device: Device, tech: Actor, result: str = "passed") -> None:

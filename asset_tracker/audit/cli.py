@@ -1,4 +1,4 @@
-"""flask audit verify | keygen | checkpoint: the custody chain and its signed checkpoints."""
+"""flask audit verify | verify-certificate | keygen | checkpoint: the custody chain, its signed checkpoints, sealed certificates."""
 from __future__ import annotations
 
 import os
@@ -54,6 +54,23 @@ def verify(checkpoints_file, public_key_file):
         click.echo(f"{len(report.checks)} checkpoints verified with key {keys.key_id(pub)}")
         return
     sys.exit(1)
+
+
+@audit.command("verify-certificate")
+@click.argument("certificate", type=click.Path(exists=True, dir_okay=False))
+@click.option("--public-key", "public_key_file", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="PEM public key (default: the configured key's public half).")
+@with_appcontext
+def verify_certificate(certificate, public_key_file):
+    """Check a certificate of sanitisation's seal and that its printed text was not edited; exit 1 if not."""
+    from . import verify_certificate as checker
+
+    pem = open(public_key_file, "rb").read() if public_key_file else keys.public_pem(services.public_key())
+    with open(certificate, "rb") as f:
+        ok, lines = checker.verify(f.read(), pem)
+    for line in lines:
+        click.echo(line, err=not ok and line.startswith("FAILED"))
+    sys.exit(0 if ok else 1)
 
 
 @audit.command("keygen")

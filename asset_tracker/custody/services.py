@@ -34,10 +34,13 @@ class Actor:
     organisation_id: int | None
     organisation_name: str | None
     role: str | None = None
+    title: str = ""  # job title, printed with the name on certificates
 
     @classmethod
     def of(cls, user) -> "Actor":
-        return cls(user.id, user.email, user.organisation_id, user.organisation.name, user.role.value)
+        """The user as people and documents name them: display name (the e-mail until a name is set), title."""
+        return cls(user.id, user.display_name, user.organisation_id, user.organisation.name, user.role.value,
+                   getattr(user, "job_title", "") or "")
 
     @classmethod
     def system(cls, name: str = "system") -> "Actor":

@@ -4,6 +4,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+from flask import current_app
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -244,30 +245,50 @@ def update_device(tag: str, changes: dict, *, actor: Actor) -> Device:
 # ---------------------------------------------------------------- transitions
 
 
-def facts_for(device: Device, params: dict, today: dt.date | None = None, *, wipe_evidence: bool = True) -> Facts:
+def facts_for(device: Device, params: dict, today: dt.date | None = None, *, wipe_evidence: bool = True,
+              wipe_check: bool = False) -> Facts:
     """What the guards need: the device after the step's inputs are applied, and its wipe evidence.
 
-    The wipe evidence costs two queries; only the `wiped` guard reads it (``wipe_evidence=False`` skips it).
+    The wipe evidence costs a few queries; only the `wiped` guard reads it (``wipe_evidence=False`` skips it),
+    and only the `ready` guard reads the second-person check (``wipe_check``).
     """
-    from ..wiping.models import WipeRecord, WipeResult
+    from ..wiping.models import VerificationStatus, WipeRecord, WipeResult, WipeVerification
 
-    media_count = cleared = 0
+    media_count = cleared = unverified = 0
     if wipe_evidence:
         media_count = db.session.scalar(select(func.count()).select_from(StorageMedium)
                                         .where(StorageMedium.device_id == device.id)) or 0
     if media_count:
         since = device.last_received_at
+        # A refused second-person check voids the wipes before it: the device is wiped again.
+        refused = db.session.scalar(select(func.max(WipeVerification.verified_at)).where(
+            WipeVerification.device_id == device.id, WipeVerification.status == VerificationStatus.FAILED))
+        if refused is not None and (since is None or refused > since):
+            since = refused
         q = (select(func.count(func.distinct(WipeRecord.medium_id)))
              .where(WipeRecord.device_id == device.id, WipeRecord.result == WipeResult.PASSED))
         if since is not None:
             q = q.where(WipeRecord.recorded_at >= since)
-        cleared = db.session.scalar(q) or 0
+        if not current_app.config.get("WIPE_ACCEPT_UNVERIFIED", False):
+            total = db.session.scalar(q) or 0
+            cleared = db.session.scalar(q.where(WipeRecord.unverified.is_(False))) or 0
+            unverified = total - cleared
+        else:
+            cleared = db.session.scalar(q) or 0
+    check = None
+    if wipe_check:
+        latest = db.session.scalar(select(WipeVerification).where(WipeVerification.device_id == device.id)
+                                   .order_by(WipeVerification.id.desc()).limit(1))
+        if latest is not None and (device.last_received_at is None or latest.cycle_received_at is None
+                                   or latest.cycle_received_at >= device.last_received_at):
+            check = latest.status.value
     no_media = bool(device.no_media_statement_at and (device.last_received_at is None
                                                       or device.no_media_statement_at >= device.last_received_at))
     return Facts(
         verdict=params.get("verdict") or (device.verdict.value if device.verdict else None),
         grade=params.get("grade") or (device.grade.value if device.grade else None),
-        media_count=media_count, media_cleared=cleared, no_media_statement=no_media,
+        media_count=media_count, media_cleared=cleared, no_media_statement=no_media, media_unverified=unverified,
+        wipe_check=check,
         programme_id=params.get("programme_id") or device.programme_id,
         partner_id=params.get("partner_organisation_id") or device.partner_organisation_id,
         beneficiary_ref=params.get("beneficiary_ref"),
@@ -375,7 +396,8 @@ def transition(
                        "(or their API), which keep the reservation, the kit and the beneficiary reference.",
                        code="use_distribution", details={"from": source.value, "to": target.value})
     try:
-        lifecycle.check_transition(source, target, facts_for(device, params, wipe_evidence=target == State.WIPED))
+        lifecycle.check_transition(source, target, facts_for(device, params, wipe_evidence=target == State.WIPED,
+                                                                 wipe_check=target == State.READY))
     except TransitionRefused as exc:
         r = exc.refusal
         raise Conflict(r.message, code=r.code, details={"from": source.value, "to": target.value}, **r.params) from None

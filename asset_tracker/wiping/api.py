@@ -30,6 +30,21 @@ def _timezone() -> str:
     return current_app.config.get("BABEL_DEFAULT_TIMEZONE", "Europe/Paris")
 
 
+def _signing_key():
+    """The audit checkpoint key seals certificates; without one configured they are issued unsealed."""
+    from ..audit import keys
+
+    try:
+        return keys.load_private(current_app.config.get("AUDIT_SIGNING_KEY_PATH"))
+    except keys.KeyMissing:
+        return None
+
+
+def _log_timezone(form: dict | None = None) -> str:
+    chosen = (form or {}).get("timezone") or request.form.get("timezone")
+    return services.log_zone(chosen or current_app.config.get("WIPE_LOG_TIMEZONE", "Europe/Paris")).key
+
+
 def _uploads(name: str = "files") -> list[tuple[str, bytes]]:
     return [(f.filename or "upload", f.read()) for f in request.files.getlist(name) if f]
 
@@ -137,7 +152,8 @@ def preview_nwipe(form):
 
     Nothing is written. A log that cannot be read is refused with the line where reading stopped.
     """
-    return services.plan_nwipe_import(_uploads(), actor=actor(), assignments=form["assignments"])
+    return services.plan_nwipe_import(_uploads(), actor=actor(), assignments=form["assignments"],
+                                      overrides=form["overrides"], timezone=_log_timezone(form))
 
 
 @blp.route("/wipe-imports/nwipe", methods=["POST"])
@@ -147,7 +163,7 @@ def preview_nwipe(form):
 def import_nwipe(form):
     """Record every disk of the logs, all or nothing; 422 lists the disks that still need a medium."""
     records = services.import_nwipe(_uploads(), actor=actor(), assignments=form["assignments"],
-                                    timezone=_timezone())
+                                    overrides=form["overrides"], timezone=_log_timezone(form))
     return {"records": records}
 
 
@@ -155,12 +171,15 @@ def import_nwipe(form):
 @access(*WORKSHOP)
 @blp.response(201, ImportResultSchema)
 def import_csv():
-    """Wipe results of another tool as CSV (multipart field `file`); every error is listed by row and column."""
+    """Wipe results of another tool as CSV (multipart field `file`, optional `timezone`); every error is listed
+    by row and column. Rows already recorded are skipped (listed in `skipped_rows`): a file imported twice
+    records nothing the second time."""
     uploads = _uploads("file")
     if not uploads:
         raise Invalid("Choose a CSV file.", details={"file": ["required"]})
     filename, data = uploads[0]
-    return {"records": services.import_wipe_csv(data, filename, actor=actor(), timezone=_timezone())}
+    done = services.import_wipe_csv(data, filename, actor=actor(), timezone=_log_timezone())
+    return {"records": done, "skipped_rows": done.skipped}
 
 
 # ---------------------------------------------------------------- second-person check
@@ -192,9 +211,9 @@ def verify(data, tag):
 def device_certificate(tag):
     """The device's certificate of sanitisation (PDF); another donor's device is 404."""
     ev = services.certificate_for_device(tag, actor=actor())
-    workshop = ev.device.custodian.name if ev.device.custodian else None
-    data = device_certificate_pdf(ev, workshop_name=workshop, chain_head=services.chain_head(),
-                                  lang=current_language(), timezone=_timezone())
+    # Who sanitised comes from the wipe records, never from whoever holds the device now.
+    data = device_certificate_pdf(ev, chain_head=services.chain_head(), lang=current_language(),
+                                  timezone=_timezone(), config=current_app.config, signing_key=_signing_key())
     return _pdf(data, f"certificat-effacement-{ev.device.tag}.pdf")
 
 
@@ -205,7 +224,7 @@ def batch_certificate(batch_id):
     """The batch's certificate of sanitisation (PDF): every device with its outcome, and what is pending."""
     batch, evidence = services.certificate_for_batch(batch_id, actor=actor())
     data = batch_certificate_pdf(batch, evidence, chain_head=services.chain_head(), lang=current_language(),
-                                 timezone=_timezone())
+                                 timezone=_timezone(), config=current_app.config, signing_key=_signing_key())
     return _pdf(data, f"certificat-effacement-lot-{batch.id}.pdf")
 
 

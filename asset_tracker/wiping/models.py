@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import enum
 
-from sqlalchemy import BigInteger, Float, ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..db import Base, JSONType, UTCDateTime, utcnow
@@ -58,6 +58,15 @@ class WipeRecord(Base):
     bytes_erased: Mapped[int | None] = mapped_column(BigInteger)
     operator_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     operator_name: Mapped[str] = mapped_column(String(254))
+    # Who performed it as they were when it was recorded: the certificate never names the current custodian.
+    operator_title: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    operator_organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"))
+    # A log's disk section (or a CSV row) proves the wipe of one medium only: its fingerprint is unique.
+    fingerprint: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # An overwrite nobody read back (nwipe --verify=off): certified "not verified"; see WIPE_ACCEPT_UNVERIFIED.
+    unverified: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    # A technician's written reason for recording a log whose serial or size does not match the medium.
+    override_reason: Mapped[str | None] = mapped_column(Text)
     source: Mapped[str] = mapped_column(String(20), default="manual")
     evidence_id: Mapped[int | None] = mapped_column(ForeignKey("evidence_files.id"), index=True)
     details: Mapped[dict] = mapped_column(JSONType, default=dict)
@@ -67,6 +76,7 @@ class WipeRecord(Base):
     verified_at: Mapped[object | None] = mapped_column(UTCDateTime)
 
     evidence: Mapped[EvidenceFile | None] = relationship()
+    operator_organisation = relationship("Organisation", foreign_keys=[operator_organisation_id])
 
 
 class VerificationStatus(str, enum.Enum):

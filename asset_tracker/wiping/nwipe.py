@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 
 # Result values, spelled like wiping.models.WipeResult so a service can convert with WipeResult(value).
@@ -154,6 +154,8 @@ class DiskResult:
     summary_line: int
     messages: tuple[LogMessage, ...] = ()
     concerns: tuple[str, ...] = ()
+    # What identifies this disk's section of the log whatever the file's encoding: see section_fingerprint().
+    fingerprint: str = ""
 
     @property
     def errors(self) -> int | None:
@@ -1018,8 +1020,31 @@ def parse_nwipe_log(data: bytes, filename: str = "") -> NwipeLog:
                 interpreter.error_summary(event)
             else:
                 interpreter.drive_status(event)
-        return interpreter.finish(len(lines), hashlib.sha256(data).hexdigest(), len(data))
+        log = interpreter.finish(len(lines), hashlib.sha256(data).hexdigest(), len(data))
     except WipeLogError as exc:
         if filename and not exc.filename:
             raise WipeLogError(exc.line, exc.reason, filename) from None
         raise
+    disks = tuple(replace(d, fingerprint=section_fingerprint(lines, d, i)) for i, d in enumerate(log.disks))
+    return replace(log, disks=disks)
+
+
+def normalised_lines(lines: list[str]) -> list[str]:
+    """The log's lines as a re-save cannot change them: no CR, no trailing blanks, no blank lines."""
+    return [line.rstrip() for line in (x.replace("\r", "") for x in lines) if line.strip()]
+
+
+def section_fingerprint(lines: list[str], disk: DiskResult, index: int) -> str:
+    """SHA-256 of one disk's section of a log: every line naming the disk, normalised, plus its identity.
+
+    The lines carry nwipe's timestamps, so two runs never share a section; normalising line endings and
+    trailing blanks makes a copy re-saved on Windows (or by an editor) give the same fingerprint.
+    The identity (device path, raw serial, size, place in the summary table) keeps the disks of one run apart.
+    """
+    names = {disk.device, _short_name(disk.device)}
+    pattern = re.compile("|".join(r"(?<![\w/])" + re.escape(n) + r"(?!\w)" for n in sorted(names, key=len,
+                                                                                             reverse=True)))
+    section = [line for line in normalised_lines(lines) if pattern.search(line)]
+    identity = "|".join([disk.device, disk.serial_raw.hex(), str(disk.size_bytes or ""), str(index)])
+    blob = "\n".join(["nwipe-section-v1", identity, *section])
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()

@@ -33,6 +33,10 @@ class WipeRecordSchema(Schema):
     ended_at = fields.DateTime(allow_none=True)
     bytes_erased = fields.Integer(allow_none=True)
     operator_name = fields.String()
+    operator_title = fields.String()
+    operator_organisation = fields.Function(lambda r: r.operator_organisation.name if r.operator_organisation else None)
+    unverified = fields.Boolean()
+    override_reason = fields.String(allow_none=True)
     source = fields.String()
     evidence = fields.Nested(EvidenceRefSchema, allow_none=True)
     details = fields.Dict()
@@ -98,16 +102,23 @@ class NwipeImportForm(StrictSchema):
 
     assignments = fields.String(load_default="{}", metadata={
         "description": 'JSON object: disk key -> medium id, or "skip" (keys come from the preview)'})
+    overrides = fields.String(load_default="{}", metadata={
+        "description": "JSON object: disk key -> the technician's written reason to record a log whose serial or "
+                       "size does not match the medium (printed on the certificate)"})
+    timezone = fields.String(load_default=None, validate=validate.Length(max=64), metadata={
+        "description": "Time zone of the wiping station's clock, e.g. Europe/Paris or UTC (default: "
+                       "WIPE_LOG_TIMEZONE)"})
 
     @validates_schema
     def _json(self, data, **kwargs):
-        try:
-            value = json.loads(data.get("assignments") or "{}")
-        except (ValueError, RecursionError):
-            raise ValidationError("Not JSON.", "assignments") from None
-        if not isinstance(value, dict):
-            raise ValidationError("A JSON object is expected.", "assignments")
-        for key, chosen in value.items():
+        for name in ("assignments", "overrides"):
+            try:
+                value = json.loads(data.get(name) or "{}")
+            except (ValueError, RecursionError):
+                raise ValidationError("Not JSON.", name) from None
+            if not isinstance(value, dict):
+                raise ValidationError("A JSON object is expected.", name)
+        for key, chosen in json.loads(data.get("assignments") or "{}").items():
             if chosen in ("skip", "", None):
                 continue
             if isinstance(chosen, bool) or not str(chosen).isdecimal() or not 0 < int(chosen) <= MAX_INT:
@@ -116,7 +127,8 @@ class NwipeImportForm(StrictSchema):
     @post_load
     def _parsed(self, data, **kwargs):
         # An empty field means no choice yet, like a missing one.
-        data["assignments"] = json.loads(data.get("assignments") or "{}")
+        for name in ("assignments", "overrides"):
+            data[name] = json.loads(data.get(name) or "{}")
         return data
 
 
@@ -147,6 +159,13 @@ class DiskPlanSchema(Schema):
     device_tag = fields.Function(lambda d: d.device.tag if d.device else None)
     matched_by = fields.String(attribute="how", allow_none=True)
     problem = fields.String(allow_none=True)
+    used_by = fields.String(allow_none=True, metadata={"description": "device whose medium this disk section cleared"})
+    mismatches = fields.List(fields.String())
+    override = fields.String(allow_none=True)
+    identity_from_log = fields.Function(lambda d: sorted(d.adopt))
+    started_at = fields.DateTime(allow_none=True)
+    ended_at = fields.DateTime(allow_none=True)
+    before_reception = fields.Boolean()
     skip = fields.Boolean()
     candidates = fields.List(fields.Nested(CandidateSchema))
 
@@ -158,6 +177,7 @@ class NwipePlanSchema(Schema):
 
 class ImportResultSchema(Schema):
     records = fields.List(fields.Nested(WipeRecordSchema))
+    skipped_rows = fields.List(fields.Integer(), metadata={"description": "CSV rows already recorded, skipped"})
 
 
 class VerificationSchema(Schema):

@@ -152,10 +152,18 @@ def checks():
 # ---------------------------------------------------------------- nwipe import with a preview
 
 
+def _log_zone() -> str:
+    """The zone the posted form chose for the logs' times, else the configured default."""
+    chosen = request.form.get("timezone") or current_app.config.get("WIPE_LOG_TIMEZONE", "Europe/Paris")
+    return services.log_zone(chosen).key
+
+
 @bp.route("/import")
 @access(*WORKSHOP)
 def import_logs():
-    return render_template("wiping/import.html")
+    default = current_app.config.get("WIPE_LOG_TIMEZONE", "Europe/Paris")
+    zones = list(dict.fromkeys([default, *current_app.config.get("WIPE_LOG_TIMEZONES", [])]))
+    return render_template("wiping/import.html", zones=zones, default_zone=default)
 
 
 def _posted_files() -> list[tuple[str, bytes]]:
@@ -173,21 +181,28 @@ def _assignments() -> dict:
     return {k[len("medium-"):]: v for k, v in request.form.items() if k.startswith("medium-") and v}
 
 
+def _overrides() -> dict:
+    return {k[len("override-"):]: v for k, v in request.form.items() if k.startswith("override-") and v.strip()}
+
+
 @bp.route("/import/preview", methods=["POST"])
 @access(*WORKSHOP)
 def preview_logs():
     files = _posted_files()
-    plan = services.plan_nwipe_import(files, actor=actor(), assignments=_assignments())
+    zone = _log_zone()
+    plan = services.plan_nwipe_import(files, actor=actor(), assignments=_assignments(), overrides=_overrides(),
+                                      timezone=zone)
     kept = [(name, base64.b64encode(data).decode()) for name, data in files]
-    return render_template("wiping/preview.html", plan=plan, kept=kept, problems=services.PROBLEMS)
+    return render_template("wiping/preview.html", plan=plan, kept=kept, problems=services.PROBLEMS, zone=zone,
+                           mismatch_text=services.mismatch_text)
 
 
 @bp.route("/import", methods=["POST"])
 @access(*WORKSHOP)
 def commit_logs():
     files = _posted_files()
-    records = services.import_nwipe(files, actor=actor(), assignments=_assignments(),
-                                    timezone=current_app.config.get("BABEL_DEFAULT_TIMEZONE", "Europe/Paris"))
+    records = services.import_nwipe(files, actor=actor(), assignments=_assignments(), overrides=_overrides(),
+                                    timezone=_log_zone())
     passed = sum(1 for r in records if r.result.value == "passed")
     flash(_("%(num)s wipe record(s) imported: %(passed)s passed, %(other)s failed or aborted.", num=len(records),
             passed=passed, other=len(records) - passed), "success")
@@ -200,9 +215,10 @@ def import_csv():
     upload = request.files.get("file")
     if not upload or not upload.filename:
         raise Invalid("Choose a CSV file.", details={"file": ["required"]})
-    records = services.import_wipe_csv(upload.read(), upload.filename, actor=actor(),
-                                       timezone=current_app.config.get("BABEL_DEFAULT_TIMEZONE", "Europe/Paris"))
+    records = services.import_wipe_csv(upload.read(), upload.filename, actor=actor(), timezone=_log_zone())
     flash(_("%(num)s wipe record(s) imported from %(file)s.", num=len(records), file=upload.filename), "success")
+    if records.skipped:
+        flash(_("%(num)s row(s) were already recorded and were skipped.", num=len(records.skipped)), "info")
     return redirect(url_for("wiping.waiting"))
 
 

@@ -1,7 +1,7 @@
 """Legal identity of organisations, disposal decision and signatories of batches, donor inventory numbers
 
 Revision ID: 0018_legal_identity
-Revises: 0016_user_job_title
+Revises: 0017_wipe_evidence
 Create Date: 2026-12-06 04:45:00
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0018_legal_identity'
-down_revision = '0016_user_job_title'
+down_revision = '0017_wipe_evidence'
 branch_labels = None
 depends_on = None
 

@@ -42,7 +42,7 @@ def test_walk_a_device_through_the_api_as_far_as_the_guards_allow(client, runner
     events = client.get(f"/api/v1/devices/{tag}/events", headers=donor)
     assert events.status_code == 200
     assert [e["state_after"] for e in events.json] == ["registered", "collected", "received", "diagnosed"]
-    assert events.json[-1]["actor_name"] == users["technician"].email
+    assert events.json[-1]["actor_name"] == users["technician"].display_name
     assert all(len(e["hash"]) == 64 for e in events.json)
     assert events.json[1]["prev_hash"] == events.json[0]["hash"]
 

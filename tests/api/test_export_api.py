@@ -96,7 +96,7 @@ def test_an_export_is_recorded_in_the_custody_log_before_it_streams(client, orgs
     lines = jsonl_rows(resp.get_data(as_text=True))
     # The export's own event is already in the export: it was committed before the first row was read.
     last = lines[-1]
-    assert last["type"] == "export" and last["actor_name"] == users["auditor"].email
+    assert last["type"] == "export" and last["actor_name"] == users["auditor"].display_name
     assert json.loads(last["details"]) == {"format": "jsonl", "kind": "events", "filters": {}, "role": "auditor"}
     assert [e["seq"] for e in lines] == list(range(1, len(lines) + 1))
 

@@ -29,7 +29,7 @@ def test_a_pdf_from_the_api_decodes_to_exactly_the_requested_tags(client, api_he
     assert "attachment" in resp.headers["Content-Disposition"]
     assert sorted(decoded_tags(resp.data)) == sorted(wanted)
     [event] = label_events(db)
-    assert json.loads(event.details)["tags"] == wanted and event.actor_name == users["technician"].email
+    assert json.loads(event.details)["tags"] == wanted and event.actor_name == users["technician"].display_name
 
 
 def test_a_reprint_through_the_api_is_marked_in_the_custody_log(client, api_headers, db, orgs, users):

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pypdfium2 as pdfium
+from flask_babel import refresh
 import pytest
 
 from asset_tracker.custody.services import Actor
@@ -40,7 +41,8 @@ def two_devices(orgs, users, frozen_clock):
     frozen_clock(BEFORE_LOGS)
     batch = intake.create_batch(actor=Actor.of(users["technician"]), name="CAF Rhône — collecte de novembre",
                                 donor_organisation_id=orgs["donor"].id)
-    made = [make_device(orgs, users, State.DIAGNOSED) for _ in range(2)]
+    # Media recorded without a capacity: the sample logs wiped 8 and 16 MiB loop devices, the media take their size.
+    made = [make_device(orgs, users, State.DIAGNOSED, capacity_bytes=None) for _ in range(2)]
     for d in made:
         d.batch_id = batch.id
     db.session.commit()
@@ -148,11 +150,14 @@ def test_a_donor_downloads_the_batch_certificate_another_donor_gets_404(client, 
 def test_the_device_certificate_names_method_tool_verification_and_the_event_hash(client, api_headers, users,
                                                                                  two_devices):
     batch, made = two_devices
+    users["technician"].name, users["technician"].job_title = "Léa Martin", "Technicienne d'effacement"
+    db.session.commit()
     _wipe_and_certify(users, batch, made)
     resp = client.get(f"/api/v1/devices/{made[0].tag}/wipe-certificate.pdf", headers=api_headers("donor"))
     text = pdf_text(resp.data).replace("\r", "").replace("\n", " ")
+    # The person is named by name and title, no longer by e-mail address.
     for expected in ("Fill With Zeros", "nwipe 0.35", "last pass: verified", made[0].media[0].serial,
-                     "tech@example.org"):
+                     "Léa Martin", "Technicienne d'effacement"):
         assert expected in text, expected
     wiped = [e for e in client.get(f"/api/v1/devices/{made[0].tag}/events", headers=api_headers("donor")).json
              if e["state_after"] == "wiped"][-1]
@@ -179,3 +184,26 @@ def test_the_wiper_cannot_verify_over_the_api(app, client, api_headers, orgs, us
     other = client.post(f"/api/v1/devices/{device.tag}/wipe-verification", json={"confirmed": True},
                         headers=api_headers("technician_b"))
     assert other.status_code == 200 and other.json["status"] == "confirmed"
+
+
+def test_a_log_reused_for_another_device_is_409_in_french_and_english_and_writes_nothing(client, api_headers,
+                                                                                         two_devices):
+    batch, (first, second) = two_devices
+    h = api_headers("technician")
+    key = client.post("/api/v1/wipe-imports/nwipe/preview", data=upload(PASS_LOG), headers=h).json["disks"][0]["key"]
+    done = client.post("/api/v1/wipe-imports/nwipe", data=upload(PASS_LOG, assignments={key: first.media[0].id}),
+                       headers=h)
+    assert done.status_code == 201
+    preview = client.post("/api/v1/wipe-imports/nwipe/preview",
+                          data=upload(PASS_LOG, assignments={key: second.media[0].id}), headers=h)
+    assert preview.json["disks"][0]["problem"] == "already_used" and preview.json["disks"][0]["used_by"] == first.tag
+    events_before = len(client.get(f"/api/v1/devices/{second.tag}/events", headers=h).json)
+    for lang, words in (("fr", "a déjà effacé un support de l'appareil"), ("en", "already cleared a storage medium")):
+        refresh()  # the test's app context outlives each request: forget the previous request's language
+        refused = client.post(f"/api/v1/wipe-imports/nwipe?lang={lang}",
+                              data=upload(PASS_LOG, assignments={key: second.media[0].id}), headers=h)
+        assert refused.status_code == 409, refused.json
+        assert refused.json["error"]["code"] == "evidence_already_used"
+        assert words in refused.json["error"]["message"] and first.tag in refused.json["error"]["message"]
+    assert len(client.get(f"/api/v1/devices/{second.tag}/wipe-records", headers=h).json) == 0
+    assert len(client.get(f"/api/v1/devices/{second.tag}/events", headers=h).json) == events_before

@@ -61,7 +61,7 @@ def test_a_technician_moves_a_device_one_step_and_sees_it_in_the_timeline(orgs, 
     last = page.locator(".timeline__item").last
     expect(last).to_contain_text("Changement d'état")
     expect(last.locator(".badge").last).to_have_text("Diagnostiqué")
-    expect(last).to_contain_text(f"Par {users['technician'].email} (Weeefund)")
+    expect(last).to_contain_text(f"Par {users['technician'].display_name} (Weeefund)")  # a name, not an e-mail
     expect(last).to_contain_text("Verdict : Reconditionner")
     # The next steps now offered are those after a diagnosis.
     expect(page.locator("input[name=target][value=wiped]")).to_have_count(1)

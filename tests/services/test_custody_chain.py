@@ -124,5 +124,5 @@ def test_every_state_change_is_an_event_with_before_and_after(db, orgs, users):
     received = [e for e in events if e.state_after == "received"][0]
     assert received.custodian_before_id == orgs["donor"].id or received.custodian_before_id == orgs["workshop"].id
     assert received.custodian_after_id == orgs["workshop"].id
-    assert received.actor_name == users["technician"].email
+    assert received.actor_name == users["technician"].display_name
     assert received.actor_organisation_name == "Weeefund"

@@ -51,7 +51,7 @@ def test_printed_pdf_holds_exactly_the_requested_tags_and_the_print_is_logged(db
     assert sorted(decoded_tags(job.content)) == sorted(wanted)
     [event] = print_events(db)
     details = json.loads(event.details)
-    assert event.actor_name == users["technician"].email
+    assert event.actor_name == users["technician"].display_name
     assert details["tags"] == wanted and details["template"] == "a4-3x7-63x38" and details["format"] == "pdf"
     assert details["reprint"] is False and details["count"] == 2
     assert verify_chain().ok

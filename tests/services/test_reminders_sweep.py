@@ -272,7 +272,7 @@ def test_acknowledging_writes_the_note_to_the_custody_log(orgs, users, smtp, fro
     assert reminder.acknowledged_at == T0 + 8 * DAY and reminder.acknowledgement_note.startswith("Disk eraser")
     event = db.session.scalars(select(CustodyEvent).where(CustodyEvent.type == "reminder_acknowledged")).one()
     assert (event.device_tag, event.actor_name, event.note) == (
-        device.tag, "tech@example.org", "Disk eraser broken, new one on Monday")
+        device.tag, "Technician", "Disk eraser broken, new one on Monday")
     assert reminders.overdue_counts(tech) == {"total": 1, "unacknowledged": 0, "escalated": 0,
                                               "by_rule": {"received_not_wiped": 1}}
     with pytest.raises(Exception) as again:

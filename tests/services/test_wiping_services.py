@@ -48,11 +48,15 @@ def events_of(device, type_):
 
 @pytest.fixture
 def in_workshop(orgs, users, frozen_clock):
-    """make(media=1): a diagnosed device received before the sample logs ran; the clock then moves past them."""
+    """make(media=1): a diagnosed device received before the sample logs ran; the clock then moves past them.
+
+    Its media are recorded without a capacity (the sample logs wiped 8 and 16 MiB loop devices): they take it
+    from the log."""
     made = []
 
     def make(media=1, **kw):
         frozen_clock(BEFORE_LOGS + dt.timedelta(minutes=len(made)))
+        kw.setdefault("capacity_bytes", None)
         device = make_device(orgs, users, State.DIAGNOSED, media=media, **kw)
         made.append(device)
         frozen_clock(AFTER_LOGS)

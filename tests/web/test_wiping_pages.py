@@ -21,7 +21,8 @@ UTC = dt.timezone.utc
 @pytest.fixture
 def two_devices(orgs, users, frozen_clock):
     frozen_clock(dt.datetime(2026, 11, 29, 1, 0, tzinfo=UTC))
-    made = [make_device(orgs, users, State.DIAGNOSED) for _ in range(2)]
+    # Without a capacity: the sample logs wiped 8 and 16 MiB loop devices, the media take their size from the log.
+    made = [make_device(orgs, users, State.DIAGNOSED, capacity_bytes=None) for _ in range(2)]
     frozen_clock(dt.datetime(2026, 11, 29, 3, 0, tzinfo=UTC))
     return made
 
@@ -118,3 +119,73 @@ def test_the_device_page_links_to_its_wiping_page(client, login, orgs, users):
     device = make_device(orgs, users, State.DIAGNOSED)
     login("technician")
     assert f"/wiping/devices/{device.tag}" in client.get(f"/devices/{device.tag}").get_data(as_text=True)
+
+
+def _preview(client, token, name, zone=None, **extra):
+    data = {"csrf_token": token, "files": [(io.BytesIO((SAMPLES / name).read_bytes()), name)], **extra}
+    if zone:
+        data["timezone"] = zone
+    return client.post("/wiping/import/preview", data=data, content_type="multipart/form-data")
+
+
+def test_the_import_page_offers_the_station_time_zone_and_the_preview_reads_the_log_in_it(
+        client, login, orgs, users, frozen_clock):
+    frozen_clock(dt.datetime(2026, 12, 6, 4, 10, tzinfo=UTC))  # received 10 minutes before the UTC-clock wipe
+    device = make_device(orgs, users, State.DIAGNOSED, capacity_bytes=64 * 2**20)
+    frozen_clock(dt.datetime(2026, 12, 6, 5, 0, tzinfo=UTC))
+    login("technician")
+    page = client.get("/wiping/import").get_data(as_text=True)
+    assert 'name="timezone"' in page and '<option value="UTC"' in page
+    token = csrf_token(client, "/wiping/import")
+    html = _preview(client, token, "nwipe-utc-clock.log").get_data(as_text=True)
+    key = re.search(r'name="medium-([0-9a-f]{16}-\d+)"', html).group(1)
+    as_paris = _preview(client, token, "nwipe-utc-clock.log", **{f"medium-{key}": str(device.media[0].id)})
+    assert "avant la dernière réception" in as_paris.get_data(as_text=True)
+    as_utc = _preview(client, token, "nwipe-utc-clock.log", zone="UTC",
+                      **{f"medium-{key}": str(device.media[0].id)}).get_data(as_text=True)
+    assert "avant la dernière réception" not in as_utc and 'name="timezone" value="UTC"' in as_utc
+    assert "05:24" in as_utc  # 04:24 UTC shown in the workshop's time
+
+
+def test_the_preview_names_the_device_a_reused_log_already_cleared(client, login, orgs, users, frozen_clock):
+    frozen_clock(dt.datetime(2026, 12, 6, 4, 0, tzinfo=UTC))
+    first, second = (make_device(orgs, users, State.DIAGNOSED, capacity_bytes=64 * 2**20) for _ in range(2))
+    frozen_clock(dt.datetime(2026, 12, 6, 5, 0, tzinfo=UTC))
+    login("technician")
+    token = csrf_token(client, "/wiping/import")
+    html = _preview(client, token, "nwipe-prng-verified.log").get_data(as_text=True)
+    key = re.search(r'name="medium-([0-9a-f]{16}-\d+)"', html).group(1)
+    kept = {"kept_name": re.findall(r'name="kept_name" value="([^"]+)"', html),
+            "kept_data": re.findall(r'name="kept_data" value="([^"]+)"', html)}
+    done = client.post("/wiping/import", data={"csrf_token": token, f"medium-{key}": str(first.media[0].id), **kept})
+    assert done.status_code == 302
+    again = _preview(client, token, "nwipe-prng-verified.log", **{f"medium-{key}": str(second.media[0].id)})
+    assert f"a déjà effacé un support de l'appareil {first.tag}" in again.get_data(as_text=True)
+    refused = client.post("/wiping/import", data={"csrf_token": token, f"medium-{key}": str(second.media[0].id),
+                                                  **kept})
+    assert refused.status_code == 409 and first.tag in refused.get_data(as_text=True)
+    assert len(db.session.execute(select(WipeRecord)).scalars().all()) == 1
+
+
+def test_a_size_mismatch_asks_for_a_written_reason_on_the_page_and_records_it(client, login, orgs, users,
+                                                                             frozen_clock):
+    frozen_clock(dt.datetime(2026, 12, 6, 4, 0, tzinfo=UTC))
+    device = make_device(orgs, users, State.DIAGNOSED, capacity_bytes=256 * 10**9)  # the log wiped 64 MiB
+    frozen_clock(dt.datetime(2026, 12, 6, 5, 0, tzinfo=UTC))
+    login("technician")
+    token = csrf_token(client, "/wiping/import")
+    html = _preview(client, token, "nwipe-prng-verified.log").get_data(as_text=True)
+    key = re.search(r'name="medium-([0-9a-f]{16}-\d+)"', html).group(1)
+    chosen = _preview(client, token, "nwipe-prng-verified.log", **{f"medium-{key}": str(device.media[0].id)})
+    page = chosen.get_data(as_text=True)
+    assert "ne correspond pas au support" in page and f'name="override-{key}"' in page
+    kept = {"kept_name": re.findall(r'name="kept_name" value="([^"]+)"', page),
+            "kept_data": re.findall(r'name="kept_data" value="([^"]+)"', page)}
+    form = {"csrf_token": token, f"medium-{key}": str(device.media[0].id), **kept}
+    refused = client.post("/wiping/import", data=form)
+    assert refused.status_code == 409 and db.session.scalar(select(WipeRecord.id)) is None
+    done = client.post("/wiping/import", data={**form, f"override-{key}": "Capacité saisie au don erronée"})
+    assert done.status_code == 302
+    record = db.session.execute(select(WipeRecord)).scalar_one()
+    assert record.override_reason == "Capacité saisie au don erronée"
+    assert "Capacité saisie au don erronée" in client.get(f"/wiping/devices/{device.tag}").get_data(as_text=True)
