@@ -201,8 +201,10 @@ def _slip_values(values: dict) -> dict:
 
 def update_batch(batch_id: int, changes: dict, *, actor: Actor) -> Batch:
     """Change what was declared about a batch; before and after go to the custody log."""
-    batch = get_batch(batch_id, actor=actor, for_update=True)
     declared = {k: v for k, v in changes.items() if k not in SLIP_FIELDS}
+    # What the donor declared is changed by a technician only once their workshop has taken the batch; the
+    # workshop's signatory may be named before the pickup (the paperwork is prepared with the donor).
+    batch = get_batch(batch_id, actor=actor, for_update=bool(declared))
     if declared and batch.status == BatchStatus.CLOSED:
         raise Conflict("A closed batch cannot be changed.", code="batch_closed")
     if declared and actor.role == "donor" and batch.status != BatchStatus.OPEN:
