@@ -18,7 +18,7 @@ from ..devices import services as devices
 from ..devices.models import Device, DeviceType, StorageMedium
 from ..errors import Conflict, Invalid, NotFound
 from ..extensions import db
-from ..lifecycle import IN_WORKSHOP, State
+from ..lifecycle import IN_WORKSHOP, N_, State
 from ..organisations.models import OrgKind, Organisation
 from ..tags import TagError, looks_like_tag, parse_tag
 from . import importing
@@ -187,7 +187,7 @@ def add_device(batch_id: int, *, actor: Actor, type: str, brand=None, model=None
     _require_open(batch)
     if not (serial or "").strip() and not (imei or "").strip():
         raise Invalid("A serial number or an IMEI is required, so the workshop can recognise the device.",
-                      details={"serial": ["serial number or IMEI required"]})
+                      details={"serial": [N_("A serial number or an IMEI is required.")]})
     prefix, width = _tag_config()
     return devices.register_device(
         actor=actor, type=type, donor_organisation_id=batch.donor_organisation_id, brand=brand, model=model,

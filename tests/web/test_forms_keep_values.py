@@ -1,0 +1,82 @@
+"""Refused forms come back with every typed value and a message next to the field, in French and English."""
+from __future__ import annotations
+
+import re
+
+import pytest
+from flask_babel import refresh
+
+from asset_tracker.custody.services import Actor
+from asset_tracker.devices.models import Device
+from asset_tracker.extensions import db
+from asset_tracker.intake import services as intake
+from sqlalchemy import func, select
+
+from tests.conftest import csrf_token
+
+
+@pytest.fixture
+def batch(users):
+    return intake.create_batch(actor=Actor.of(users["donor"]), name="CAF — juin")
+
+
+def _field_error(page: str, name: str) -> str:
+    match = re.search(rf'<p class="error-text" id="f-{name}-error">(.*?)</p>', page, re.S)
+    return match.group(1).strip() if match else ""
+
+
+def _devices() -> int:
+    return db.session.scalar(select(func.count()).select_from(Device))
+
+
+DEVICE = {"type": "laptop", "brand": "Lenovo", "model": "ThinkPad T480", "serial": "PF-1X2Y3Z",
+          "imei": "", "unit_value": "120,50", "disk_kind": "ssd", "disk_serial": "S4-XYZ", "disk_capacity_gb": "256",
+          "notes": "Rayure sur le capot"}
+
+
+def test_register_and_log_another_registers_and_reopens_an_empty_form(client, login, batch):
+    login("donor")
+    token = csrf_token(client, f"/batches/{batch.id}/devices/new")
+    resp = client.post(f"/batches/{batch.id}/devices/new", data={**DEVICE, "csrf_token": token, "another": "1"})
+    assert resp.status_code == 302 and resp.headers["Location"].endswith(f"/batches/{batch.id}/devices/new")
+    assert _devices() == 1
+
+
+def test_an_amount_in_words_keeps_every_value_and_says_what_is_expected_in_french(client, login, batch):
+    login("donor")
+    token = csrf_token(client, f"/batches/{batch.id}/devices/new")
+    resp = client.post(f"/batches/{batch.id}/devices/new",
+                       data={**DEVICE, "unit_value": "deux cents", "csrf_token": token, "another": "1"})
+    page = resp.get_data(as_text=True)
+    assert resp.status_code == 422
+    assert "montant attendu, ex. 120,50" in _field_error(page, "unit_value").lower()
+    for name in ("brand", "model", "serial", "disk_serial", "disk_capacity_gb"):
+        assert f'value="{DEVICE[name]}"' in page, name
+    assert 'value="deux cents"' in page and "Rayure sur le capot</textarea>" in page
+    assert re.search(r'<option value="laptop"\s+selected', page) and re.search(r'<option value="ssd"\s+selected', page)
+    assert _devices() == 0
+
+
+def test_a_mistyped_imei_names_its_check_digit_next_to_the_field_in_english(client, login, batch):
+    login("donor")
+    token = csrf_token(client, f"/batches/{batch.id}/devices/new")
+    refresh()  # the test's app context would otherwise keep the first request's language
+    resp = client.post(f"/batches/{batch.id}/devices/new?lang=en",
+                       data={**DEVICE, "type": "phone", "serial": "", "imei": "490154203237519", "csrf_token": token})
+    refresh()
+    page = resp.get_data(as_text=True)
+    assert resp.status_code == 422
+    message = _field_error(page, "imei")
+    assert "does not match its check digit (Luhn)" in message
+    assert 'value="490154203237519"' in page
+
+
+def test_a_batch_with_a_bad_count_and_email_keeps_the_form(client, login, users):
+    login("donor")
+    token = csrf_token(client, "/batches/new")
+    resp = client.post("/batches/new", data={"csrf_token": token, "name": "Collecte mars", "count_laptop": "dix",
+                                             "contact_email": "pas-une-adresse", "notes": "Quai 3"})
+    page = resp.get_data(as_text=True)
+    assert resp.status_code == 422
+    assert _field_error(page, "count_laptop")
+    assert 'value="Collecte mars"' in page and 'value="dix"' in page and "Quai 3</textarea>" in page
