@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -97,12 +98,30 @@ def reserve_form():
                            type_options=[(t.value, DEVICE_TYPE_LABELS[t][current_language()]) for t in DeviceType])
 
 
+TAG_SPLIT = re.compile(r"[\s,;]+")
+
+
+def _tags_field(form: dict) -> list[str]:
+    """The device_tag field may hold several tags (the device list's selection): the first is validated
+    with the schema, all of them by the service."""
+    tags = [t for t in TAG_SPLIT.split(form.get("device_tag", "").upper()) if t]
+    if tags:
+        form["device_tag"] = tags[0]
+    return tags
+
+
 @bp.route("/reserve", methods=["POST"])
 @access("coordinator", "technician", "admin")
 def reserve():
-    data = ReservationIn().load(_form("grades"))
+    form = _form("grades")
+    tags = _tags_field(form)
+    data = ReservationIn().load(form)
     who = actor()
-    if data["device_tag"]:
+    if len(tags) > 1:
+        reservations = services.reserve_devices(tags, actor=who, programme_id=data["programme_id"],
+                                                partner_organisation_id=data["partner_organisation_id"],
+                                                note=data["note"])
+    elif data["device_tag"]:
         reservations = [services.reserve_device(data["device_tag"], actor=who, programme_id=data["programme_id"],
                                                 partner_organisation_id=data["partner_organisation_id"],
                                                 note=data["note"])]
@@ -280,10 +299,17 @@ def recycle():
     form = _form()
     if form.get("parts_harvested"):
         form["parts_harvested"] = [p.strip() for p in form["parts_harvested"].split(",") if p.strip()]
+    tags = _tags_field(form)
     data = RecyclingIn().load(form)
+    if len(tags) > 1:
+        data.pop("device_tag")
+        done = services.record_recycling_many(tags, actor=actor(), **data)
+        flash(_("%(count)s devices are recorded as sent to %(recycler)s.", count=len(done),
+                recycler=done[0].recycler.name), "success")
+        return redirect(url_for("assignment.recycling"))
     r = services.record_recycling(data.pop("device_tag"), actor=actor(), **data)
-    flash(_("%(tag)s is recorded as sent to %(recycler)s.", tag=request.form.get("device_tag", "").upper(),
-            recycler=r.recycler.name), "success")
+    flash(_("%(tag)s is recorded as sent to %(recycler)s.", tag=tags[0] if tags else "", recycler=r.recycler.name),
+          "success")
     return redirect(url_for("assignment.recycling"))
 
 

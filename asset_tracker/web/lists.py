@@ -17,6 +17,8 @@ from ..extensions import db
 
 EXPORT_FORMATS = ("csv", "xlsx")
 PAGE_SIZES = (25, 50, 100, 200)
+MAX_PER_PAGE = 500
+TOOL_ARGS = ("sort", "dir", "export")  # query arguments of the toolkit, not of a page's filters
 
 
 @dataclass(frozen=True)
@@ -62,9 +64,10 @@ def list_state(spec: ListSpec, args=None) -> ListState:
         per_page = int(args.get("per_page", spec.default_per_page))
     except ValueError:
         per_page = spec.default_per_page
-    if per_page not in spec.page_sizes:
+    if not 1 <= per_page <= MAX_PER_PAGE:
         per_page = spec.default_per_page
-    return ListState(sort, desc, page, per_page, spec.page_sizes)
+    sizes = spec.page_sizes if per_page in spec.page_sizes else tuple(sorted({*spec.page_sizes, per_page}))
+    return ListState(sort, desc, page, per_page, sizes)
 
 
 def ordered(spec: ListSpec, query, state: ListState, tiebreak=None):
