@@ -260,12 +260,18 @@ def cancel_reservation(tag: str, *, actor: Actor, note: str | None = None) -> De
     return device
 
 
-def reservations_of(*, actor: Actor, active: bool = True) -> list[Reservation]:
-    query = select(Reservation).where(Reservation.active.is_(active)).order_by(Reservation.created_at, Reservation.id)
+def reservations_query(*, actor: Actor, active: bool = True):
+    """The reservations an actor may see (unordered, unexecuted: lists sort and page it)."""
+    query = select(Reservation).where(Reservation.active.is_(active))
     if actor.role == "coordinator":
         query = query.where(Reservation.partner_organisation_id == actor.organisation_id)
     elif actor.role not in ("admin", "technician", "auditor"):
-        return []
+        query = query.where(Reservation.id.is_(None))
+    return query
+
+
+def reservations_of(*, actor: Actor, active: bool = True) -> list[Reservation]:
+    query = reservations_query(actor=actor, active=active).order_by(Reservation.created_at, Reservation.id)
     return db.session.execute(query).unique().scalars().all()
 
 
@@ -439,6 +445,23 @@ def visible_reference(handover: Handover, actor: Actor) -> str | None:
     if actor.role == "coordinator" and actor.organisation_id == handover.partner_organisation_id:
         return handover.beneficiary_ref
     return None
+
+
+def handovers_query(*, actor: Actor, open_only: bool = False, loans_due_by: dt.date | None = None,
+                    returned_only: bool = False):
+    """The hand-overs an actor may see, filtered (unordered, unexecuted: lists sort and page it)."""
+    query = select(Handover)
+    clause = handover_scope(actor)
+    if clause is not None:
+        query = query.where(clause)
+    if open_only:
+        query = query.where(Handover.returned_at.is_(None))
+    if returned_only:
+        query = query.where(Handover.returned_at.is_not(None))
+    if loans_due_by is not None:
+        query = query.where(Handover.returned_at.is_(None), Handover.loan.is_(True),
+                            Handover.expected_return_on <= loans_due_by)
+    return query
 
 
 def list_handovers(*, actor: Actor, open_only: bool = False, loans_due_by: dt.date | None = None,

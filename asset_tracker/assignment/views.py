@@ -6,7 +6,7 @@ import re
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from ..auth.access import access
 from ..auth.session import actor
@@ -18,7 +18,8 @@ from ..extensions import db
 from ..organisations.models import OrgKind, Organisation
 from ..audit.exports import table_csv
 from . import pdf, services
-from .models import ACCESSORY_LABELS, AccessoryKind, Recycling
+from ..web.lists import ListSpec, list_page
+from .models import ACCESSORY_LABELS, AccessoryKind, Handover, Recycling, Reservation
 from .schemas import HandoverIn, ProgrammeIn, RecyclingIn, ReservationIn, ReturnIn
 
 bp = Blueprint("assignment", __name__, url_prefix="/distribution")
@@ -52,19 +53,71 @@ def _form(*lists: str) -> dict:
 # ---------------------------------------------------------------- the coordinator's desk
 
 
+# The distribution desk shows one list at a time (a tab each), sorted, paged and exportable.
+RESERVED_LIST = ListSpec(
+    name="reservations", default_sort="reserved",
+    sorts={"reserved": Reservation.id, "tag": Device.tag, "programme": Reservation.programme_id,
+           "partner": Reservation.partner_organisation_id},
+    columns=("reservation_id", "device_tag", "type", "brand", "model", "grade", "programme", "partner", "reserved_at"),
+)
+HANDOVER_COLUMNS = ("handover_id", "device_tag", "programme", "partner", "beneficiary_ref", "category",
+                    "handed_over_on", "loan", "expected_return_on", "returned_at", "return_reason", "kit")
+HANDOVER_SORTS = {"handed": Handover.id, "tag": Device.tag, "date": Handover.handed_over_on,
+                  "due": Handover.expected_return_on, "returned": Handover.returned_at}
+HANDOVER_LISTS = {
+    "handed": ListSpec(name="handovers", sorts=HANDOVER_SORTS, default_sort="handed", default_desc=True,
+                       columns=HANDOVER_COLUMNS),
+    "loans": ListSpec(name="loans-due", sorts=HANDOVER_SORTS, default_sort="due", columns=HANDOVER_COLUMNS),
+    "returns": ListSpec(name="returns", sorts=HANDOVER_SORTS, default_sort="returned", default_desc=True,
+                        columns=HANDOVER_COLUMNS),
+}
+VIEWS = ("reserved", "loans", "handed", "returns")
+
+
+def _handover_rows(who):
+    def rows(items):
+        tags = services.devices_by_id(h.device_id for h in items)
+        return [(h.id, tags[h.device_id].tag, h.programme.name, h.partner.name, services.visible_reference(h, who),
+                 h.beneficiary_category, h.handed_over_on, "loan" if h.loan else "gift", h.expected_return_on,
+                 h.returned_at, h.return_reason, "; ".join(i.accessory.kind.value for i in h.items)) for h in items]
+
+    return rows
+
+
+def _reservation_rows(items):
+    found = services.devices_by_id(r.device_id for r in items)
+    return [(r.id, found[r.device_id].tag, found[r.device_id].type, found[r.device_id].brand,
+             found[r.device_id].model, found[r.device_id].grade, r.programme.name, r.partner.name, r.created_at)
+            for r in items]
+
+
 @bp.route("/")
 @access(*STAFF)
 def index():
     who = actor()
     today = utcnow().date()
-    reservations = services.reservations_of(actor=who)
-    open_handovers = services.list_handovers(actor=who, open_only=True)
-    loans_due = services.list_handovers(actor=who, loans_due_by=today + dt.timedelta(days=LOANS_DUE_WINDOW_DAYS))
-    returns = services.list_handovers(actor=who, returned_only=True, limit=50)
-    device_map = services.devices_by_id([r.device_id for r in reservations]
-                                        + [h.device_id for h in open_handovers + returns])
-    return render_template("assignment/index.html", who=who, reservations=reservations, handovers=open_handovers,
-                           loans_due=loans_due, returns=returns, devices=device_map, today=today,
+    view = request.args.get("view") if request.args.get("view") in VIEWS else "reserved"
+    due_by = today + dt.timedelta(days=LOANS_DUE_WINDOW_DAYS)
+    queries = {
+        "reserved": services.reservations_query(actor=who).join(Device, Device.id == Reservation.device_id),
+        "loans": services.handovers_query(actor=who, loans_due_by=due_by),
+        "handed": services.handovers_query(actor=who, open_only=True),
+        "returns": services.handovers_query(actor=who, returned_only=True),
+    }
+    for key in ("loans", "handed", "returns"):
+        queries[key] = queries[key].join(Device, Device.id == Handover.device_id)
+    counts = {key: db.session.scalar(select(func.count()).select_from(q.order_by(None).subquery()))
+              for key, q in queries.items()}
+    if view == "reserved":
+        page = list_page(RESERVED_LIST, queries[view], export_rows=_reservation_rows)
+    else:
+        page = list_page(HANDOVER_LISTS[view], queries[view], export_rows=_handover_rows(who))
+    if not isinstance(page, dict):
+        return page  # an export of the current tab
+    items = page["items"]
+    device_map = services.devices_by_id(i.device_id for i in items)
+    return render_template("assignment/index.html", who=who, view=view, counts=counts, items=items,
+                           list=page["list"], devices=device_map, today=today,
                            reference=lambda h: services.visible_reference(h, who))
 
 

@@ -105,9 +105,9 @@ def export_format(args=None) -> str | None:
     return fmt if fmt in EXPORT_FORMATS else None
 
 
-def export_response(spec: ListSpec, query, export_row: Callable, fmt: str, *, chunk: int = 2000):
+def export_response(spec: ListSpec, query, export_rows: Callable, fmt: str, *, chunk: int = 2000):
     """The whole filtered list (not only the page) through the audit exports' formula-guarded writers,
-    recorded in the custody log like every export."""
+    recorded in the custody log like every export. ``export_rows(items)`` turns a chunk into row tuples."""
     from ..audit.api import streamed
     from ..audit.exports import Export
 
@@ -118,7 +118,7 @@ def export_response(spec: ListSpec, query, export_row: Callable, fmt: str, *, ch
             items = rows.unique().scalars().all() if _is_entity_query(query) else rows.all()
             if not items:
                 return
-            yield [tuple(export_row(item)) for item in items]
+            yield [tuple(row) for row in export_rows(items)]
             offset += _chunk
 
     filters = {k: v for k, v in request.args.items() if k not in ("export", "page", "per_page")}
@@ -126,12 +126,18 @@ def export_response(spec: ListSpec, query, export_row: Callable, fmt: str, *, ch
                     filename=f"{spec.name}.{fmt}")
 
 
-def list_page(spec: ListSpec, query, *, export_row: Callable | None = None, tiebreak=None, count_query=None):
-    """``{"items", "list"}`` for the template, or the export response when ``export=csv|xlsx`` is asked."""
+def list_page(spec: ListSpec, query, *, export_row: Callable | None = None, export_rows: Callable | None = None,
+              tiebreak=None, count_query=None):
+    """``{"items", "list"}`` for the template, or the export response when ``export=csv|xlsx`` is asked.
+
+    ``export_row(item)`` gives one export row; ``export_rows(items)`` a chunk's rows at once (one query for
+    what the rows need, not one per row)."""
     state = list_state(spec)
     query = ordered(spec, query, state, tiebreak)
     fmt = export_format()
-    if fmt and export_row is not None:
-        return export_response(spec, query, export_row, fmt)
+    if export_row is not None and export_rows is None:
+        export_rows = lambda items: [export_row(item) for item in items]  # noqa: E731
+    if fmt and export_rows is not None:
+        return export_response(spec, query, export_rows, fmt)
     items = paginate(query, state, count_query=count_query)
     return {"items": items, "list": state}

@@ -1,0 +1,41 @@
+"""Lists beyond devices with the shared toolkit: distribution tabs, batches, wiping, reminders, audit."""
+from __future__ import annotations
+
+import csv
+import io
+import re
+
+from asset_tracker.assignment import services as dist
+from asset_tracker.custody.services import Actor
+from asset_tracker.lifecycle import State
+
+from tests import factories
+from tests.web.test_distribution_pages import _handed_over
+
+
+def _csv(resp) -> list[dict]:
+    assert resp.status_code == 200 and resp.mimetype.startswith("text/csv")
+    return list(csv.DictReader(io.StringIO(resp.get_data(as_text=True))))
+
+
+def test_the_distribution_desk_shows_one_paged_list_at_a_time(client, orgs, users, login):
+    reserved = [factories.make_device(orgs, users, State.READY) for _ in range(3)]
+    for d in reserved:
+        dist.reserve_device(d.tag, actor=Actor.of(users["coordinator_b"]), programme_id=orgs["programme"].id)
+    handed, _h = _handed_over(orgs, users, ref="MC-0042")
+    login("coordinator_b")
+    page = client.get("/distribution/?per_page=2&sort=tag").get_data(as_text=True)
+    shown = re.findall(r'class="tag" href="/devices/([A-Z0-9-]+)"', page)
+    assert shown == sorted(d.tag for d in reserved)[:2] and "Page 1 sur 2" in page
+    assert "Remis (1)" in page and "Réservés (3)" in page
+    page = client.get("/distribution/?view=handed").get_data(as_text=True)
+    assert handed.tag in page and reserved[0].tag not in page
+    rows = _csv(client.get("/distribution/?view=handed&export=csv"))
+    assert [(r["device_tag"], r["beneficiary_ref"]) for r in rows] == [(handed.tag, "MC-0042")]
+
+
+def test_an_admin_exports_hand_overs_without_references(client, orgs, users, login):
+    _handed_over(orgs, users, ref="MC-0043")
+    login("admin")
+    rows = _csv(client.get("/distribution/?view=handed&export=csv"))
+    assert len(rows) == 1 and rows[0]["beneficiary_ref"] == ""
