@@ -89,9 +89,13 @@ def watch(kind):
 @access(*READERS)
 def batches():
     from ..intake import services as intake
+    from ..intake.views import batch_list
 
-    items = intake.list_batches(actor=actor(), status=request.args.get("status") or None)
-    return render_template("audit/batches.html", batches=items, progress=intake.progress([b.id for b in items]))
+    context = batch_list(actor())
+    if not isinstance(context, dict):
+        return context
+    return render_template("audit/batches.html", progress=intake.progress([b.id for b in context["batches"]]),
+                           **context)
 
 
 @bp.route("/batches/<int:batch_id>")

@@ -54,12 +54,18 @@ def get_batch(batch_id, *, actor: Actor) -> Batch:
     return batch
 
 
-def list_batches(*, actor: Actor, status: str | None = None, donor: int | None = None) -> list[Batch]:
+def batches_query(*, actor: Actor, status: str | None = None, donor: int | None = None):
+    """The batches an actor may see, filtered (unordered, unexecuted: lists sort and page it)."""
     query = batch_scope(select(Batch), actor)
     if status:
         query = query.where(Batch.status == BatchStatus(status))
     if donor:
         query = query.where(Batch.donor_organisation_id == donor)
+    return query
+
+
+def list_batches(*, actor: Actor, status: str | None = None, donor: int | None = None) -> list[Batch]:
+    query = batches_query(actor=actor, status=status, donor=donor)
     return db.session.execute(query.order_by(Batch.id.desc())).unique().scalars().all()
 
 

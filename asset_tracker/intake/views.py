@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import math
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
 
 from .. import lifecycle
+from ..audit.api import streamed
+from ..audit.exports import batches_export
 from ..auth.access import access
 from ..auth.session import actor
 from ..devices.models import DEVICE_TYPE_LABELS, DeviceType
@@ -19,7 +21,9 @@ from ..i18n import current_language
 from ..lifecycle import N_
 from ..organisations.models import OrgKind, Organisation
 from ..web.forms import keeps_form
+from ..web.lists import ListSpec, export_format, list_page
 from . import importing, services
+from .models import Batch
 from .schemas import BatchCreateIn, CloseIn, ExplainIn, ReceiveIn
 from .slip import slip_pdf
 
@@ -77,12 +81,34 @@ def _flash_error(err: DomainError) -> None:
     flash(err.translated(), "error")
 
 
+BATCH_LIST = ListSpec(
+    name="batches", default_sort="created", default_desc=True,
+    sorts={"created": Batch.id, "name": Batch.name, "status": Batch.status, "pickup": Batch.pickup_date,
+           "donor": Batch.donor_organisation_id},
+)
+
+
+def batch_list(who) -> dict | Response:
+    """The batch list with the toolkit (also the auditor's reconciliation list): a page, or the export of the
+    current filter through the audit batch export (declared, logged and received counts)."""
+    status = request.args.get("status") if request.args.get("status") in STATUS_LABELS else None
+    fmt = export_format()
+    if fmt:
+        chunk = int(current_app.config.get("EXPORT_CHUNK_ROWS", 5000))
+        return streamed(batches_export(actor=who, chunk=chunk, status=status), fmt, {"status": status})
+    page = list_page(BATCH_LIST, services.batches_query(actor=who, status=status))
+    return {"batches": page["items"], "list": page["list"], "status": status,
+            "statuses": [(k, _(v)) for k, v in STATUS_LABELS.items()]}
+
+
 @bp.route("")
 @access(*READERS)
 def index():
-    batches = services.list_batches(actor=actor(), status=request.args.get("status") or None)
-    counts = services.progress([b.id for b in batches])
-    return render_template("intake/index.html", batches=batches, counts=counts, states=list(lifecycle.State))
+    context = batch_list(actor())
+    if not isinstance(context, dict):
+        return context
+    counts = services.progress([b.id for b in context["batches"]])
+    return render_template("intake/index.html", counts=counts, states=list(lifecycle.State), **context)
 
 
 def _new_context() -> dict:

@@ -7,6 +7,7 @@ import re
 
 from asset_tracker.assignment import services as dist
 from asset_tracker.custody.services import Actor
+from asset_tracker.intake import services as intake
 from asset_tracker.lifecycle import State
 
 from tests import factories
@@ -39,3 +40,18 @@ def test_an_admin_exports_hand_overs_without_references(client, orgs, users, log
     login("admin")
     rows = _csv(client.get("/distribution/?view=handed&export=csv"))
     assert len(rows) == 1 and rows[0]["beneficiary_ref"] == ""
+
+
+def test_batches_sort_page_and_export_within_the_donors_scope(client, orgs, users, login):
+    donor = Actor.of(users["donor"])
+    for name in ("Collecte B", "Collecte A", "Collecte C"):
+        intake.create_batch(actor=donor, name=name)
+    intake.create_batch(actor=Actor.of(users["donor_b"]), name="Autre donateur")
+    login("donor")
+    page = client.get("/batches?sort=name&per_page=2").get_data(as_text=True)
+    assert re.findall(r'>(Collecte [ABC])</a>', page) == ["Collecte A", "Collecte B"] and "Page 1 sur 2" in page
+    rows = _csv(client.get("/batches?export=csv"))
+    assert sorted(r["name"] for r in rows) == ["Collecte A", "Collecte B", "Collecte C"]
+    login("auditor")
+    page = client.get("/audit/batches?sort=name&dir=desc").get_data(as_text=True)
+    assert re.findall(r'>(Autre donateur|Collecte [ABC])</a>', page)[0] == "Collecte C"
