@@ -90,8 +90,7 @@ def paginate(query, state: ListState, *, count_query=None, session=None):
     if state.page > state.pages:
         state.page = state.pages
     rows = session.execute(query.limit(state.per_page).offset((state.page - 1) * state.per_page))
-    items = rows.unique().scalars().all() if _is_entity_query(query) else rows.all()
-    return items
+    return rows.unique().scalars().all() if _is_entity_query(query) else rows.unique().all()
 
 
 def _is_entity_query(query) -> bool:
@@ -115,7 +114,7 @@ def export_response(spec: ListSpec, query, export_rows: Callable, fmt: str, *, c
         offset = 0
         while True:
             rows = db.session.execute(query.limit(_chunk).offset(offset))
-            items = rows.unique().scalars().all() if _is_entity_query(query) else rows.all()
+            items = rows.unique().scalars().all() if _is_entity_query(query) else rows.unique().all()
             if not items:
                 return
             yield [tuple(row) for row in export_rows(items)]

@@ -10,11 +10,13 @@ from flask_babel import gettext as _
 
 from ..auth.access import access
 from ..auth.session import actor
+from ..devices.models import Device
 from ..devices.services import get_device
 from ..errors import Invalid
 from ..lifecycle import N_, State
 from . import services
-from .models import VerificationStatus
+from ..web.lists import ListSpec, list_page
+from .models import VerificationStatus, WipeVerification
 from .schemas import DestructionIn, MediumCreateIn, MediumUpdateIn, NoMediaIn, VerificationIn, WipeRecordIn
 
 bp = Blueprint("wiping", __name__, url_prefix="/wiping")
@@ -50,11 +52,27 @@ def _back(tag: str):
     return redirect(url_for("wiping.device", tag=tag))
 
 
+WAITING_LIST = ListSpec(
+    name="waiting-for-wipe", default_sort="since",
+    sorts={"since": Device.state_since, "tag": Device.tag, "state": Device.state},
+    columns=("tag", "state", "state_since", "media", "wiped_or_destroyed", "donor"),
+)
+CHECK_LIST = ListSpec(
+    name="wipe-checks", default_sort="picked",
+    sorts={"picked": WipeVerification.selected_at, "tag": Device.tag},
+    columns=("tag", "picked_at", "wiped_by"),
+)
+
+
 @bp.route("/waiting")
 @access(*READERS)
 def waiting():
-    rows = services.waiting_for_wipe(actor=actor())
-    return render_template("wiping/waiting.html", rows=rows)
+    page = list_page(WAITING_LIST, services.waiting_query(actor=actor()), tiebreak=Device.id,
+                     export_row=lambda r: (r[0].tag, r[0].state, r[0].state_since, r[1], r[2], r[0].donor.name))
+    if not isinstance(page, dict):
+        return page
+    rows = [{"device": d, "media": m, "cleared": c} for d, m, c in page["items"]]
+    return render_template("wiping/waiting.html", rows=rows, list=page["list"])
 
 
 @bp.route("/devices/<tag>")
@@ -145,7 +163,11 @@ def verify(tag):
 @bp.route("/checks")
 @access(*READERS)
 def checks():
-    return render_template("wiping/checks.html", rows=services.pending_verifications(actor=actor()),
+    page = list_page(CHECK_LIST, services.pending_verifications_query(actor=actor()), tiebreak=WipeVerification.id,
+                     export_row=lambda r: (r[1].tag, r[0].selected_at, r[0].wiped_by_name))
+    if not isinstance(page, dict):
+        return page
+    return render_template("wiping/checks.html", rows=page["items"], list=page["list"],
                            VerificationStatus=VerificationStatus)
 
 

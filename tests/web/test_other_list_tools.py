@@ -55,3 +55,12 @@ def test_batches_sort_page_and_export_within_the_donors_scope(client, orgs, user
     login("auditor")
     page = client.get("/audit/batches?sort=name&dir=desc").get_data(as_text=True)
     assert re.findall(r'>(Autre donateur|Collecte [ABC])</a>', page)[0] == "Collecte C"
+
+
+def test_the_wipe_waiting_list_sorts_pages_and_exports(client, orgs, users, login):
+    tags = sorted(factories.make_device(orgs, users, State.DIAGNOSED).tag for _ in range(3))
+    login("technician")
+    page = client.get("/wiping/waiting?sort=tag&dir=desc&per_page=2").get_data(as_text=True)
+    assert re.findall(r'class="tag">([A-Z0-9-]+)</a>', page) == tags[::-1][:2] and "Page 1 sur 2" in page
+    rows = _csv(client.get("/wiping/waiting?export=csv"))
+    assert sorted(r["tag"] for r in rows) == tags and {r["media"] for r in rows} == {"1"}
