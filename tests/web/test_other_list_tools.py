@@ -12,6 +12,7 @@ from asset_tracker.lifecycle import State
 
 from tests import factories
 from tests.web.test_distribution_pages import _handed_over
+from tests.web.test_reminders_pages import _overdue
 
 
 def _csv(resp) -> list[dict]:
@@ -64,3 +65,13 @@ def test_the_wipe_waiting_list_sorts_pages_and_exports(client, orgs, users, logi
     assert re.findall(r'class="tag">([A-Z0-9-]+)</a>', page) == tags[::-1][:2] and "Page 1 sur 2" in page
     rows = _csv(client.get("/wiping/waiting?export=csv"))
     assert sorted(r["tag"] for r in rows) == tags and {r["media"] for r in rows} == {"1"}
+
+
+def test_the_overdue_list_sorts_by_tag_and_exports_the_current_filter(client, orgs, users, login, frozen_clock):
+    made = _overdue(orgs, users, frozen_clock)
+    login("technician")
+    page = client.get("/reminders?sort=tag&dir=desc").get_data(as_text=True)
+    shown = re.findall(r'<td><a href="/devices/([A-Z0-9-]+)">', page)
+    assert shown == sorted((d.tag for d in made.values()), reverse=True)
+    rows = _csv(client.get("/reminders?rule=received_not_wiped&export=csv"))
+    assert [r["tag"] for r in rows] == [made["received"].tag]
