@@ -75,3 +75,13 @@ def test_the_overdue_list_sorts_by_tag_and_exports_the_current_filter(client, or
     assert shown == sorted((d.tag for d in made.values()), reverse=True)
     rows = _csv(client.get("/reminders?rule=received_not_wiped&export=csv"))
     assert [r["tag"] for r in rows] == [made["received"].tag]
+
+
+def test_the_auditors_watch_list_sorts_and_exports(client, orgs, users, login):
+    lost = sorted(factories.make_device(orgs, users, State.LOST).tag for _ in range(2))
+    factories.make_device(orgs, users, State.RECEIVED)
+    login("auditor")
+    page = client.get("/audit/watch/lost?sort=tag&dir=desc").get_data(as_text=True)
+    assert re.findall(r'class="tag" href="/audit/devices/([A-Z0-9-]+)"', page) == lost[::-1]
+    rows = _csv(client.get("/audit/watch/lost?export=csv"))
+    assert sorted(r["tag"] for r in rows) == lost and {r["state"] for r in rows} == {"lost"}
