@@ -137,7 +137,14 @@ def keeps_form(template: str, context=None, *, aliases: dict | None = None):
     return decorate
 
 
+def posted(endpoint: str):
+    """The values sent to ``endpoint`` if this request is that refused POST (pages with several forms)."""
+    if request.method == "POST" and request.endpoint == endpoint:
+        return kept_values()
+    return {}
+
+
 def init_forms(app: Flask) -> None:
     @app.context_processor
     def _form_defaults():
-        return {"form_errors": {}}
+        return {"form_errors": {}, "posted": posted}

@@ -15,6 +15,7 @@ from ..devices.services import get_device
 from ..errors import Invalid
 from ..lifecycle import N_, State
 from . import services
+from ..web.forms import keeps_form
 from ..web.lists import ListSpec, list_page
 from .models import VerificationStatus, WipeVerification
 from .schemas import DestructionIn, MediumCreateIn, MediumUpdateIn, NoMediaIn, VerificationIn, WipeRecordIn
@@ -75,16 +76,13 @@ def waiting():
     return render_template("wiping/waiting.html", rows=rows, list=page["list"])
 
 
-@bp.route("/devices/<tag>")
-@access(*DEVICE_READERS)
-def device(tag):
+def _device_context(tag: str, **_ignored) -> dict:
     who = actor()
     d = get_device(tag, actor=who)
     evidence = services.device_evidence([d])[0]
     records = services.wipe_records(d)
-    return render_template(
-        "wiping/device.html", device=d, evidence=evidence, records=records,
-        events=services.record_events(records), who=who,
+    return dict(
+        device=d, evidence=evidence, records=records, events=services.record_events(records), who=who,
         media_editable=d.state in services.MEDIA_EDITABLE_STATES and (who.role != "donor" or d.state == State.REGISTERED)
         and who.role != "auditor",
         can_record=who.role in WORKSHOP and d.state in services.RECORDABLE_STATES,
@@ -92,8 +90,19 @@ def device(tag):
         now_local=dt.datetime.now(_zone()).strftime("%Y-%m-%dT%H:%M"))
 
 
+# A refused form on the device's wipe page comes back with what was typed and the reason next to each field.
+keeps_device_form = keeps_form("wiping/device.html", _device_context)
+
+
+@bp.route("/devices/<tag>")
+@access(*DEVICE_READERS)
+def device(tag):
+    return render_template("wiping/device.html", **_device_context(tag))
+
+
 @bp.route("/devices/<tag>/media", methods=["POST"])
 @access("donor", *WORKSHOP)
+@keeps_device_form
 def add_medium(tag):
     data = MediumCreateIn().load(_form())
     services.add_medium(tag, actor=actor(), **data)
@@ -103,6 +112,7 @@ def add_medium(tag):
 
 @bp.route("/devices/<tag>/media/<int:medium_id>", methods=["POST"])
 @access("donor", *WORKSHOP)
+@keeps_device_form
 def update_medium(tag, medium_id):
     form = _form()
     if form.pop("remove", None):
@@ -118,6 +128,7 @@ def update_medium(tag, medium_id):
 
 @bp.route("/devices/<tag>/records", methods=["POST"])
 @access(*WORKSHOP)
+@keeps_device_form
 def add_record(tag):
     data = WipeRecordIn().load(_form("started_at", "ended_at"))
     upload = request.files.get("evidence")
@@ -130,6 +141,7 @@ def add_record(tag):
 
 @bp.route("/devices/<tag>/destructions", methods=["POST"])
 @access(*WORKSHOP)
+@keeps_device_form
 def add_destruction(tag):
     data = DestructionIn().load(_form("destroyed_at"))
     upload = request.files.get("evidence")
@@ -142,6 +154,7 @@ def add_destruction(tag):
 
 @bp.route("/devices/<tag>/no-media", methods=["POST"])
 @access(*WORKSHOP)
+@keeps_device_form
 def no_media(tag):
     data = NoMediaIn().load(_form())
     services.state_no_media(get_device(tag, actor=actor()), actor=actor(), note=data["note"])

@@ -80,3 +80,22 @@ def test_a_batch_with_a_bad_count_and_email_keeps_the_form(client, login, users)
     assert resp.status_code == 422
     assert _field_error(page, "count_laptop")
     assert 'value="Collecte mars"' in page and 'value="dix"' in page and "Quai 3</textarea>" in page
+
+
+def test_a_refused_wipe_record_keeps_what_the_technician_typed(client, login, orgs, users):
+    from tests.factories import make_device
+
+    device = make_device(orgs, users, state="diagnosed")
+    medium = device.media[0]
+    login("technician")
+    token = csrf_token(client, f"/wiping/devices/{device.tag}")
+    resp = client.post(f"/wiping/devices/{device.tag}/records", data={
+        "csrf_token": token, "medium_id": str(medium.id), "nist_category": "purge", "method": "ATA Secure Erase",
+        "tool": "hdparm", "passes": "beaucoup", "verification": "relecture complète", "result": "passed",
+        "ended_at": "2026-03-02T10:15"})
+    page = resp.get_data(as_text=True)
+    assert resp.status_code == 422
+    assert "nombre entier attendu" in _field_error(page, "rec-passes")
+    for value in ("ATA Secure Erase", "hdparm", "beaucoup", "relecture complète", "2026-03-02T10:15"):
+        assert f'value="{value}"' in page, value
+    assert 'id="f-new-model" value=""' in page or 'id="f-new-model" name="model" value=""' in page
