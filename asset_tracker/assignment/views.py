@@ -18,6 +18,8 @@ from ..extensions import db
 from ..organisations.models import OrgKind, Organisation
 from ..audit.exports import table_csv
 from . import pdf, services
+from ..errors import Conflict
+from ..web.forms import keeps_form
 from ..web.lists import ListSpec, list_page
 from .models import ACCESSORY_LABELS, AccessoryKind, Handover, Recycling, Reservation
 from .schemas import HandoverIn, ProgrammeIn, RecyclingIn, ReservationIn, ReturnIn
@@ -142,13 +144,17 @@ def export_handovers():
 # ---------------------------------------------------------------- reservations
 
 
+def _reserve_context() -> dict:
+    who = actor()
+    return dict(who=who, programmes=services.list_programmes(actor=who), partners=_partner_options(who),
+                stock=services.available_stock(),
+                type_options=[(t.value, DEVICE_TYPE_LABELS[t][current_language()]) for t in DeviceType])
+
+
 @bp.route("/reserve", methods=["GET"])
 @access("coordinator", "technician", "admin")
 def reserve_form():
-    who = actor()
-    return render_template("assignment/reserve.html", who=who, programmes=services.list_programmes(actor=who),
-                           partners=_partner_options(who), stock=services.available_stock(),
-                           type_options=[(t.value, DEVICE_TYPE_LABELS[t][current_language()]) for t in DeviceType])
+    return render_template("assignment/reserve.html", form={}, **_reserve_context())
 
 
 TAG_SPLIT = re.compile(r"[\s,;]+")
@@ -165,6 +171,7 @@ def _tags_field(form: dict) -> list[str]:
 
 @bp.route("/reserve", methods=["POST"])
 @access("coordinator", "technician", "admin")
+@keeps_form("assignment/reserve.html", _reserve_context)
 def reserve():
     form = _form("grades")
     tags = _tags_field(form)
@@ -207,23 +214,31 @@ def _partner_options(who) -> list[tuple[int, str]]:
 # ---------------------------------------------------------------- hand-over
 
 
+def _handover_context(tag: str) -> dict:
+    device = devices.get_device(tag, actor=actor())
+    reservation = services.active_reservation(device)
+    if reservation is None:
+        raise Conflict("Device %(tag)s has no active reservation.", tag=device.tag, code="not_reserved")
+    partner = db.session.get(Organisation, reservation.partner_organisation_id)
+    return dict(device=device, reservation=reservation, partner=partner, kit=services.kit_of(device),
+                categories=reservation.programme.beneficiary_categories, today=utcnow().date(), kinds=AccessoryKind)
+
+
 @bp.route("/handover/<tag>", methods=["GET"])
 @access("coordinator", "admin")
 def handover_form(tag):
-    who = actor()
-    device = devices.get_device(tag, actor=who)
-    reservation = services.active_reservation(device)
-    if reservation is None:
+    device = devices.get_device(tag, actor=actor())
+    if services.active_reservation(device) is None:
         flash(_("Device %(tag)s has no active reservation.", tag=device.tag), "error")
         return redirect(url_for("assignment.index"))
-    partner = db.session.get(Organisation, reservation.partner_organisation_id)
-    return render_template("assignment/handover.html", device=device, reservation=reservation, partner=partner,
-                           kit=services.kit_of(device), categories=reservation.programme.beneficiary_categories,
-                           today=utcnow().date(), kinds=AccessoryKind)
+    return render_template("assignment/handover.html", form={}, **_handover_context(tag))
 
 
 @bp.route("/handover/<tag>", methods=["POST"])
 @access("coordinator", "admin")
+@keeps_form("assignment/handover.html", _handover_context,
+            aliases={"new_accessories.0.imei": "key_imei", "new_accessories.0.iccid": "key_iccid",
+                     "imei": "key_imei", "iccid": "key_iccid"})
 def handover(tag):
     form = _form("accessory_ids")
     new = []
@@ -279,16 +294,20 @@ def erase(handover_id):
 # ---------------------------------------------------------------- returns
 
 
+def _return_context(handover_id: int) -> dict:
+    h = services.get_handover(handover_id, actor=actor())
+    return {"h": h, "device": db.session.get(Device, h.device_id)}
+
+
 @bp.route("/handovers/<int:handover_id>/return", methods=["GET"])
 @access("coordinator", "admin")
 def return_form(handover_id):
-    who = actor()
-    h = services.get_handover(handover_id, actor=who)
-    return render_template("assignment/return.html", h=h, device=db.session.get(Device, h.device_id))
+    return render_template("assignment/return.html", form={}, **_return_context(handover_id))
 
 
 @bp.route("/handovers/<int:handover_id>/return", methods=["POST"])
 @access("coordinator", "admin")
+@keeps_form("assignment/return.html", _return_context)
 def record_return(handover_id):
     form = _form("missing_accessory_ids")
     form["missing_accessory_ids"] = [int(i) for i in form.get("missing_accessory_ids", []) if str(i).isdigit()]
@@ -335,19 +354,23 @@ def _partner_options_all():
 # ---------------------------------------------------------------- end of life
 
 
-@bp.route("/recycling")
-@access("technician", "admin")
-def recycling():
+def _recycling_context() -> dict:
     recent = db.session.execute(select(Recycling).order_by(Recycling.created_at.desc(), Recycling.id.desc())
                                 .limit(100)).unique().scalars().all()
     recyclers = [(o.id, o.name) for o in db.session.execute(select(Organisation).where(
         Organisation.kind == OrgKind.RECYCLER).order_by(Organisation.name)).scalars()]
-    return render_template("assignment/recycling.html", recent=recent, recyclers=recyclers,
-                           devices=services.devices_by_id(r.device_id for r in recent))
+    return dict(recent=recent, recyclers=recyclers, devices=services.devices_by_id(r.device_id for r in recent))
+
+
+@bp.route("/recycling")
+@access("technician", "admin")
+def recycling():
+    return render_template("assignment/recycling.html", form={}, **_recycling_context())
 
 
 @bp.route("/recycling", methods=["POST"])
 @access("technician", "admin")
+@keeps_form("assignment/recycling.html", _recycling_context)
 def recycle():
     form = _form()
     if form.get("parts_harvested"):

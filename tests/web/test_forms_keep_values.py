@@ -99,3 +99,36 @@ def test_a_refused_wipe_record_keeps_what_the_technician_typed(client, login, or
     for value in ("ATA Secure Erase", "hdparm", "beaucoup", "relecture complète", "2026-03-02T10:15"):
         assert f'value="{value}"' in page, value
     assert 'id="f-new-model" value=""' in page or 'id="f-new-model" name="model" value=""' in page
+
+
+def test_a_refused_hand_over_keeps_the_form_but_never_shows_the_refused_reference_again(client, login, orgs, users):
+    from asset_tracker.assignment import services as dist
+    from tests.factories import make_device
+
+    device = make_device(orgs, users, state="ready")
+    dist.reserve_device(device.tag, actor=Actor.of(users["coordinator_b"]), programme_id=orgs["programme"].id)
+    login("coordinator_b")
+    token = csrf_token(client, f"/distribution/handover/{device.tag}")
+    resp = client.post(f"/distribution/handover/{device.tag}", data={
+        "csrf_token": token, "beneficiary_ref": "Lina Benali", "beneficiary_category": "pupil", "loan": "loan",
+        "expected_return_on": "2027-06-30", "conditions": "Rendre avec le chargeur"})
+    page = resp.get_data(as_text=True)
+    assert resp.status_code == 422
+    assert re.search(r'id="f-beneficiary_ref-error">[^<]*\S', page)
+    assert "Lina Benali" not in page
+    assert 'value="2027-06-30"' in page and "Rendre avec le chargeur</textarea>" in page
+    assert re.search(r'id="terms-loan" name="loan" value="loan"\s+checked', page)
+
+
+def test_a_refused_reservation_keeps_the_chosen_tags(client, login, orgs, users):
+    from tests.factories import make_device
+
+    device = make_device(orgs, users, state="received")
+    login("technician")
+    token = csrf_token(client, "/distribution/reserve")
+    resp = client.post("/distribution/reserve", data={
+        "csrf_token": token, "programme_id": orgs["programme"].id, "partner_organisation_id": orgs["partner"].id,
+        "device_tag": device.tag, "note": "Pour la rentrée"})
+    page = resp.get_data(as_text=True)
+    assert resp.status_code == 409
+    assert f">{device.tag}</textarea>" in page and "Pour la rentrée</textarea>" in page
