@@ -17,6 +17,7 @@ from ..i18n import current_language
 from ..lifecycle import N_
 from ..organisations.models import OrgKind, Organisation
 from . import services
+from ..web.forms import render_refused
 from .api import BLANK_PRINTERS, ISSUERS, PRINTERS, file_response
 
 bp = Blueprint("labels", __name__, url_prefix="/labels")
@@ -77,9 +78,10 @@ def _tags_from_request(values) -> list[str]:
 
 
 def _fail(err: DomainError, template: str, status: int | None = None, **context):
-    """Show a refused print on its form, keeping what was typed (404 stays 404: ids cannot be probed)."""
-    flash(err.translated(), "error")
-    return render_template(template, **_choices(), form=request.form, **context), status or err.status
+    """Show a refused print on its form, keeping what was typed with the reason next to the field
+    (404 stays 404: ids cannot be probed)."""
+    page, code = render_refused(template, err, {**_choices(), **context})
+    return page, status or code
 
 
 # ---------------------------------------------------------------- print by tags (and the device list selection)

@@ -36,6 +36,14 @@ _EXACT = {
     "Not a valid string.": N_("Text is expected."),
     "Not a valid boolean.": N_("Yes or no is expected."),
     "Unknown field.": N_("This field is not accepted here."),
+    # Short reasons the services give in their error details.
+    "required": N_("This field is required."),
+    "unknown": N_("Unknown value."),
+    "invalid": N_("Invalid value."),
+    "too short": N_("Too short."),
+    "wrong kind for this role": N_("This organisation's kind does not fit the role."),
+    "not a partner organisation": N_("Not a partner organisation."),
+    "not a donor organisation": N_("Not a donor organisation."),
 }
 _PATTERNS = (
     (re.compile(r"^Longer than maximum length (?P<n>\d+)\.$"), N_("At most %(n)s characters.")),
