@@ -320,18 +320,22 @@ def record_return(handover_id):
 # ---------------------------------------------------------------- programmes
 
 
+def _programmes_context() -> dict:
+    who = actor()
+    items = services.list_programmes(actor=who)
+    return dict(programmes=items, progress={p.id: services.progress(p) for p in items}, who=who,
+                owners=_orgs(), partners=_partner_options(who) or _partner_options_all())
+
+
 @bp.route("/programmes")
 @access(*STAFF)
 def programmes():
-    who = actor()
-    items = services.list_programmes(actor=who)
-    return render_template("assignment/programmes.html", programmes=items,
-                           progress={p.id: services.progress(p) for p in items}, who=who,
-                           owners=_orgs(), partners=_partner_options(who) or _partner_options_all())
+    return render_template("assignment/programmes.html", form={}, **_programmes_context())
 
 
 @bp.route("/programmes", methods=["POST"])
 @access("admin")
+@keeps_form("assignment/programmes.html", _programmes_context)
 def create_programme():
     form = _form("partner_ids", "beneficiary_categories")
     if isinstance(form.get("beneficiary_categories"), list) and len(form["beneficiary_categories"]) == 1:

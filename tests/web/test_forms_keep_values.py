@@ -132,3 +132,16 @@ def test_a_refused_reservation_keeps_the_chosen_tags(client, login, orgs, users)
     page = resp.get_data(as_text=True)
     assert resp.status_code == 409
     assert f">{device.tag}</textarea>" in page and "Pour la rentrée</textarea>" in page
+
+
+def test_a_programme_with_a_bad_target_keeps_its_name_partners_and_dates(client, login, orgs):
+    login("admin")
+    token = csrf_token(client, "/distribution/programmes")
+    resp = client.post("/distribution/programmes", data={
+        "csrf_token": token, "name": "Lycéens 2027", "owner_organisation_id": orgs["owner"].id,
+        "target_count": "mille", "starts_on": "2027-09-01", "partner_ids": [orgs["partner"].id]})
+    page = resp.get_data(as_text=True)
+    assert resp.status_code == 422
+    assert _field_error(page, "target_count")
+    assert 'value="Lycéens 2027"' in page and 'value="2027-09-01"' in page
+    assert re.search(rf'<option value="{orgs["partner"].id}"\s+selected', page)
