@@ -51,7 +51,7 @@ def test_the_csv_export_of_a_filtered_device_list_holds_exactly_the_filtered_row
     shown = page.locator("table tbody a.tag").all_inner_texts()
     assert shown == sorted(received, reverse=True)
     axe_check(page)
-    screenshot(page, "device-list-tools", full_page=False)
+    screenshot(page, "device-list-tools")
     with page.expect_download() as info:
         page.get_by_role("link", name="CSV").click()
     rows = list(csv.DictReader(io.StringIO(open(info.value.path(), encoding="utf-8").read())))
