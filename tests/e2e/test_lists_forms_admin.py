@@ -121,3 +121,23 @@ def test_an_admin_creates_a_user_and_revokes_a_token(orgs, users, live_server, p
     settle()
     db.session.refresh(token)
     assert token.revoked_at is not None
+
+
+def test_every_list_and_admin_page_passes_axe(orgs, users, live_server, page):
+    from asset_tracker.assignment import services as dist
+    from asset_tracker.lifecycle import State
+
+    device = make_device(orgs, users, State.READY)
+    dist.reserve_device(device.tag, actor=Actor.of(users["coordinator_b"]), programme_id=orgs["programme"].id)
+    make_device(orgs, users, State.DIAGNOSED)
+    intake.create_batch(actor=Actor.of(users["donor"]), name="Collecte avril")
+    settle()
+    login_as(page, live_server, users["admin"])
+    for path in ("/admin/organisations", f"/admin/organisations/{orgs['donor'].id}", "/admin/partners",
+                 "/admin/tokens", "/distribution/", "/distribution/?view=handed", "/batches?sort=name",
+                 "/wiping/waiting", "/wiping/checks", "/reminders", "/audit/watch/lost", "/audit/batches",
+                 "/distribution/reserve?tags=" + device.tag, "/distribution/recycling"):
+        response = page.goto(live_server + path)
+        assert response.status == 200, path
+        axe_check(page)
+    assert page.js_errors == []
