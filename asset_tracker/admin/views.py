@@ -119,7 +119,7 @@ class PasswordIn(StrictSchema):
 
 @bp.route("/users/<int:user_id>/password", methods=["POST"])
 @access(*ADMIN)
-@keeps_form("admin/users.html", _users_context)
+@keeps_form("admin/users.html", lambda user_id: _users_context())
 def reset_password(user_id):
     data = PasswordIn().load(_form())
     user, secret = auth.reset_password(user_id, actor=actor(), password=data["password"])

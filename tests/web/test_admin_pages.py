@@ -172,3 +172,14 @@ def test_admin_lists_sort_by_whitelisted_keys_only_and_export_formula_safe_csv(c
     csv_text = client.get("/admin/organisations?export=csv").get_data(as_text=True)
     assert "'=HYPERLINK" in csv_text and "\n=HYPERLINK" not in csv_text
     assert _events("export")[-1]["kind"] == "organisations"
+
+
+def test_a_password_too_short_is_refused_on_the_users_page(client, login, users):
+    login("admin")
+    donor = users["donor"]
+    before = donor.password_hash
+    resp = _post(client, f"/admin/users/{donor.id}/password", {"password": "court"})
+    assert resp.status_code == 422
+    assert re.search(rf'id="pw-{donor.id}-error">[^<]*10 et 200 caractères', resp.get_data(as_text=True))
+    db.session.refresh(donor)
+    assert donor.password_hash == before
