@@ -26,12 +26,8 @@ from ..web.lists import ListSpec, list_page
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 ADMIN = ("admin",)
-NAV = [
-    ("admin.users", N_("Users"), ADMIN, 90),
-    ("admin.organisations", N_("Organisations"), ADMIN, 91),
-    ("admin.tokens", N_("API tokens"), ADMIN, 92),
-    ("admin.partners", N_("Programme partners"), ADMIN, 93),
-]
+# One menu entry: the admin pages link to each other (users, organisations, tokens, partners).
+NAV = [("admin.users", N_("Administration"), ADMIN, 90)]
 
 ORG_KIND_LABELS = {
     "donor": N_("Donor"), "workshop": N_("Workshop"), "partner": N_("Distribution partner"),
