@@ -112,3 +112,12 @@ def test_chosen_devices_are_sent_to_recycling_in_one_shipment(client, login, org
     assert {r.shipment_reference for r in rows} == {"ENV-7"}
     events = db.session.execute(select(CustodyEvent).where(CustodyEvent.state_after == "recycled")).scalars().all()
     assert sorted(e.device_tag for e in events) == sorted(d.tag for d in devices)
+
+
+def test_printing_the_labels_of_a_sorted_list_keeps_its_filter(client, login, orgs, users):
+    factories.make_device(orgs, users, State.RECEIVED)
+    factories.make_device(orgs, users)
+    login("technician")
+    page = client.get("/labels/selection?state=received&sort=tag&dir=desc")
+    assert page.status_code == 200
+    assert "1 appareil correspond" in page.get_data(as_text=True)
