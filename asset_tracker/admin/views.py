@@ -44,7 +44,8 @@ def org_kind(value) -> str:
 
 def _form(*skip) -> dict:
     """The submitted fields, empty ones left out (the schemas' defaults apply)."""
-    return {k: v.strip() for k, v in request.form.items()
+    # A password is taken as typed: spaces may be part of it.
+    return {k: (v if k == "password" else v.strip()) for k, v in request.form.items()
             if k not in ("csrf_token",) + skip and v.strip() != ""}
 
 
@@ -76,7 +77,7 @@ def _users_context() -> dict:
     if not isinstance(result, dict):
         return result
     return {**result, "roles": [(r.value, str(ROLE_LABELS[r.value])) for r in Role], "role": role,
-            "organisations": _organisation_options(), "new_password": None}
+            "organisations": _organisation_options()}
 
 
 @bp.route("/users", methods=["GET"])
