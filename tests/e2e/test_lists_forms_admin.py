@@ -26,9 +26,17 @@ def test_three_chosen_devices_print_as_a_pdf_of_exactly_three_labels(orgs, users
     chosen = [tags[0], tags[2], tags[4]]
     login_as(page, live_server, users["technician"])
     page.goto(f"{live_server}/devices")
+    select_all = page.get_by_role("checkbox", name="Choisir tous les appareils de cette page")
+    select_all.check()
+    expect(page.locator("input[name=tags]:checked")).to_have_count(5)
+    expect(page.locator("[data-selection-count]")).to_have_text("5 appareils choisis :")
+    select_all.uncheck()
+    expect(page.locator("input[name=tags]:checked")).to_have_count(0)
     for tag in chosen:
         page.get_by_role("checkbox", name=f"Choisir {tag}").check()
+    expect(page.locator("[data-selection-count]")).to_have_text("3 appareils choisis :")
     axe_check(page)
+    assert page.js_errors == []
     page.get_by_role("button", name="Imprimer leurs étiquettes").click()
     tags_box = page.locator("#p-tags")
     assert sorted(tags_box.input_value().split()) == sorted(chosen)
