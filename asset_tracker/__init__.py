@@ -18,6 +18,7 @@ def create_app(env: str | None = None, **overrides) -> Flask:
     register_request_hooks(app)  # first: GET requests must open their read-only transaction early
     register_i18n(app)
     register_auth(app)
+    register_forms(app)
     register_blueprints(app)
     register_errors(app)  # after the API, whose own handlers it replaces
     register_cli(app)
@@ -64,6 +65,12 @@ def register_errors(app: Flask) -> None:
     from .errors import register_error_handlers
 
     register_error_handlers(app)
+
+
+def register_forms(app: Flask) -> None:
+    from .web.forms import init_forms
+
+    init_forms(app)
 
 
 def register_blueprints(app: Flask) -> None:

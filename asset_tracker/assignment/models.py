@@ -129,7 +129,7 @@ class Handover(Base):
     beneficiary_ref_hmac: Mapped[str | None] = mapped_column(String(64), index=True)
     ref_erased_at: Mapped[object | None] = mapped_column(UTCDateTime, index=True)
     beneficiary_category: Mapped[str] = mapped_column(String(40))
-    handed_over_on: Mapped[object] = mapped_column(Date)
+    handed_over_on: Mapped[object] = mapped_column(Date, index=True)  # the distribution list sorts by it
     loan: Mapped[bool] = mapped_column(Boolean, default=False)
     expected_return_on: Mapped[object | None] = mapped_column(Date)
     handed_over_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

@@ -196,6 +196,23 @@ def reserve_device(tag: str, *, actor: Actor, programme_id: int, partner_organis
     return reservation
 
 
+def reserve_devices(tags, *, actor: Actor, programme_id: int, partner_organisation_id: int | None = None,
+                    note: str | None = None) -> list[Reservation]:
+    """Reserve the chosen ready devices (the device list's selection) for a programme and partner — all or none."""
+    programme = get_programme(programme_id, actor=actor)
+    partner_id = _allowed_partner(programme, partner_organisation_id, actor)
+    chosen = [_ready_device(tag) for tag in dict.fromkeys(str(t).strip().upper() for t in tags if t)]
+    if not chosen:
+        raise Invalid("Give the tags of the devices to reserve.", details={"device_tag": ["required"]})
+    for device in chosen:
+        if device.state != State.READY:
+            devices.get_device(device.tag, actor=actor)  # stock is public to reservers; anything else stays in scope
+    devices.lock_devices(d.id for d in chosen)
+    reservations = [_reserve(device, programme, partner_id, actor, note) for device in chosen]
+    db.session.commit()
+    return reservations
+
+
 def available_stock(*, type: str | None = None, grades=None) -> list[dict]:
     """Ready devices by type and grade, for the reservation form."""
     query = (select(Device.type, Device.grade, func.count()).where(Device.state == State.READY)
@@ -256,12 +273,18 @@ def cancel_reservation(tag: str, *, actor: Actor, note: str | None = None) -> De
     return device
 
 
-def reservations_of(*, actor: Actor, active: bool = True) -> list[Reservation]:
-    query = select(Reservation).where(Reservation.active.is_(active)).order_by(Reservation.created_at, Reservation.id)
+def reservations_query(*, actor: Actor, active: bool = True):
+    """The reservations an actor may see (unordered, unexecuted: lists sort and page it)."""
+    query = select(Reservation).where(Reservation.active.is_(active))
     if actor.role == "coordinator":
         query = query.where(Reservation.partner_organisation_id == actor.organisation_id)
     elif actor.role not in ("admin", "technician", "auditor"):
-        return []
+        query = query.where(Reservation.id.is_(None))
+    return query
+
+
+def reservations_of(*, actor: Actor, active: bool = True) -> list[Reservation]:
+    query = reservations_query(actor=actor, active=active).order_by(Reservation.created_at, Reservation.id)
     return db.session.execute(query).unique().scalars().all()
 
 
@@ -436,6 +459,23 @@ def visible_reference(handover: Handover, actor: Actor) -> str | None:
     return None
 
 
+def handovers_query(*, actor: Actor, open_only: bool = False, loans_due_by: dt.date | None = None,
+                    returned_only: bool = False):
+    """The hand-overs an actor may see, filtered (unordered, unexecuted: lists sort and page it)."""
+    query = select(Handover)
+    clause = handover_scope(actor)
+    if clause is not None:
+        query = query.where(clause)
+    if open_only:
+        query = query.where(Handover.returned_at.is_(None))
+    if returned_only:
+        query = query.where(Handover.returned_at.is_not(None))
+    if loans_due_by is not None:
+        query = query.where(Handover.returned_at.is_(None), Handover.loan.is_(True),
+                            Handover.expected_return_on <= loans_due_by)
+    return query
+
+
 def list_handovers(*, actor: Actor, open_only: bool = False, loans_due_by: dt.date | None = None,
                    returned_only: bool = False, limit: int = 500) -> list[Handover]:
     query = select(Handover).order_by(Handover.created_at.desc(), Handover.id.desc()).limit(limit)
@@ -546,6 +586,28 @@ def record_recycling(tag: str, *, actor: Actor, recycler_organisation_id: int, d
                      shipment_reference: str | None = None, parts_harvested=(), note: str | None = None) -> Recycling:
     """Send a wiped device diagnosed "parts" or "recycle" to a named recycler, with its disposal reference."""
     device = devices.named_device(tag, actor=actor, for_update=True)
+    recycling = _recycle(device, actor, recycler_organisation_id, disposal_reference, shipment_reference,
+                         parts_harvested, note)
+    db.session.commit()
+    return recycling
+
+
+def record_recycling_many(tags, *, actor: Actor, recycler_organisation_id: int, disposal_reference: str | None = None,
+                          shipment_reference: str | None = None, parts_harvested=(), note: str | None = None
+                          ) -> list[Recycling]:
+    """Send several devices (the device list's selection) to one recycler in one shipment — all or none."""
+    chosen = [devices.named_device(tag, actor=actor, for_update=True) for tag in dict.fromkeys(t.strip().upper() for t in tags if t)]
+    if not chosen:
+        raise Invalid("Give the tags of the devices to recycle.", details={"device_tag": ["required"]})
+    devices.lock_devices(d.id for d in chosen)
+    out = [_recycle(device, actor, recycler_organisation_id, disposal_reference, shipment_reference, parts_harvested,
+                    note) for device in chosen]
+    db.session.commit()
+    return out
+
+
+def _recycle(device: Device, actor: Actor, recycler_organisation_id: int, disposal_reference, shipment_reference,
+             parts_harvested, note) -> Recycling:
     disposal_reference = (disposal_reference or "").strip()
     if not disposal_reference:
         raise Invalid("Recycling needs the recycler's disposal reference.", details={"disposal_reference": ["required"]})
@@ -559,7 +621,6 @@ def record_recycling(tag: str, *, actor: Actor, recycler_organisation_id: int, d
                                "disposal_reference": disposal_reference},
                        event_details={"shipment_reference": recycling.shipment_reference, "parts_harvested": parts})
     db.session.add(recycling)
-    db.session.commit()
     return recycling
 
 

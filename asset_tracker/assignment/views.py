@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from ..auth.access import access
 from ..auth.session import actor
@@ -17,7 +18,10 @@ from ..extensions import db
 from ..organisations.models import OrgKind, Organisation
 from ..audit.exports import table_csv
 from . import pdf, services
-from .models import ACCESSORY_LABELS, AccessoryKind, Recycling
+from ..errors import Conflict
+from ..web.forms import keeps_form
+from ..web.lists import ListSpec, list_page
+from .models import ACCESSORY_LABELS, AccessoryKind, Handover, Recycling, Reservation
 from .schemas import HandoverIn, ProgrammeIn, RecyclingIn, ReservationIn, ReturnIn
 
 bp = Blueprint("assignment", __name__, url_prefix="/distribution")
@@ -51,19 +55,71 @@ def _form(*lists: str) -> dict:
 # ---------------------------------------------------------------- the coordinator's desk
 
 
+# The distribution desk shows one list at a time (a tab each), sorted, paged and exportable.
+RESERVED_LIST = ListSpec(
+    name="reservations", default_sort="reserved",
+    sorts={"reserved": Reservation.id, "tag": Device.tag, "programme": Reservation.programme_id,
+           "partner": Reservation.partner_organisation_id},
+    columns=("reservation_id", "device_tag", "type", "brand", "model", "grade", "programme", "partner", "reserved_at"),
+)
+HANDOVER_COLUMNS = ("handover_id", "device_tag", "programme", "partner", "beneficiary_ref", "category",
+                    "handed_over_on", "loan", "expected_return_on", "returned_at", "return_reason", "kit")
+HANDOVER_SORTS = {"handed": Handover.id, "tag": Device.tag, "date": Handover.handed_over_on,
+                  "due": Handover.expected_return_on, "returned": Handover.returned_at}
+HANDOVER_LISTS = {
+    "handed": ListSpec(name="handovers", sorts=HANDOVER_SORTS, default_sort="handed", default_desc=True,
+                       columns=HANDOVER_COLUMNS),
+    "loans": ListSpec(name="loans-due", sorts=HANDOVER_SORTS, default_sort="due", columns=HANDOVER_COLUMNS),
+    "returns": ListSpec(name="returns", sorts=HANDOVER_SORTS, default_sort="returned", default_desc=True,
+                        columns=HANDOVER_COLUMNS),
+}
+VIEWS = ("reserved", "loans", "handed", "returns")
+
+
+def _handover_rows(who):
+    def rows(items):
+        tags = services.devices_by_id(h.device_id for h in items)
+        return [(h.id, tags[h.device_id].tag, h.programme.name, h.partner.name, services.visible_reference(h, who),
+                 h.beneficiary_category, h.handed_over_on, "loan" if h.loan else "gift", h.expected_return_on,
+                 h.returned_at, h.return_reason, "; ".join(i.accessory.kind.value for i in h.items)) for h in items]
+
+    return rows
+
+
+def _reservation_rows(items):
+    found = services.devices_by_id(r.device_id for r in items)
+    return [(r.id, found[r.device_id].tag, found[r.device_id].type, found[r.device_id].brand,
+             found[r.device_id].model, found[r.device_id].grade, r.programme.name, r.partner.name, r.created_at)
+            for r in items]
+
+
 @bp.route("/")
 @access(*STAFF)
 def index():
     who = actor()
     today = utcnow().date()
-    reservations = services.reservations_of(actor=who)
-    open_handovers = services.list_handovers(actor=who, open_only=True)
-    loans_due = services.list_handovers(actor=who, loans_due_by=today + dt.timedelta(days=LOANS_DUE_WINDOW_DAYS))
-    returns = services.list_handovers(actor=who, returned_only=True, limit=50)
-    device_map = services.devices_by_id([r.device_id for r in reservations]
-                                        + [h.device_id for h in open_handovers + returns])
-    return render_template("assignment/index.html", who=who, reservations=reservations, handovers=open_handovers,
-                           loans_due=loans_due, returns=returns, devices=device_map, today=today,
+    view = request.args.get("view") if request.args.get("view") in VIEWS else "reserved"
+    due_by = today + dt.timedelta(days=LOANS_DUE_WINDOW_DAYS)
+    queries = {
+        "reserved": services.reservations_query(actor=who).join(Device, Device.id == Reservation.device_id),
+        "loans": services.handovers_query(actor=who, loans_due_by=due_by),
+        "handed": services.handovers_query(actor=who, open_only=True),
+        "returns": services.handovers_query(actor=who, returned_only=True),
+    }
+    for key in ("loans", "handed", "returns"):
+        queries[key] = queries[key].join(Device, Device.id == Handover.device_id)
+    counts = {key: db.session.scalar(select(func.count()).select_from(q.order_by(None).subquery()))
+              for key, q in queries.items()}
+    if view == "reserved":
+        page = list_page(RESERVED_LIST, queries[view], export_rows=_reservation_rows)
+    else:
+        page = list_page(HANDOVER_LISTS[view], queries[view], export_rows=_handover_rows(who))
+    if not isinstance(page, dict):
+        return page  # an export of the current tab
+    items = page["items"]
+    device_map = services.devices_by_id(i.device_id for i in items)
+    return render_template("assignment/index.html", who=who, view=view, counts=counts, items=items,
+                           list=page["list"], devices=device_map, today=today,
                            reference=lambda h: services.visible_reference(h, who))
 
 
@@ -88,21 +144,44 @@ def export_handovers():
 # ---------------------------------------------------------------- reservations
 
 
+def _reserve_context() -> dict:
+    who = actor()
+    return dict(who=who, programmes=services.list_programmes(actor=who), partners=_partner_options(who),
+                stock=services.available_stock(),
+                type_options=[(t.value, DEVICE_TYPE_LABELS[t][current_language()]) for t in DeviceType])
+
+
 @bp.route("/reserve", methods=["GET"])
 @access("coordinator", "technician", "admin")
 def reserve_form():
-    who = actor()
-    return render_template("assignment/reserve.html", who=who, programmes=services.list_programmes(actor=who),
-                           partners=_partner_options(who), stock=services.available_stock(),
-                           type_options=[(t.value, DEVICE_TYPE_LABELS[t][current_language()]) for t in DeviceType])
+    return render_template("assignment/reserve.html", form={}, **_reserve_context())
+
+
+TAG_SPLIT = re.compile(r"[\s,;]+")
+
+
+def _tags_field(form: dict) -> list[str]:
+    """The device_tag field may hold several tags (the device list's selection): the first is validated
+    with the schema, all of them by the service."""
+    tags = [t for t in TAG_SPLIT.split(form.get("device_tag", "").upper()) if t]
+    if tags:
+        form["device_tag"] = tags[0]
+    return tags
 
 
 @bp.route("/reserve", methods=["POST"])
 @access("coordinator", "technician", "admin")
+@keeps_form("assignment/reserve.html", _reserve_context)
 def reserve():
-    data = ReservationIn().load(_form("grades"))
+    form = _form("grades")
+    tags = _tags_field(form)
+    data = ReservationIn().load(form)
     who = actor()
-    if data["device_tag"]:
+    if len(tags) > 1:
+        reservations = services.reserve_devices(tags, actor=who, programme_id=data["programme_id"],
+                                                partner_organisation_id=data["partner_organisation_id"],
+                                                note=data["note"])
+    elif data["device_tag"]:
         reservations = [services.reserve_device(data["device_tag"], actor=who, programme_id=data["programme_id"],
                                                 partner_organisation_id=data["partner_organisation_id"],
                                                 note=data["note"])]
@@ -135,23 +214,31 @@ def _partner_options(who) -> list[tuple[int, str]]:
 # ---------------------------------------------------------------- hand-over
 
 
+def _handover_context(tag: str) -> dict:
+    device = devices.get_device(tag, actor=actor())
+    reservation = services.active_reservation(device)
+    if reservation is None:
+        raise Conflict("Device %(tag)s has no active reservation.", tag=device.tag, code="not_reserved")
+    partner = db.session.get(Organisation, reservation.partner_organisation_id)
+    return dict(device=device, reservation=reservation, partner=partner, kit=services.kit_of(device),
+                categories=reservation.programme.beneficiary_categories, today=utcnow().date(), kinds=AccessoryKind)
+
+
 @bp.route("/handover/<tag>", methods=["GET"])
 @access("coordinator", "admin")
 def handover_form(tag):
-    who = actor()
-    device = devices.get_device(tag, actor=who)
-    reservation = services.active_reservation(device)
-    if reservation is None:
+    device = devices.get_device(tag, actor=actor())
+    if services.active_reservation(device) is None:
         flash(_("Device %(tag)s has no active reservation.", tag=device.tag), "error")
         return redirect(url_for("assignment.index"))
-    partner = db.session.get(Organisation, reservation.partner_organisation_id)
-    return render_template("assignment/handover.html", device=device, reservation=reservation, partner=partner,
-                           kit=services.kit_of(device), categories=reservation.programme.beneficiary_categories,
-                           today=utcnow().date(), kinds=AccessoryKind)
+    return render_template("assignment/handover.html", form={}, **_handover_context(tag))
 
 
 @bp.route("/handover/<tag>", methods=["POST"])
 @access("coordinator", "admin")
+@keeps_form("assignment/handover.html", _handover_context,
+            aliases={"new_accessories.0.imei": "key_imei", "new_accessories.0.iccid": "key_iccid",
+                     "imei": "key_imei", "iccid": "key_iccid"})
 def handover(tag):
     form = _form("accessory_ids")
     new = []
@@ -207,16 +294,20 @@ def erase(handover_id):
 # ---------------------------------------------------------------- returns
 
 
+def _return_context(handover_id: int) -> dict:
+    h = services.get_handover(handover_id, actor=actor())
+    return {"h": h, "device": db.session.get(Device, h.device_id)}
+
+
 @bp.route("/handovers/<int:handover_id>/return", methods=["GET"])
 @access("coordinator", "admin")
 def return_form(handover_id):
-    who = actor()
-    h = services.get_handover(handover_id, actor=who)
-    return render_template("assignment/return.html", h=h, device=db.session.get(Device, h.device_id))
+    return render_template("assignment/return.html", form={}, **_return_context(handover_id))
 
 
 @bp.route("/handovers/<int:handover_id>/return", methods=["POST"])
 @access("coordinator", "admin")
+@keeps_form("assignment/return.html", _return_context)
 def record_return(handover_id):
     form = _form("missing_accessory_ids")
     form["missing_accessory_ids"] = [int(i) for i in form.get("missing_accessory_ids", []) if str(i).isdigit()]
@@ -229,18 +320,22 @@ def record_return(handover_id):
 # ---------------------------------------------------------------- programmes
 
 
+def _programmes_context() -> dict:
+    who = actor()
+    items = services.list_programmes(actor=who)
+    return dict(programmes=items, progress={p.id: services.progress(p) for p in items}, who=who,
+                owners=_orgs(), partners=_partner_options(who) or _partner_options_all())
+
+
 @bp.route("/programmes")
 @access(*STAFF)
 def programmes():
-    who = actor()
-    items = services.list_programmes(actor=who)
-    return render_template("assignment/programmes.html", programmes=items,
-                           progress={p.id: services.progress(p) for p in items}, who=who,
-                           owners=_orgs(), partners=_partner_options(who) or _partner_options_all())
+    return render_template("assignment/programmes.html", form={}, **_programmes_context())
 
 
 @bp.route("/programmes", methods=["POST"])
 @access("admin")
+@keeps_form("assignment/programmes.html", _programmes_context)
 def create_programme():
     form = _form("partner_ids", "beneficiary_categories")
     if isinstance(form.get("beneficiary_categories"), list) and len(form["beneficiary_categories"]) == 1:
@@ -263,27 +358,38 @@ def _partner_options_all():
 # ---------------------------------------------------------------- end of life
 
 
-@bp.route("/recycling")
-@access("technician", "admin")
-def recycling():
+def _recycling_context() -> dict:
     recent = db.session.execute(select(Recycling).order_by(Recycling.created_at.desc(), Recycling.id.desc())
                                 .limit(100)).unique().scalars().all()
     recyclers = [(o.id, o.name) for o in db.session.execute(select(Organisation).where(
         Organisation.kind == OrgKind.RECYCLER).order_by(Organisation.name)).scalars()]
-    return render_template("assignment/recycling.html", recent=recent, recyclers=recyclers,
-                           devices=services.devices_by_id(r.device_id for r in recent))
+    return dict(recent=recent, recyclers=recyclers, devices=services.devices_by_id(r.device_id for r in recent))
+
+
+@bp.route("/recycling")
+@access("technician", "admin")
+def recycling():
+    return render_template("assignment/recycling.html", form={}, **_recycling_context())
 
 
 @bp.route("/recycling", methods=["POST"])
 @access("technician", "admin")
+@keeps_form("assignment/recycling.html", _recycling_context)
 def recycle():
     form = _form()
     if form.get("parts_harvested"):
         form["parts_harvested"] = [p.strip() for p in form["parts_harvested"].split(",") if p.strip()]
+    tags = _tags_field(form)
     data = RecyclingIn().load(form)
+    if len(tags) > 1:
+        data.pop("device_tag")
+        done = services.record_recycling_many(tags, actor=actor(), **data)
+        flash(_("%(count)s devices are recorded as sent to %(recycler)s.", count=len(done),
+                recycler=done[0].recycler.name), "success")
+        return redirect(url_for("assignment.recycling"))
     r = services.record_recycling(data.pop("device_tag"), actor=actor(), **data)
-    flash(_("%(tag)s is recorded as sent to %(recycler)s.", tag=request.form.get("device_tag", "").upper(),
-            recycler=r.recycler.name), "success")
+    flash(_("%(tag)s is recorded as sent to %(recycler)s.", tag=tags[0] if tags else "", recycler=r.recycler.name),
+          "success")
     return redirect(url_for("assignment.recycling"))
 
 

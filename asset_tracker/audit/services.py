@@ -260,6 +260,15 @@ def watch_clauses(rules: list[dict], now: dt.datetime | None = None) -> dict:
     }
 
 
+def watch_query(kind: str, *, rules: list[dict]):
+    """The devices of one kind of open or suspicious custody (unordered, unexecuted: lists sort and page it)."""
+    from ..devices.models import Device
+
+    if kind not in WATCH_KINDS:
+        raise NotFound("No list %(name)s.", name=kind)
+    return select(Device).where(watch_clauses(rules)[kind])
+
+
 def watchlist(kind: str, *, rules: list[dict], page: int = 1, per_page: int = 50):
     """Devices of one kind of open or suspicious custody, oldest in their state first, and their count."""
     from ..devices.models import Device

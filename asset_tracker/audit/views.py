@@ -12,9 +12,10 @@ from .. import lifecycle
 from ..auth.access import access
 from ..auth.session import actor
 from ..custody.services import device_events, verify_chain
-from ..devices.models import DeviceType
+from ..devices.models import Device, DeviceType
 from ..extensions import db
 from ..organisations.models import Organisation
+from ..web.lists import ListSpec, list_page
 from . import services
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
@@ -76,22 +77,37 @@ def _details(event) -> list[tuple[str, str]]:
     return out
 
 
+WATCH_LIST = ListSpec(
+    name="watch", default_sort="since",
+    sorts={"since": Device.state_since, "tag": Device.tag, "type": Device.type, "state": Device.state},
+    columns=("tag", "type", "state", "state_since", "donor", "custodian", "batch_id"),
+)
+
+
 @bp.route("/watch/<kind>")
 @access(*READERS)
 def watch(kind):
-    page = max(1, request.args.get("page", 1, type=int))
-    items, total = services.watchlist(kind, rules=current_app.config["REMINDER_RULES"], page=page, per_page=50)
-    return render_template("audit/watch.html", kind=kind, label=WATCH_LABELS[kind], devices=items, total=total,
-                           page=page, per_page=50, kinds=services.WATCH_KINDS, watch_labels=WATCH_LABELS)
+    query = services.watch_query(kind, rules=current_app.config["REMINDER_RULES"])
+    page = list_page(WATCH_LIST, query, export_row=lambda d: (
+        d.tag, d.type, d.state, d.state_since, d.donor.name, d.custodian.name if d.custodian else None, d.batch_id))
+    if not isinstance(page, dict):
+        return page
+    return render_template("audit/watch.html", kind=kind, label=WATCH_LABELS[kind], devices=page["items"],
+                           total=page["list"].total, list=page["list"], kinds=services.WATCH_KINDS,
+                           watch_labels=WATCH_LABELS)
 
 
 @bp.route("/batches")
 @access(*READERS)
 def batches():
     from ..intake import services as intake
+    from ..intake.views import batch_list
 
-    items = intake.list_batches(actor=actor(), status=request.args.get("status") or None)
-    return render_template("audit/batches.html", batches=items, progress=intake.progress([b.id for b in items]))
+    context = batch_list(actor())
+    if not isinstance(context, dict):
+        return context
+    return render_template("audit/batches.html", progress=intake.progress([b.id for b in context["batches"]]),
+                           **context)
 
 
 @bp.route("/batches/<int:batch_id>")

@@ -211,3 +211,37 @@ def find_user(email: str) -> User:
     if user is None:
         raise NotFound("No user %(email)s.", email=email)
     return user
+
+
+def get_user(user_id: int) -> User:
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise NotFound("No user %(id)s.", id=user_id)
+    return user
+
+
+def set_user_active(user_id: int, active: bool, *, actor: Actor) -> User:
+    """Deactivate (or reactivate) an account: a deactivated user cannot sign in and its tokens stop working."""
+    user = get_user(user_id)
+    if not active and user.id == actor.user_id:
+        raise Conflict("You cannot deactivate your own account.", code="own_account")
+    if bool(user.active) != active:
+        user.active = active
+        custody.record("user_activated" if active else "user_deactivated", actor=actor,
+                       details={"user_id": user.id, "email": user.email})
+    db.session.commit()
+    return user
+
+
+def reset_password(user_id: int, *, actor: Actor, password: str | None = None) -> tuple[User, str]:
+    """Set a user's password: the one given, or a new random one returned once (only its hash is stored)."""
+    user = get_user(user_id)
+    generated = password is None or password == ""
+    secret = secrets.token_urlsafe(12) if generated else password
+    if len(secret) < MIN_PASSWORD:
+        raise Invalid("A password needs at least %(n)s characters.", n=MIN_PASSWORD,
+                      details={"password": ["too short"]})
+    user.password_hash = hash_password(secret)
+    custody.record("user_password_reset", actor=actor, details={"user_id": user.id, "generated": generated})
+    db.session.commit()
+    return user, secret

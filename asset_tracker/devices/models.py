@@ -55,6 +55,8 @@ class Device(Base):
         Index("ix_devices_custodian_state", "custodian_organisation_id", "state"),
         Index("ix_devices_partner_state", "partner_organisation_id", "state"),
         Index("ix_devices_workshop_state", "workshop_organisation_id", "state"),
+        # The device list sorts by time in the current state, across states.
+        Index("ix_devices_state_since_alone", "state_since"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

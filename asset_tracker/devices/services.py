@@ -14,7 +14,7 @@ from ..custody.services import Actor
 from ..db import utcnow
 from ..errors import Conflict, Invalid, NotFound
 from ..extensions import db
-from ..lifecycle import Facts, State, TransitionRefused
+from ..lifecycle import N_, Facts, State, TransitionRefused
 from ..organisations.models import OrgKind, Organisation
 from ..tags import TagError, format_tag, parse_tag
 from .models import Device, DeviceType, StorageMedium, TagCounter
@@ -126,12 +126,13 @@ def validate_identity(serial: str | None, imei: str | None) -> dict:
     """Field errors for a serial number and an IMEI (empty dict when both are fine)."""
     errors = {}
     if serial and not SERIAL_RE.match(serial):
-        errors["serial"] = ["A serial number has 2-100 letters, digits, spaces or . _ / -"]
+        errors["serial"] = [N_("A serial number has 2-100 letters, digits, spaces or . _ / -")]
     if imei:
         if not IMEI_RE.match(imei):
-            errors["imei"] = ["An IMEI has exactly 15 digits."]
+            errors["imei"] = [N_("An IMEI has exactly 15 digits.")]
         elif not imei_checksum_ok(imei):
-            errors["imei"] = ["This IMEI's check digit is wrong: it was probably mistyped."]
+            errors["imei"] = [N_("The last digit of this IMEI does not match its check digit (Luhn): "
+                                 "it was probably mistyped.")]
     return errors
 
 
@@ -169,10 +170,10 @@ def register_device(
         raise Invalid("Invalid input: %(fields)s", fields=", ".join(errors), details=errors)
     if serial and db.session.execute(select(Device.id).where(Device.serial == serial)).first():
         raise Conflict("A device with serial number %(serial)s is already registered.", serial=serial,
-                       details={"serial": ["already registered"]}, code="duplicate_serial")
+                       details={"serial": [N_("already registered")]}, code="duplicate_serial")
     if imei and db.session.execute(select(Device.id).where(Device.imei == imei)).first():
         raise Conflict("A device with IMEI %(imei)s is already registered.", imei=imei,
-                       details={"imei": ["already registered"]}, code="duplicate_imei")
+                       details={"imei": [N_("already registered")]}, code="duplicate_imei")
     if tag:
         try:
             tag = parse_tag(tag).text

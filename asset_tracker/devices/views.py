@@ -6,8 +6,11 @@ import json
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
 
 from .. import lifecycle
+from ..audit.api import streamed
+from ..audit.exports import devices_export
 from ..auth.access import ROLES, WRITERS, access
 from ..auth.session import actor
 from ..custody.services import Actor, device_events
@@ -17,25 +20,54 @@ from ..i18n import current_language
 from ..organisations.models import OrgKind, Organisation
 from . import filters, services
 from .models import Device, DeviceType
+from ..web.lists import TOOL_ARGS, ListSpec, export_format, list_state, ordered, paginate
 from .schemas import DeviceListArgs, TransitionIn
+from .services import scoped
 
 bp = Blueprint("devices", __name__, url_prefix="/devices")
 
 LIST_ARGS = ("state", "type")  # query arguments that may repeat
 
 
+DEVICE_LIST = ListSpec(
+    name="devices",
+    # Every sort key is indexed: tag (unique), type, serial, state (with state_since), state_since, id.
+    sorts={"tag": Device.tag, "type": Device.type, "serial": Device.serial, "state": Device.state,
+           "since": Device.state_since, "registered": Device.id},
+    default_sort="registered", default_desc=True,
+)
+
+
 @bp.route("")
 @access(*ROLES)
 def index():
     who = actor()
+    rules = current_app.config["REMINDER_RULES"]
     args = DeviceListArgs().load({k: (request.args.getlist(k) if k in LIST_ARGS else v)
-                                  for k, v in request.args.items() if v != ""})
+                                  for k, v in request.args.items() if v != "" and k not in TOOL_ARGS})
     f = filters.DeviceFilter.from_args(args)
-    items, total = filters.search(f, actor=who, rules=current_app.config["REMINDER_RULES"],
-                                  page=args["page"], per_page=args["per_page"])
-    return render_template("devices/list.html", devices=items, total=total, page=args["page"],
-                           per_page=args["per_page"], filter=f, states=list(lifecycle.State),
-                           types=list(DeviceType), options=_filter_options(who))
+    fmt = export_format()
+    if fmt:
+        # The whole current filter, with the audit export's columns, formula-guarded writers and custody record.
+        chunk = int(current_app.config.get("EXPORT_CHUNK_ROWS", 5000))
+        return streamed(devices_export(f, actor=who, rules=rules, chunk=chunk), fmt, dict(f.__dict__))
+    state = list_state(DEVICE_LIST)
+    query = filters.apply(scoped(select(Device), who), f, rules=rules).options(selectinload(Device.media))
+    if state.sort == "state":  # the state's own order of arrival: (state, state_since) is one index
+        query = query.order_by(Device.state.desc() if state.desc else Device.state, Device.state_since, Device.id)
+    else:
+        query = ordered(DEVICE_LIST, query, state)
+    items = paginate(query, state, count_query=filters.apply(scoped(select(Device.id), who), f, rules=rules))
+    return render_template("devices/list.html", devices=items, total=state.total, list=state, filter=f,
+                           states=list(lifecycle.State), types=list(DeviceType), options=_filter_options(who),
+                           bulk=_bulk_actions(who))
+
+
+def _bulk_actions(who: Actor) -> dict:
+    """What the caller may do with the devices chosen on the list (each page checks again)."""
+    return {"labels": who.role in ("donor", "technician", "coordinator", "admin"),
+            "reserve": who.role in ("coordinator", "technician", "admin"),
+            "recycle": who.role in ("technician", "admin")}
 
 
 def _filter_options(who: Actor) -> dict:

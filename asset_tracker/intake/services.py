@@ -18,7 +18,7 @@ from ..devices import services as devices
 from ..devices.models import Device, DeviceType, StorageMedium
 from ..errors import Conflict, Invalid, NotFound
 from ..extensions import db
-from ..lifecycle import IN_WORKSHOP, State
+from ..lifecycle import IN_WORKSHOP, N_, State
 from ..organisations.models import OrgKind, Organisation
 from ..tags import TagError, looks_like_tag, parse_tag
 from . import importing
@@ -101,12 +101,18 @@ def _workshop_for(actor: Actor, workshop_organisation_id: int | None) -> int | N
     return org.id
 
 
-def list_batches(*, actor: Actor, status: str | None = None, donor: int | None = None) -> list[Batch]:
+def batches_query(*, actor: Actor, status: str | None = None, donor: int | None = None):
+    """The batches an actor may see, filtered (unordered, unexecuted: lists sort and page it)."""
     query = batch_scope(select(Batch), actor)
     if status:
         query = query.where(Batch.status == BatchStatus(status))
     if donor:
         query = query.where(Batch.donor_organisation_id == donor)
+    return query
+
+
+def list_batches(*, actor: Actor, status: str | None = None, donor: int | None = None) -> list[Batch]:
+    query = batches_query(actor=actor, status=status, donor=donor)
     return db.session.execute(query.order_by(Batch.id.desc())).unique().scalars().all()
 
 
@@ -276,7 +282,7 @@ def add_device(batch_id: int, *, actor: Actor, type: str, brand=None, model=None
     _require_open(batch)
     if not (serial or "").strip() and not (imei or "").strip():
         raise Invalid("A serial number or an IMEI is required, so the workshop can recognise the device.",
-                      details={"serial": ["serial number or IMEI required"]})
+                      details={"serial": [N_("A serial number or an IMEI is required.")]})
     _require_room(batch, 1)
     prefix, width = _tag_config()
     return devices.register_device(

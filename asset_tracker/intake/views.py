@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import math
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from marshmallow import ValidationError
 from sqlalchemy import select
 
 from .. import lifecycle
+from ..audit.api import streamed
+from ..audit.exports import batches_export
 from ..auth.access import access
 from ..auth.session import actor
 from ..devices.models import DEVICE_TYPE_LABELS, DeviceType
@@ -17,8 +19,12 @@ from ..devices.schemas import DeviceCreateIn
 from ..errors import DomainError, Invalid
 from ..extensions import db
 from ..i18n import current_language
+from ..lifecycle import N_
 from ..organisations.models import OrgKind, Organisation
+from ..web.forms import keeps_form
+from ..web.lists import ListSpec, export_format, list_page
 from . import importing, services
+from .models import Batch
 from .schemas import BatchCreateIn, CloseIn, ExplainIn, ReceiveIn, SlipDetailsIn
 from .slip import slip_pdf
 
@@ -76,31 +82,77 @@ def _flash_error(err: DomainError) -> None:
     flash(err.translated(), "error")
 
 
+BATCH_LIST = ListSpec(
+    name="batches", default_sort="created", default_desc=True,
+    sorts={"created": Batch.id, "name": Batch.name, "status": Batch.status, "pickup": Batch.pickup_date,
+           "donor": Batch.donor_organisation_id},
+)
+
+
+def batch_list(who) -> dict | Response:
+    """The batch list with the toolkit (also the auditor's reconciliation list): a page, or the export of the
+    current filter through the audit batch export (declared, logged and received counts)."""
+    status = request.args.get("status") if request.args.get("status") in STATUS_LABELS else None
+    fmt = export_format()
+    if fmt:
+        chunk = int(current_app.config.get("EXPORT_CHUNK_ROWS", 5000))
+        return streamed(batches_export(actor=who, chunk=chunk, status=status), fmt, {"status": status})
+    page = list_page(BATCH_LIST, services.batches_query(actor=who, status=status))
+    return {"batches": page["items"], "list": page["list"], "status": status,
+            "statuses": [(k, _(v)) for k, v in STATUS_LABELS.items()]}
+
+
 @bp.route("")
 @access(*READERS)
 def index():
-    batches = services.list_batches(actor=actor(), status=request.args.get("status") or None)
-    counts = services.progress([b.id for b in batches])
-    return render_template("intake/index.html", batches=batches, counts=counts, states=list(lifecycle.State))
+    context = batch_list(actor())
+    if not isinstance(context, dict):
+        return context
+    counts = services.progress([b.id for b in context["batches"]])
+    return render_template("intake/index.html", counts=counts, states=list(lifecycle.State), **context)
+
+
+def _new_context() -> dict:
+    who = actor()
+    donors = [] if who.role == "donor" else [(o.id, o.name) for o in db.session.scalars(
+        select(Organisation).where(Organisation.kind == OrgKind.DONOR).order_by(Organisation.name))]
+    return {"donors": donors, "types": list(DeviceType)}
 
 
 @bp.route("/new", methods=["GET", "POST"])
 @access("donor", "technician", "admin")
+@keeps_form("intake/new.html", _new_context, aliases={"unit_value_cents": "unit_value"})
 def new():
     who = actor()
-    donors = [] if who.role == "donor" else [(o.id, o.name) for o in db.session.scalars(
-        select(Organisation).where(Organisation.kind == OrgKind.DONOR).order_by(Organisation.name))]
     if request.method == "POST":
         form = _form(*[f"count_{t.value}" for t in DeviceType])
-        counts = {t.value: int(request.form[f"count_{t.value}"]) for t in DeviceType
-                  if request.form.get(f"count_{t.value}", "").strip().isdigit()}
+        counts = _declared_counts()
         if "unit_value" in form:
             form["unit_value_cents"] = _cents(form.pop("unit_value"))
         data = BatchCreateIn().load({**form, "declared_counts": counts})
         batch = services.create_batch(actor=who, **data)
         flash(_("Batch %(name)s opened.", name=batch.name), "success")
         return redirect(url_for("intake.show", batch_id=batch.id))
-    return render_template("intake/new.html", donors=donors, types=list(DeviceType))
+    return render_template("intake/new.html", form={}, **_new_context())
+
+
+def _declared_counts() -> dict[str, int]:
+    counts, errors = {}, {}
+    for t in DeviceType:
+        text = request.form.get(f"count_{t.value}", "").strip()
+        if not text:
+            continue
+        if not text.isdigit():
+            errors[f"count_{t.value}"] = [N_("A whole number is expected, e.g. 12.")]
+        else:
+            counts[t.value] = int(text)
+    if errors:
+        raise Invalid("Invalid input: %(fields)s", fields=", ".join(errors), details=errors)
+    return counts
+
+
+AMOUNT_EXPECTED = N_("Expected an amount in euros, e.g. 120.50.")
+CAPACITY_EXPECTED = N_("Expected a number of GB, e.g. 256.")
 
 
 def _capacity_bytes(text: str) -> int:
@@ -110,7 +162,7 @@ def _capacity_bytes(text: str) -> int:
             raise ValueError(text)
     except ValueError:
         raise Invalid("A disk capacity is a number of GB, such as 256 (found \"%(value)s\").", value=text,
-                      details={"disk_capacity_gb": ["number of GB"]}) from None
+                      details={"disk_capacity_gb": [CAPACITY_EXPECTED]}) from None
     return int(value * 10**9)
 
 
@@ -121,10 +173,10 @@ def _cents(text: str) -> int:
             raise ValueError(text)
     except ValueError:
         raise Invalid("A value is an amount in euros, such as 45 or 45,50 (found \"%(value)s\").", value=text,
-                      details={"unit_value": ["amount in euros"]}) from None
+                      details={"unit_value": [AMOUNT_EXPECTED]}) from None
     if value < 0:
         raise Invalid("A value is an amount in euros, such as 45 or 45,50 (found \"%(value)s\").", value=text,
-                      details={"unit_value": ["amount in euros"]})
+                      details={"unit_value": [AMOUNT_EXPECTED]})
     return round(value * 100)
 
 
@@ -165,12 +217,19 @@ def slip_details(batch_id):
     return redirect(url_for("intake.show", batch_id=batch.id) + "#slip-title")
 
 
+def _device_new_context(batch_id: int) -> dict:
+    return {"batch": services.get_batch(batch_id, actor=actor()), "types": list(DeviceType)}
+
+
 @bp.route("/<int:batch_id>/devices/new", methods=["GET", "POST"])
 @access("donor", "technician", "admin")
+@keeps_form("intake/device_new.html", _device_new_context,
+            aliases={"unit_value_cents": "unit_value", "media.0.serial": "disk_serial", "media.0.kind": "disk_kind",
+                     "media.0.capacity_bytes": "disk_capacity_gb", "tag": "preprinted_tag"})
 def device_new(batch_id):
     batch = services.get_batch(batch_id, actor=actor())
     if request.method == "POST":
-        form = _form("disk_kind", "disk_serial", "disk_capacity_gb", "unit_value")
+        form = _form("disk_kind", "disk_serial", "disk_capacity_gb", "unit_value", "another")
         media = []
         if request.form.get("disk_kind"):
             cap = request.form.get("disk_capacity_gb", "").strip()
@@ -182,12 +241,7 @@ def device_new(batch_id):
         for server_side in ("donor_organisation_id", "batch_id", "specs"):
             data.pop(server_side, None)
         tag = data.pop("preprinted_tag")
-        try:
-            device = services.add_device(batch.id, actor=actor(), tag=tag, **data)
-        except DomainError as err:
-            _flash_error(err)
-            return render_template("intake/device_new.html", batch=batch, types=list(DeviceType),
-                                   form=request.form), err.status
+        device = services.add_device(batch.id, actor=actor(), tag=tag, **data)
         flash(_("%(tag)s registered: write it on the device or stick its label.", tag=device.tag), "success")
         return redirect(url_for("intake.device_new", batch_id=batch.id) if request.form.get("another")
                         else url_for("intake.show", batch_id=batch.id))

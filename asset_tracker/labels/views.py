@@ -17,6 +17,8 @@ from ..i18n import current_language
 from ..lifecycle import N_
 from ..organisations.models import OrgKind, Organisation
 from . import services
+from ..web.forms import render_refused
+from ..web.lists import TOOL_ARGS
 from .api import BLANK_PRINTERS, ISSUERS, PRINTERS, file_response
 
 bp = Blueprint("labels", __name__, url_prefix="/labels")
@@ -77,9 +79,10 @@ def _tags_from_request(values) -> list[str]:
 
 
 def _fail(err: DomainError, template: str, status: int | None = None, **context):
-    """Show a refused print on its form, keeping what was typed (404 stays 404: ids cannot be probed)."""
-    flash(err.translated(), "error")
-    return render_template(template, **_choices(), form=request.form, **context), status or err.status
+    """Show a refused print on its form, keeping what was typed with the reason next to the field
+    (404 stays 404: ids cannot be probed)."""
+    page, code = render_refused(template, err, {**_choices(), **context})
+    return page, status or code
 
 
 # ---------------------------------------------------------------- print by tags (and the device list selection)
@@ -156,8 +159,9 @@ def print_batch(batch_id: int):
 
 
 def _filtered_ids(who) -> tuple[list[int], filters.DeviceFilter]:
+    # The device list's query string, its sort and export arguments left out.
     args = DeviceListArgs().load({k: (request.args.getlist(k) if k in LIST_ARGS else v)
-                                  for k, v in request.args.items() if v != ""})
+                                  for k, v in request.args.items() if v != "" and k not in TOOL_ARGS})
     f = filters.DeviceFilter.from_args(args)
     query = filters.apply(select(Device.id), f, rules=current_app.config["REMINDER_RULES"])
     return services.matching_device_ids(query, actor=who), f

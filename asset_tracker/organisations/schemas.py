@@ -1,6 +1,7 @@
 """Organisation contracts."""
 from marshmallow import Schema, fields, validate
 
+from ..lifecycle import N_
 from ..schemas import StrictSchema
 from .models import LegalNature, OrgKind
 
@@ -53,3 +54,32 @@ class OrganisationUpdateIn(_LegalIdentityIn):
     contact_email = fields.Email(allow_none=True)
     locale = fields.String(validate=validate.OneOf(["fr", "en"]))
     beneficiary_ref_pattern = fields.String(allow_none=True, validate=validate.Length(max=200))
+
+
+class OrganisationEditIn(StrictSchema):
+    """The admin's edit form, generated from these fields: one line per editable column.
+
+    ``metadata``: ``label`` (English msgid), optional ``widget`` ("textarea", "select", "email") and ``hint``.
+    """
+
+    name = fields.String(required=True, validate=validate.Length(min=2, max=200), metadata={"label": N_("Name")})
+    kind = fields.String(required=True, validate=validate.OneOf(KINDS),
+                         metadata={"label": N_("Kind"), "widget": "select"})
+    contact_email = fields.Email(allow_none=True, validate=validate.Length(max=254),
+                                 metadata={"label": N_("Contact e-mail"), "widget": "email"})
+    address = fields.String(allow_none=True, validate=validate.Length(max=1000),
+                            metadata={"label": N_("Contact address"), "widget": "textarea"})
+    locale = fields.String(required=True, validate=validate.OneOf(["fr", "en"]),
+                           metadata={"label": N_("Language of documents and e-mails"), "widget": "select"})
+    beneficiary_ref_pattern = fields.String(allow_none=True, validate=validate.Length(max=200), metadata={
+        "label": N_("Beneficiary reference pattern (partners)"), "hint": N_("A regular expression, e.g. ^MC-[0-9]{4}$")})
+    legal_name = fields.String(allow_none=True, validate=validate.Length(max=200), metadata={"label": N_("Legal name")})
+    siret = fields.String(allow_none=True, validate=validate.Length(max=40), metadata={
+        "label": N_("SIRET"), "hint": N_("14 digits; checked with its key")})
+    legal_nature = fields.String(allow_none=True, validate=validate.OneOf(LEGAL_NATURES), metadata={
+        "label": N_("Legal nature"), "widget": "select"})
+    donation_legal_basis = fields.String(allow_none=True, validate=validate.Length(max=2000), metadata={
+        "label": N_("Legal basis of donations (donors)"), "widget": "textarea",
+        "hint": N_("Printed on this donor's donation slips; leave empty to print none.")})
+    donation_legal_basis_ref = fields.String(allow_none=True, validate=validate.Length(max=200), metadata={
+        "label": N_("Reference of the legal basis")})

@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from ..custody import services as custody
 from ..custody.services import Actor
 from ..errors import Conflict, Invalid, NotFound
 from ..extensions import db
+from ..lifecycle import N_
 from .models import LegalNature, OrgKind, Organisation
 
 # Two organisations of the product may share a SIRET (a DSI and its Métropole, both one establishment), so
@@ -18,7 +19,7 @@ from .models import LegalNature, OrgKind, Organisation
 LA_POSTE_SIREN = "356000000"
 
 LEGAL_FIELDS = ("legal_name", "siret", "legal_nature", "donation_legal_basis", "donation_legal_basis_ref")
-UPDATABLE = ("name", "contact_email", "locale", "address", "beneficiary_ref_pattern") + LEGAL_FIELDS
+UPDATABLE = ("name", "kind", "contact_email", "locale", "address", "beneficiary_ref_pattern") + LEGAL_FIELDS
 
 
 def luhn_ok(digits: str) -> bool:
@@ -127,6 +128,11 @@ def update_organisation(org_id: int, changes: dict, *, actor: Actor) -> Organisa
         raise Conflict("An organisation named %(name)s already exists.", name=values["name"], code="duplicate_name")
     if "name" in values and not values["name"]:
         raise Invalid("An organisation needs a name.", details={"name": ["required"]})
+    if values.get("kind") is not None:
+        values["kind"] = OrgKind(values["kind"])
+        if values["kind"] != org.kind and _in_use(org):
+            raise Conflict("The kind of an organisation with users or devices cannot change.",
+                           code="kind_in_use", details={"kind": [N_("users or devices depend on it")]})
     diff = {}
     for key, value in values.items():
         old = getattr(org, key)
@@ -146,3 +152,16 @@ def visible_organisations(actor: Actor):
 
 def by_name(name: str) -> Organisation | None:
     return db.session.execute(select(Organisation).where(Organisation.name == name)).scalar_one_or_none()
+
+
+def _in_use(org: Organisation) -> bool:
+    """Whether users or devices rely on the organisation's kind (a donor's devices, a workshop's staff...)."""
+    from ..auth.models import User
+    from ..devices.models import Device
+
+    if db.session.execute(select(User.id).where(User.organisation_id == org.id).limit(1)).first():
+        return True
+    return bool(db.session.execute(select(Device.id).where(or_(
+        Device.donor_organisation_id == org.id, Device.custodian_organisation_id == org.id,
+        Device.partner_organisation_id == org.id, Device.recycler_organisation_id == org.id)).limit(1)).first())
+

@@ -438,19 +438,30 @@ def _filtered(query, f: ReminderFilter, now: dt.datetime):
     return query
 
 
-def overdue_list(f: ReminderFilter, *, actor: Actor, page: int = 1, per_page: int = 50):
-    """Open reminders the actor may see, oldest stay first, with the total count."""
-    now = utcnow()
-    base = _filtered(_visible(select(Reminder), actor), f, now)
-    total = db.session.scalar(select(func.count()).select_from(base.order_by(None).subquery()))
-    items = db.session.execute(base.order_by(Reminder.stay_started_at, Reminder.id)
-                               .limit(per_page).offset((page - 1) * per_page)).unique().scalars().all()
+def overdue_query(f: ReminderFilter, *, actor: Actor, now=None):
+    """Open reminders the actor may see, filtered (unordered, unexecuted: lists sort and page it)."""
+    return _filtered(_visible(select(Reminder), actor), f, now or utcnow())
+
+
+def overdue_rows(items, now=None) -> list[dict]:
+    """Each reminder with its rule and how many days it is overdue."""
+    now = now or utcnow()
     rows = []
     for r in items:
         rule = rule_by_id(r.rule_id)
         days = rule.days_overdue(now, r.stay_started_at, r.device.expected_return_on) if rule else None
         rows.append({"reminder": r, "rule": rule, "days_overdue": days})
-    return rows, total
+    return rows
+
+
+def overdue_list(f: ReminderFilter, *, actor: Actor, page: int = 1, per_page: int = 50):
+    """Open reminders the actor may see, oldest stay first, with the total count."""
+    now = utcnow()
+    base = overdue_query(f, actor=actor, now=now)
+    total = db.session.scalar(select(func.count()).select_from(base.order_by(None).subquery()))
+    items = db.session.execute(base.order_by(Reminder.stay_started_at, Reminder.id)
+                               .limit(per_page).offset((page - 1) * per_page)).unique().scalars().all()
+    return overdue_rows(items, now), total
 
 
 def overdue_counts(actor: Actor) -> dict:

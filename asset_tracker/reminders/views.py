@@ -9,8 +9,11 @@ from ..auth.access import ROLES, WRITERS, access
 from ..auth.session import actor
 from ..extensions import db
 from ..lifecycle import N_
+from ..devices.models import Device
 from ..organisations.models import Organisation
+from ..web.lists import TOOL_ARGS, ListSpec, list_page
 from . import services
+from .models import Reminder
 from .rules import PARTY_LABELS, current_rules
 from .schemas import AcknowledgeIn, OverdueListArgs
 
@@ -34,18 +37,38 @@ def _overdue_counts():
     return {"reminder_counts": reminder_counts}
 
 
+OVERDUE_LIST = ListSpec(
+    name="overdue", default_sort="since",
+    # (closed_at, rule_id, stay_started_at) is indexed; the query already joins the device (scope), so tags sort.
+    sorts={"since": Reminder.stay_started_at, "rule": Reminder.rule_id, "tag": Device.tag},
+    columns=("tag", "state", "reminder", "days_overdue", "responsible", "acknowledged_at", "acknowledgement_note"),
+)
+
+
+def _export_rows(items):
+    return [(row["reminder"].device.tag, row["reminder"].state, row["rule"].label if row["rule"] else
+             row["reminder"].rule_id, row["days_overdue"],
+             row["reminder"].responsible.name if row["reminder"].responsible else None,
+             row["reminder"].acknowledged_at, row["reminder"].acknowledgement_note)
+            for row in services.overdue_rows(items)]
+
+
 @bp.route("")
 @access(*ROLES)
 def index():
     # `lang` is the site-wide language switch, not a filter.
-    args = OverdueListArgs().load({k: v for k, v in request.args.items() if v != "" and k != "lang"})
+    args = OverdueListArgs().load({k: v for k, v in request.args.items()
+                                   if v != "" and k != "lang" and k not in TOOL_ARGS})
     f = services.ReminderFilter(rule=args.get("rule"), organisation=args.get("organisation"),
                                 min_days=args.get("min_days"), acknowledged=args.get("acknowledged"))
-    rows, total = services.overdue_list(f, actor=actor(), page=args["page"], per_page=args["per_page"])
+    query = services.overdue_query(f, actor=actor())  # joined with the device (scope and tag sort)
+    page = list_page(OVERDUE_LIST, query, export_rows=_export_rows)
+    if not isinstance(page, dict):
+        return page
     organisations = db.session.query(Organisation).order_by(Organisation.name).all() \
         if current_user.role.value in ("admin", "auditor", "technician") else []
-    return render_template("reminders/index.html", rows=rows, total=total, filter=f, rules=current_rules(),
-                           organisations=organisations, page=args["page"], per_page=args["per_page"],
+    return render_template("reminders/index.html", rows=services.overdue_rows(page["items"]), total=page["list"].total,
+                           list=page["list"], filter=f, rules=current_rules(), organisations=organisations,
                            can_acknowledge=current_user.role.value in WRITERS)
 
 

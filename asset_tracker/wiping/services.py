@@ -796,10 +796,15 @@ def pick_for_verification(device: Device, *, actor: Actor, share: float, seed: s
 
 
 def pending_verifications(*, actor: Actor, limit: int = 200) -> list[tuple[WipeVerification, Device]]:
+    q = pending_verifications_query(actor=actor).order_by(WipeVerification.selected_at).limit(limit)
+    return db.session.execute(q).unique().all()
+
+
+def pending_verifications_query(*, actor: Actor):
+    """(check, device) of the wipe checks still to be made, in the actor's scope (unordered)."""
     q = (select(WipeVerification, Device).join(Device, Device.id == WipeVerification.device_id)
-         .where(WipeVerification.status == VerificationStatus.PENDING)
-         .order_by(WipeVerification.selected_at).limit(limit))
-    return db.session.execute(scoped(q, actor)).unique().all()
+         .where(WipeVerification.status == VerificationStatus.PENDING))
+    return scoped(q, actor)
 
 
 def current_verification(device: Device) -> WipeVerification | None:
@@ -845,6 +850,12 @@ def verify_wipe(tag, *, actor: Actor, confirmed: bool, note: str | None = None) 
 
 def waiting_for_wipe(*, actor: Actor, limit: int = 500) -> list[dict]:
     """Devices in the workshop still to be wiped, oldest first, with their media and cleared counts."""
+    q = waiting_query(actor=actor).order_by(Device.state_since, Device.id).limit(limit)
+    return [{"device": d, "media": m, "cleared": c} for d, m, c in db.session.execute(q).unique()]
+
+
+def waiting_query(*, actor: Actor):
+    """(device, media, cleared media) of the devices still to be wiped in the actor's scope (unordered)."""
     media = (select(StorageMedium.device_id, func.count().label("n")).group_by(StorageMedium.device_id).subquery())
     cleared = (select(WipeRecord.device_id, func.count(func.distinct(WipeRecord.medium_id)).label("n"))
                .join(Device, Device.id == WipeRecord.device_id)
@@ -853,8 +864,8 @@ def waiting_for_wipe(*, actor: Actor, limit: int = 500) -> list[dict]:
                .group_by(WipeRecord.device_id).subquery())
     q = (select(Device, func.coalesce(media.c.n, 0), func.coalesce(cleared.c.n, 0))
          .outerjoin(media, media.c.device_id == Device.id).outerjoin(cleared, cleared.c.device_id == Device.id)
-         .where(Device.state.in_(list(NEEDS_WIPE))).order_by(Device.state_since, Device.id).limit(limit))
-    return [{"device": d, "media": m, "cleared": c} for d, m, c in db.session.execute(scoped(q, actor)).unique()]
+         .where(Device.state.in_(list(NEEDS_WIPE))))
+    return scoped(q, actor)
 
 
 def record_events(records: list[WipeRecord]) -> dict[int, CustodyEvent]:

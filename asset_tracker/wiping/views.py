@@ -10,11 +10,14 @@ from flask_babel import gettext as _
 
 from ..auth.access import access
 from ..auth.session import actor
+from ..devices.models import Device
 from ..devices.services import get_device
 from ..errors import Invalid
 from ..lifecycle import N_, State
 from . import services
-from .models import VerificationStatus
+from ..web.forms import keeps_form
+from ..web.lists import ListSpec, list_page
+from .models import VerificationStatus, WipeVerification
 from .schemas import DestructionIn, MediumCreateIn, MediumUpdateIn, NoMediaIn, VerificationIn, WipeRecordIn
 
 bp = Blueprint("wiping", __name__, url_prefix="/wiping")
@@ -50,23 +53,36 @@ def _back(tag: str):
     return redirect(url_for("wiping.device", tag=tag))
 
 
+WAITING_LIST = ListSpec(
+    name="waiting-for-wipe", default_sort="since",
+    sorts={"since": Device.state_since, "tag": Device.tag, "state": Device.state},
+    columns=("tag", "state", "state_since", "media", "wiped_or_destroyed", "donor"),
+)
+CHECK_LIST = ListSpec(
+    name="wipe-checks", default_sort="picked",
+    sorts={"picked": WipeVerification.selected_at, "tag": Device.tag},
+    columns=("tag", "picked_at", "wiped_by"),
+)
+
+
 @bp.route("/waiting")
 @access(*READERS)
 def waiting():
-    rows = services.waiting_for_wipe(actor=actor())
-    return render_template("wiping/waiting.html", rows=rows)
+    page = list_page(WAITING_LIST, services.waiting_query(actor=actor()), tiebreak=Device.id,
+                     export_row=lambda r: (r[0].tag, r[0].state, r[0].state_since, r[1], r[2], r[0].donor.name))
+    if not isinstance(page, dict):
+        return page
+    rows = [{"device": d, "media": m, "cleared": c} for d, m, c in page["items"]]
+    return render_template("wiping/waiting.html", rows=rows, list=page["list"])
 
 
-@bp.route("/devices/<tag>")
-@access(*DEVICE_READERS)
-def device(tag):
+def _device_context(tag: str, **_ignored) -> dict:
     who = actor()
     d = get_device(tag, actor=who)
     evidence = services.device_evidence([d])[0]
     records = services.wipe_records(d)
-    return render_template(
-        "wiping/device.html", device=d, evidence=evidence, records=records,
-        events=services.record_events(records), who=who,
+    return dict(
+        device=d, evidence=evidence, records=records, events=services.record_events(records), who=who,
         media_editable=d.state in services.MEDIA_EDITABLE_STATES and (who.role != "donor" or d.state == State.REGISTERED)
         and who.role != "auditor",
         can_record=who.role in WORKSHOP and d.state in services.RECORDABLE_STATES,
@@ -74,8 +90,19 @@ def device(tag):
         now_local=dt.datetime.now(_zone()).strftime("%Y-%m-%dT%H:%M"))
 
 
+# A refused form on the device's wipe page comes back with what was typed and the reason next to each field.
+keeps_device_form = keeps_form("wiping/device.html", _device_context)
+
+
+@bp.route("/devices/<tag>")
+@access(*DEVICE_READERS)
+def device(tag):
+    return render_template("wiping/device.html", **_device_context(tag))
+
+
 @bp.route("/devices/<tag>/media", methods=["POST"])
 @access("donor", *WORKSHOP)
+@keeps_device_form
 def add_medium(tag):
     data = MediumCreateIn().load(_form())
     services.add_medium(tag, actor=actor(), **data)
@@ -85,6 +112,7 @@ def add_medium(tag):
 
 @bp.route("/devices/<tag>/media/<int:medium_id>", methods=["POST"])
 @access("donor", *WORKSHOP)
+@keeps_device_form
 def update_medium(tag, medium_id):
     form = _form()
     if form.pop("remove", None):
@@ -100,6 +128,7 @@ def update_medium(tag, medium_id):
 
 @bp.route("/devices/<tag>/records", methods=["POST"])
 @access(*WORKSHOP)
+@keeps_device_form
 def add_record(tag):
     data = WipeRecordIn().load(_form("started_at", "ended_at"))
     upload = request.files.get("evidence")
@@ -112,6 +141,7 @@ def add_record(tag):
 
 @bp.route("/devices/<tag>/destructions", methods=["POST"])
 @access(*WORKSHOP)
+@keeps_device_form
 def add_destruction(tag):
     data = DestructionIn().load(_form("destroyed_at"))
     upload = request.files.get("evidence")
@@ -124,6 +154,7 @@ def add_destruction(tag):
 
 @bp.route("/devices/<tag>/no-media", methods=["POST"])
 @access(*WORKSHOP)
+@keeps_device_form
 def no_media(tag):
     data = NoMediaIn().load(_form())
     services.state_no_media(get_device(tag, actor=actor(), for_update=True), actor=actor(), note=data["note"])
@@ -145,7 +176,11 @@ def verify(tag):
 @bp.route("/checks")
 @access(*READERS)
 def checks():
-    return render_template("wiping/checks.html", rows=services.pending_verifications(actor=actor()),
+    page = list_page(CHECK_LIST, services.pending_verifications_query(actor=actor()), tiebreak=WipeVerification.id,
+                     export_row=lambda r: (r[1].tag, r[0].selected_at, r[0].wiped_by_name))
+    if not isinstance(page, dict):
+        return page
+    return render_template("wiping/checks.html", rows=page["items"], list=page["list"],
                            VerificationStatus=VerificationStatus)
 
 

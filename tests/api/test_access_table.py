@@ -75,14 +75,31 @@ def test_an_auditor_is_refused_every_write(app, client, api_headers):
     assert checked >= 5
 
 
+# The administration pages (asset_tracker/admin): admins only.
+ADMIN_PAGES = [("/admin/users", "GET"), ("/admin/users", "POST"), ("/admin/users/1/active", "POST"),
+               ("/admin/users/1/password", "POST"), ("/admin/organisations", "GET"), ("/admin/organisations", "POST"),
+               ("/admin/organisations/1", "GET"), ("/admin/organisations/1", "POST"), ("/admin/tokens", "GET"),
+               ("/admin/tokens", "POST"), ("/admin/tokens/1/revoke", "POST"), ("/admin/partners", "GET"),
+               ("/admin/programmes/1/partners", "POST"), ("/admin/programmes/1/partners/1/remove", "POST")]
+
+
+def test_every_admin_page_is_in_the_admin_table(app):
+    rules = {(r.rule.replace("<int:user_id>", "1").replace("<int:organisation_id>", "1")
+              .replace("<int:token_id>", "1").replace("<int:programme_id>", "1"), m)
+             for r, methods in _routes(app) if r.endpoint.startswith("admin.") for m in methods}
+    assert rules == set(ADMIN_PAGES)
+    assert all(rule_for(app, r.endpoint) == {"admin"} for r, _ in _routes(app) if r.endpoint.startswith("admin."))
+
+
 @pytest.mark.parametrize("role", ["donor", "coordinator", "technician"])
 def test_admin_only_routes_refuse_other_roles(app, client, api_headers, role):
     for path, method in [("/api/v1/users", "GET"), ("/api/v1/users", "POST"), ("/api/v1/organisations", "POST"),
                          ("/api/v1/organisations/1", "GET"), ("/api/v1/organisations/1", "PATCH"),
-                         ("/api/v1/tokens", "POST")]:
+                         ("/api/v1/tokens", "POST")] + ADMIN_PAGES:
         resp = client.open(path, method=method, headers=api_headers(role), json={})
         assert resp.status_code == 403, (role, path)
-        assert resp.json["error"]["code"] == "forbidden"
+        if path.startswith("/api/"):
+            assert resp.json["error"]["code"] == "forbidden"
 
 
 def test_an_unknown_route_is_a_404_envelope(client):

@@ -1,0 +1,1 @@
+"""Administration pages: users, organisations, API tokens and programme partners (admins only)."""

@@ -1,0 +1,158 @@
+"""Forms that keep what was typed: a refused POST shows its page again with every value and a message per field.
+
+Every HTML form uses the same mechanism::
+
+    @bp.route("/new", methods=["GET", "POST"])
+    @access("donor")
+    @keeps_form("intake/new.html", _new_context)
+    def new(): ...
+
+When the view raises a marshmallow ``ValidationError`` or a refusal (``DomainError`` other than 401/403/404)
+while handling a POST, the transaction is rolled back and the template is rendered again with
+``form`` (the submitted values), ``form_errors`` (field -> translated messages) and the context the
+function gives for the view's arguments, with the refusal's status (422, 409...).
+"""
+from __future__ import annotations
+
+import functools
+import re
+
+from flask import Flask, flash, render_template, request
+from flask_babel import gettext
+from marshmallow import ValidationError
+
+from ..errors import DomainError
+from ..lifecycle import N_
+
+# marshmallow's built-in messages, by exact text or pattern, as translatable sentences with the reason.
+_EXACT = {
+    "Missing data for required field.": N_("This field is required."),
+    "Field may not be null.": N_("This field is required."),
+    "Not a valid integer.": N_("A whole number is expected, e.g. 12."),
+    "Not a valid number.": N_("A number is expected, e.g. 12.5."),
+    "Not a valid date.": N_("A date is expected, e.g. 2026-03-31."),
+    "Not a valid datetime.": N_("A date and time are expected."),
+    "Not a valid email address.": N_("An e-mail address is expected, e.g. name@example.org."),
+    "Not a valid string.": N_("Text is expected."),
+    "Not a valid boolean.": N_("Yes or no is expected."),
+    "Unknown field.": N_("This field is not accepted here."),
+    # Short reasons the services give in their error details.
+    "required": N_("This field is required."),
+    "unknown": N_("Unknown value."),
+    "invalid": N_("Invalid value."),
+    "too short": N_("Too short."),
+    "wrong kind for this role": N_("This organisation's kind does not fit the role."),
+    "not a partner organisation": N_("Not a partner organisation."),
+    "not a donor organisation": N_("Not a donor organisation."),
+}
+_PATTERNS = (
+    (re.compile(r"^Longer than maximum length (?P<n>\d+)\.$"), N_("At most %(n)s characters.")),
+    (re.compile(r"^Shorter than minimum length (?P<n>\d+)\.$"), N_("At least %(n)s characters.")),
+    (re.compile(r"^Length must be between (?P<a>\d+) and (?P<b>\d+)\.$"), N_("Between %(a)s and %(b)s characters.")),
+    (re.compile(r"^Must be greater than or equal to (?P<n>-?[\d.]+)\.$"), N_("At least %(n)s.")),
+    (re.compile(r"^Must be less than or equal to (?P<n>-?[\d.]+)\.$"), N_("At most %(n)s.")),
+    (re.compile(r"^Must be greater than or equal to (?P<a>-?[\d.]+) and less than or equal to (?P<b>-?[\d.]+)\.$"),
+     N_("Between %(a)s and %(b)s.")),
+    (re.compile(r"^Must be one of: .*\.$"), N_("Choose one of the offered values.")),
+)
+NEVER_KEPT = {"password", "password_confirm", "csrf_token"}  # never sent back into a page
+
+
+def translate_message(text) -> str:
+    text = str(text)
+    if text in _EXACT:
+        return gettext(_EXACT[text])
+    for pattern, msgid in _PATTERNS:
+        match = pattern.match(text)
+        if match:
+            return gettext(msgid, **match.groupdict())
+    return gettext(text)
+
+
+def field_errors(err: Exception) -> dict[str, list[str]]:
+    """Field name -> translated messages. Nested fields are named with dots ("media.0.serial")."""
+    if isinstance(err, ValidationError):
+        raw = err.messages if isinstance(err.messages, dict) else {"_form": err.messages}
+    elif isinstance(err, DomainError):
+        raw = dict(err.details) if isinstance(err.details, dict) else {}
+    else:
+        raw = {}
+    out: dict[str, list[str]] = {}
+
+    def walk(prefix: str, value):
+        if isinstance(value, dict):
+            for key, inner in value.items():
+                walk(f"{prefix}.{key}" if prefix else str(key), inner)
+        elif isinstance(value, (list, tuple)):
+            for inner in value:
+                walk(prefix, inner)
+        elif value is not None:
+            out.setdefault(prefix or "_form", []).append(translate_message(value))
+
+    walk("", raw)
+    return out
+
+
+def summary(err: Exception, errors: dict) -> str:
+    if isinstance(err, DomainError) and err.message != "Invalid input: %(fields)s":
+        return err.translated()
+    return gettext("Please correct the highlighted fields: nothing was saved.") if errors else \
+        gettext("Nothing was saved.")
+
+
+def kept_values():
+    """The submitted values, passwords left out."""
+    values = request.form.copy()
+    for name in NEVER_KEPT:
+        values.pop(name, None)
+    return values
+
+
+def render_refused(template: str, err: Exception, context: dict, *, aliases: dict | None = None):
+    """The form page again: values kept, messages next to their fields, the refusal's status."""
+    from ..extensions import db
+
+    db.session.rollback()
+    errors = field_errors(err)
+    for source, target in (aliases or {}).items():
+        if source in errors:
+            errors.setdefault(target, []).extend(errors.pop(source))
+    flash(summary(err, errors), "error")
+    status = err.status if isinstance(err, DomainError) else 422
+    return render_template(template, form=kept_values(), form_errors=errors, **context), status
+
+
+def keeps_form(template: str, context=None, *, aliases: dict | None = None):
+    """Decorate a GET/POST view: a POST refused for its input re-renders ``template`` with what was typed.
+
+    ``context(**view_args)`` gives the rest of the page's variables; ``aliases`` maps an error key to the
+    form field that shows it (e.g. ``{"unit_value_cents": "unit_value"}``).
+    """
+
+    def decorate(view):
+        @functools.wraps(view)
+        def wrapped(*args, **kwargs):
+            try:
+                return view(*args, **kwargs)
+            except (ValidationError, DomainError) as err:
+                if request.method != "POST" or (isinstance(err, DomainError) and err.status in (401, 403, 404)):
+                    raise
+                extra = context(**kwargs) if context else {}
+                return render_refused(template, err, extra, aliases=aliases)
+
+        return wrapped
+
+    return decorate
+
+
+def posted(endpoint: str):
+    """The values sent to ``endpoint`` if this request is that refused POST (pages with several forms)."""
+    if request.method == "POST" and request.endpoint == endpoint:
+        return kept_values()
+    return {}
+
+
+def init_forms(app: Flask) -> None:
+    @app.context_processor
+    def _form_defaults():
+        return {"form_errors": {}, "posted": posted}

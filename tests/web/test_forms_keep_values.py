@@ -1,0 +1,147 @@
+"""Refused forms come back with every typed value and a message next to the field, in French and English."""
+from __future__ import annotations
+
+import re
+
+import pytest
+from flask_babel import refresh
+
+from asset_tracker.custody.services import Actor
+from asset_tracker.devices.models import Device
+from asset_tracker.extensions import db
+from asset_tracker.intake import services as intake
+from sqlalchemy import func, select
+
+from tests.conftest import csrf_token
+
+
+@pytest.fixture
+def batch(users):
+    return intake.create_batch(actor=Actor.of(users["donor"]), name="CAF — juin")
+
+
+def _field_error(page: str, name: str) -> str:
+    match = re.search(rf'<p class="error-text" id="f-{name}-error">(.*?)</p>', page, re.S)
+    return match.group(1).strip() if match else ""
+
+
+def _devices() -> int:
+    return db.session.scalar(select(func.count()).select_from(Device))
+
+
+DEVICE = {"type": "laptop", "brand": "Lenovo", "model": "ThinkPad T480", "serial": "PF-1X2Y3Z",
+          "imei": "", "unit_value": "120,50", "disk_kind": "ssd", "disk_serial": "S4-XYZ", "disk_capacity_gb": "256",
+          "notes": "Rayure sur le capot"}
+
+
+def test_register_and_log_another_registers_and_reopens_an_empty_form(client, login, batch):
+    login("donor")
+    token = csrf_token(client, f"/batches/{batch.id}/devices/new")
+    resp = client.post(f"/batches/{batch.id}/devices/new", data={**DEVICE, "csrf_token": token, "another": "1"})
+    assert resp.status_code == 302 and resp.headers["Location"].endswith(f"/batches/{batch.id}/devices/new")
+    assert _devices() == 1
+
+
+def test_an_amount_in_words_keeps_every_value_and_says_what_is_expected_in_french(client, login, batch):
+    login("donor")
+    token = csrf_token(client, f"/batches/{batch.id}/devices/new")
+    resp = client.post(f"/batches/{batch.id}/devices/new",
+                       data={**DEVICE, "unit_value": "deux cents", "csrf_token": token, "another": "1"})
+    page = resp.get_data(as_text=True)
+    assert resp.status_code == 422
+    assert "montant attendu, ex. 120,50" in _field_error(page, "unit_value").lower()
+    for name in ("brand", "model", "serial", "disk_serial", "disk_capacity_gb"):
+        assert f'value="{DEVICE[name]}"' in page, name
+    assert 'value="deux cents"' in page and "Rayure sur le capot</textarea>" in page
+    assert re.search(r'<option value="laptop"\s+selected', page) and re.search(r'<option value="ssd"\s+selected', page)
+    assert _devices() == 0
+
+
+def test_a_mistyped_imei_names_its_check_digit_next_to_the_field_in_english(client, login, batch):
+    login("donor")
+    token = csrf_token(client, f"/batches/{batch.id}/devices/new")
+    refresh()  # the test's app context would otherwise keep the first request's language
+    resp = client.post(f"/batches/{batch.id}/devices/new?lang=en",
+                       data={**DEVICE, "type": "phone", "serial": "", "imei": "490154203237519", "csrf_token": token})
+    refresh()
+    page = resp.get_data(as_text=True)
+    assert resp.status_code == 422
+    message = _field_error(page, "imei")
+    assert "does not match its check digit (Luhn)" in message
+    assert 'value="490154203237519"' in page
+
+
+def test_a_batch_with_a_bad_count_and_email_keeps_the_form(client, login, users):
+    login("donor")
+    token = csrf_token(client, "/batches/new")
+    resp = client.post("/batches/new", data={"csrf_token": token, "name": "Collecte mars", "count_laptop": "dix",
+                                             "contact_email": "pas-une-adresse", "notes": "Quai 3"})
+    page = resp.get_data(as_text=True)
+    assert resp.status_code == 422
+    assert _field_error(page, "count_laptop")
+    assert 'value="Collecte mars"' in page and 'value="dix"' in page and "Quai 3</textarea>" in page
+
+
+def test_a_refused_wipe_record_keeps_what_the_technician_typed(client, login, orgs, users):
+    from tests.factories import make_device
+
+    device = make_device(orgs, users, state="diagnosed")
+    medium = device.media[0]
+    login("technician")
+    token = csrf_token(client, f"/wiping/devices/{device.tag}")
+    resp = client.post(f"/wiping/devices/{device.tag}/records", data={
+        "csrf_token": token, "medium_id": str(medium.id), "nist_category": "purge", "method": "ATA Secure Erase",
+        "tool": "hdparm", "passes": "beaucoup", "verification": "relecture complète", "result": "passed",
+        "ended_at": "2026-03-02T10:15"})
+    page = resp.get_data(as_text=True)
+    assert resp.status_code == 422
+    assert "nombre entier attendu" in _field_error(page, "rec-passes")
+    for value in ("ATA Secure Erase", "hdparm", "beaucoup", "relecture complète", "2026-03-02T10:15"):
+        assert f'value="{value}"' in page, value
+    assert 'id="f-new-model" value=""' in page or 'id="f-new-model" name="model" value=""' in page
+
+
+def test_a_refused_hand_over_keeps_the_form_but_never_shows_the_refused_reference_again(client, login, orgs, users):
+    from asset_tracker.assignment import services as dist
+    from tests.factories import make_device
+
+    device = make_device(orgs, users, state="ready")
+    dist.reserve_device(device.tag, actor=Actor.of(users["coordinator_b"]), programme_id=orgs["programme"].id)
+    login("coordinator_b")
+    token = csrf_token(client, f"/distribution/handover/{device.tag}")
+    resp = client.post(f"/distribution/handover/{device.tag}", data={
+        "csrf_token": token, "beneficiary_ref": "Lina Benali", "beneficiary_category": "pupil", "loan": "loan",
+        "expected_return_on": "2027-06-30", "conditions": "Rendre avec le chargeur"})
+    page = resp.get_data(as_text=True)
+    assert resp.status_code == 422
+    assert re.search(r'id="f-beneficiary_ref-error">[^<]*\S', page)
+    assert "Lina Benali" not in page
+    assert 'value="2027-06-30"' in page and "Rendre avec le chargeur</textarea>" in page
+    assert re.search(r'id="terms-loan" name="loan" value="loan"\s+checked', page)
+
+
+def test_a_refused_reservation_keeps_the_chosen_tags(client, login, orgs, users):
+    from tests.factories import make_device
+
+    device = make_device(orgs, users, state="received")
+    login("technician")
+    token = csrf_token(client, "/distribution/reserve")
+    resp = client.post("/distribution/reserve", data={
+        "csrf_token": token, "programme_id": orgs["programme"].id, "partner_organisation_id": orgs["partner"].id,
+        "device_tag": device.tag, "note": "Pour la rentrée"})
+    page = resp.get_data(as_text=True)
+    assert resp.status_code == 409
+    assert f">{device.tag}</textarea>" in page and "Pour la rentrée</textarea>" in page
+
+
+def test_a_programme_with_a_bad_target_keeps_its_name_partners_and_dates(client, login, orgs):
+    login("admin")
+    token = csrf_token(client, "/distribution/programmes")
+    resp = client.post("/distribution/programmes", data={
+        "csrf_token": token, "name": "Lycéens 2027", "owner_organisation_id": orgs["owner"].id,
+        "target_count": "mille", "starts_on": "2027-09-01", "partner_ids": [orgs["partner"].id]})
+    page = resp.get_data(as_text=True)
+    assert resp.status_code == 422
+    assert _field_error(page, "target_count")
+    assert 'value="Lycéens 2027"' in page and 'value="2027-09-01"' in page
+    assert re.search(rf'<option value="{orgs["partner"].id}"\s+selected', page)
