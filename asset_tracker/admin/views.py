@@ -112,7 +112,7 @@ def set_active(user_id):
 
 
 class PasswordIn(StrictSchema):
-    password = mfields.String(load_default=None, validate=validate.Length(min=auth.MIN_PASSWORD, max=200))
+    password = mfields.String(load_default=None, validate=validate.Length(max=200))
 
 
 @bp.route("/users/<int:user_id>/password", methods=["POST"])

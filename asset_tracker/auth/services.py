@@ -237,11 +237,11 @@ def reset_password(user_id: int, *, actor: Actor, password: str | None = None) -
     """Set a user's password: the one given, or a new random one returned once (only its hash is stored)."""
     user = get_user(user_id)
     generated = password is None or password == ""
-    secret = secrets.token_urlsafe(12) if generated else password
-    if len(secret) < MIN_PASSWORD:
-        raise Invalid("A password needs at least %(n)s characters.", n=MIN_PASSWORD,
-                      details={"password": ["too short"]})
+    secret = secrets.token_urlsafe(16) if generated else password
+    if not generated:
+        check_password_strength(secret, user.email, user.name)
     user.password_hash = hash_password(secret)
+    user.session_generation = (user.session_generation or 0) + 1  # whoever knew the old one is signed out
     custody.record("user_password_reset", actor=actor, details={"user_id": user.id, "generated": generated})
     db.session.commit()
     return user, secret
