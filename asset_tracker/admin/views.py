@@ -112,7 +112,9 @@ def set_active(user_id):
 
 
 class PasswordIn(StrictSchema):
-    password = mfields.String(load_default=None, validate=validate.Length(max=200))
+    # The form's own bounds (shown next to the field); the service then applies the configured minimum
+    # (PASSWORD_MIN_LENGTH, 10 by default) and the strength estimate.
+    password = mfields.String(load_default=None, validate=validate.Length(min=10, max=200))
 
 
 @bp.route("/users/<int:user_id>/password", methods=["POST"])

@@ -125,7 +125,8 @@ def update_organisation(org_id: int, changes: dict, *, actor: Actor) -> Organisa
                       details={"donation_legal_basis": ["required with a reference"]})
     if values.get("name") and values["name"] != org.name and db.session.execute(
             select(Organisation.id).where(Organisation.name == values["name"])).first():
-        raise Conflict("An organisation named %(name)s already exists.", name=values["name"], code="duplicate_name")
+        raise Conflict("An organisation named %(name)s already exists.", name=values["name"], code="duplicate_name",
+                       details={"name": [N_("already used")]})
     if "name" in values and not values["name"]:
         raise Invalid("An organisation needs a name.", details={"name": ["required"]})
     if values.get("kind") is not None:

@@ -156,10 +156,10 @@ def test_admin_adds_and_removes_a_programme_partner_with_custody_events(client, 
     assert partner in programme.partners
     removed, added = _events("programme_partners_changed")[-2:]
     assert partner.id in removed["before"] and partner.id not in removed["after"] and partner.id in added["after"]
-    # A donor is not a partner organisation: refused on the page, nothing changes.
+    # A donor is not a partner organisation: refused on the page like an unknown id (404), nothing changes.
     resp = _post(client, f"/admin/programmes/{programme.id}/partners", {"organisation_id": orgs["donor"].id},
                  page="/admin/partners")
-    assert resp.status_code == 422
+    assert resp.status_code == 404
 
 
 def test_admin_lists_sort_by_whitelisted_keys_only_and_export_formula_safe_csv(client, login, orgs):
