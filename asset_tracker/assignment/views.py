@@ -18,7 +18,8 @@ from ..organisations.models import OrgKind, Organisation
 from ..audit.exports import table_csv
 from . import pdf, services
 from .models import ACCESSORY_LABELS, AccessoryKind, Recycling
-from .schemas import HandoverIn, ProgrammeIn, RecyclingIn, ReservationIn, ReturnIn
+from .schemas import (HandoverIn, ProgrammeIn, RecyclingIn, ReservationIn, ReturnIn, kit_kinds_from_text,
+                      targets_from_text)
 
 bp = Blueprint("assignment", __name__, url_prefix="/distribution")
 NAV = [
@@ -245,6 +246,8 @@ def create_programme():
     form = _form("partner_ids", "beneficiary_categories")
     if isinstance(form.get("beneficiary_categories"), list) and len(form["beneficiary_categories"]) == 1:
         form["beneficiary_categories"] = [c.strip() for c in form["beneficiary_categories"][0].split(",")]
+    form["targets"] = targets_from_text(form.get("targets", ""))
+    form["kit_kinds"] = kit_kinds_from_text(form.get("kit_kinds", ""))
     data = ProgrammeIn().load(form)
     p = services.create_programme(actor=actor(), **data)
     flash(_("Programme %(name)s created.", name=p.name), "success")
