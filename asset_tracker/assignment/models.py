@@ -105,6 +105,7 @@ class Reservation(Base):
 
 class AccessoryKind(str, enum.Enum):
     MOBILE_KEY = "mobile_key"  # 4G key
+    SIM_CARD = "sim_card"
     CHARGER = "charger"
     BAG = "bag"
     MOUSE = "mouse"
@@ -114,6 +115,7 @@ class AccessoryKind(str, enum.Enum):
 
 ACCESSORY_LABELS = {
     AccessoryKind.MOBILE_KEY: {"fr": "Clé 4G", "en": "4G key"},
+    AccessoryKind.SIM_CARD: {"fr": "Carte SIM", "en": "SIM card"},
     AccessoryKind.CHARGER: {"fr": "Chargeur", "en": "Charger"},
     AccessoryKind.BAG: {"fr": "Sacoche", "en": "Bag"},
     AccessoryKind.MOUSE: {"fr": "Souris", "en": "Mouse"},

@@ -317,7 +317,7 @@ def _allowed_partner(programme: Programme, partner_id: int | None, actor: Actor)
 
 
 def _reserve(device: Device, programme: Programme, partner_id: int, actor: Actor, note: str | None,
-             kind: KitKind | None = None) -> Reservation:
+             kind: KitKind | None = None, lacking: list[str] | None = None) -> Reservation:
     if device.state != State.READY:
         raise Conflict("Device %(tag)s is %(state)s: only a ready device can be reserved.", tag=device.tag,
                        state=device.state.value, code="not_ready")
@@ -333,7 +333,7 @@ def _reserve(device: Device, programme: Programme, partner_id: int, actor: Actor
     devices.transition(device, State.RESERVED, actor=actor, note=note, commit=False, via_distribution=True,
                        params={"programme_id": programme.id, "partner_organisation_id": partner_id},
                        event_details={"reservation_id": reservation.id,
-                                      **({"kit_kind": kind.code} if kind else {})})
+                                      **({"kit_kind": kind.code, "missing_parts": lacking or []} if kind else {})})
     return reservation
 
 
@@ -354,13 +354,9 @@ def reserve_device(tag: str, *, actor: Actor, programme_id: int, partner_organis
     device = _ready_device(tag)
     if device.state != State.READY:
         devices.get_device(device.tag, actor=actor)  # stock is public to reservers; anything else stays in scope
-    if kind is not None:
-        lacking = missing_parts(kind, device, kit_of(device))
-        if lacking:
-            raise Conflict("The kit of %(tag)s is not a complete %(kind)s: it lacks %(parts)s.", tag=device.tag,
-                           kind=kind.name, parts=", ".join(lacking), code="kit_incomplete",
-                           details={"missing_parts": lacking})
-    reservation = _reserve(device, programme, partner_id, actor, note, kind)
+    # A kit may be reserved in part: what it lacks is recorded, and may be added at the hand-over.
+    lacking = missing_parts(kind, device, kit_of(device)) if kind is not None else None
+    reservation = _reserve(device, programme, partner_id, actor, note, kind, lacking)
     db.session.commit()
     return reservation
 
@@ -439,7 +435,7 @@ def reserve_bulk(*, actor: Actor, programme_id: int, count: int, type: str | Non
                        grades="/".join(g.value for g in grade_values) or "A/B/C", count=count,
                        code="not_enough_stock")
     devices.lock_devices(d.id for d in chosen)
-    reservations = [_reserve(device, programme, partner_id, actor, note, kind) for device in chosen]
+    reservations = [_reserve(device, programme, partner_id, actor, note, kind, []) for device in chosen]
     db.session.commit()
     return reservations
 
@@ -796,6 +792,31 @@ def record_handover(tag: str, *, actor: Actor, beneficiary_ref: str, beneficiary
     return handover
 
 
+def second_device_to_confirm(tag: str, beneficiary_ref: str, *, actor: Actor) -> bool:
+    """Whether handing ``tag`` over to this reference needs the partner's confirmation (the programme warns and
+    the beneficiary, by keyed hash, already holds a device from it). Reads only; a bad reference says False
+    and is refused by the hand-over itself."""
+    device = devices.get_device(tag, actor=actor)
+    reservation = active_reservation(device)
+    if reservation is None:
+        return False
+    programme = db.session.get(Programme, reservation.programme_id)
+    if programme.beneficiary_policy != "warn":
+        return False
+    try:
+        ref = validate_reference(beneficiary_ref, None)
+    except ReferenceRefused:
+        return False
+    return bool(_open_holds(programme, reservation.partner_organisation_id, reference_hmac(ref, _hmac_key())))
+
+
+def _open_holds(programme: Programme, partner_id: int, digest: str) -> list[int]:
+    """The partner's hand-overs in the programme to this keyed hash that no return has closed."""
+    return list(db.session.scalars(select(Handover.id).where(
+        Handover.programme_id == programme.id, Handover.partner_organisation_id == partner_id,
+        Handover.beneficiary_ref_hmac == digest, Handover.returned_at.is_(None)).order_by(Handover.id)).all())
+
+
 def second_device_check(programme: Programme, partner_id: int, digest: str, *, confirmed: bool) -> list[int]:
     """Apply the programme's policy when the beneficiary (by keyed hash) already holds a device from it.
 
@@ -804,9 +825,7 @@ def second_device_check(programme: Programme, partner_id: int, digest: str, *, c
     """
     if programme.beneficiary_policy == "allow":
         return []
-    holds = db.session.scalars(select(Handover.id).where(
-        Handover.programme_id == programme.id, Handover.partner_organisation_id == partner_id,
-        Handover.beneficiary_ref_hmac == digest, Handover.returned_at.is_(None)).order_by(Handover.id)).all()
+    holds = _open_holds(programme, partner_id, digest)
     if not holds:
         return []
     if programme.beneficiary_policy == "refuse":
@@ -817,7 +836,7 @@ def second_device_check(programme: Programme, partner_id: int, digest: str, *, c
         raise Conflict("This beneficiary already holds a device from the programme %(programme)s. Confirm to hand "
                        "over a second one.", programme=programme.name, code="second_device_confirm",
                        details={"confirm_second_device": ["required: the beneficiary already holds a device"]})
-    return list(holds)
+    return holds
 
 
 def handover_scope(actor: Actor):

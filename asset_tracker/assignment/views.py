@@ -25,6 +25,7 @@ bp = Blueprint("assignment", __name__, url_prefix="/distribution")
 NAV = [
     ("assignment.index", "Distribution", ("coordinator", "technician", "admin", "auditor"), 40),
     ("assignment.programmes", "Programmes", ("coordinator", "technician", "admin", "auditor"), 45),
+    ("assignment.stock", "Stock", ("coordinator", "technician", "admin", "auditor"), 42),
     ("assignment.recycling", "Recycling", ("technician", "admin"), 60),
 ]
 STAFF = ("coordinator", "technician", "admin", "auditor")
@@ -106,15 +107,27 @@ def reserve():
     if data["device_tag"]:
         reservations = [services.reserve_device(data["device_tag"], actor=who, programme_id=data["programme_id"],
                                                 partner_organisation_id=data["partner_organisation_id"],
-                                                note=data["note"])]
+                                                note=data["note"], kit_kind=data["kit_kind"])]
     else:
         reservations = services.reserve_bulk(actor=who, programme_id=data["programme_id"], count=data["count"],
-                                             type=data["type"], grades=data["grades"],
+                                             type=data["type"], grades=data["grades"], kit_kind=data["kit_kind"],
                                              partner_organisation_id=data["partner_organisation_id"],
                                              note=data["note"])
     flash(_("%(count)s devices reserved for %(partner)s.", count=len(reservations),
             partner=reservations[0].partner.name), "success")
     return redirect(url_for("assignment.index"))
+
+
+@bp.route("/stock")
+@access("coordinator", "technician", "admin", "auditor")
+def stock():
+    """Counts of ready devices and complete kits the caller's programmes may draw on, with a reservation form."""
+    who = actor()
+    return render_template("assignment/stock.html", who=who, stock=services.coordinator_stock(actor=who),
+                           programmes=[p for p in services.list_programmes(actor=who)
+                                       if who.role != "coordinator" or who.organisation_id in {o.id for o in p.partners}],
+                           partners=_partner_options(who),
+                           type_options=[(t.value, DEVICE_TYPE_LABELS[t][current_language()]) for t in DeviceType])
 
 
 @bp.route("/reservations/<tag>/cancel", methods=["POST"])
@@ -170,8 +183,15 @@ def handover(tag):
         form.pop("expected_return_on", None)
     form["accessory_ids"] = [int(i) for i in form.get("accessory_ids", []) if str(i).isdigit()]
     form["new_accessories"] = new
+    form["confirm_second_device"] = form.get("confirm_second_device") == "1"
     data = HandoverIn().load(dict(form, device_tag=tag))
-    h = services.record_handover(data.pop("device_tag"), actor=actor(), **data)
+    who = actor()
+    if not data["confirm_second_device"] and services.second_device_to_confirm(tag, data["beneficiary_ref"], actor=who):
+        # The programme warns: ask, keeping every field of the form for the confirmed resubmission.
+        return render_template("assignment/handover_confirm.html", tag=tag,
+                               fields=[(k, v) for k in request.form for v in request.form.getlist(k)
+                                       if k not in ("csrf_token", "confirm_second_device")]), 409
+    h = services.record_handover(data.pop("device_tag"), actor=who, **data)
     flash(_("Device handed over. Print the receipt for signature."), "success")
     return redirect(url_for("assignment.handover_detail", handover_id=h.id))
 
