@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 
+from flask_babel import gettext
 from marshmallow import Schema, fields, validate, validates_schema, ValidationError
 
 from ..devices.models import DeviceType
@@ -102,7 +103,8 @@ def targets_from_text(text: str) -> list[dict]:
             continue
         unit, sep, count = part.partition("=")
         if not sep or not count.strip().isdigit():
-            raise ValidationError(f"{part.strip()!r}: write unit=count, e.g. laptop=1000", "targets")
+            raise ValidationError({"targets": [gettext("%(part)s: write unit=count, e.g. laptop=1000",
+                                                       part=part.strip())]})
         out.append({"unit": unit.strip(), "count": int(count.strip())})
     return out
 
@@ -117,7 +119,8 @@ def kit_kinds_from_text(text: str) -> list[dict]:
         code, _, name = head.partition(":")
         items = [i.strip() for i in body.split("+") if i.strip()]
         if not sep or not items:
-            raise ValidationError(f"{part.strip()!r}: write code: name = device types + accessories", "kit_kinds")
+            raise ValidationError({"kit_kinds": [gettext("%(part)s: write code: name = device types + accessories",
+                                                         part=part.strip())]})
         first = items[0].split("|")
         device_types = [t.strip() for t in first if t.strip() in TYPES] if all(t.strip() in TYPES for t in first) else []
         out.append({"code": code.strip(), "name": name.strip() or code.strip(), "device_types": device_types,

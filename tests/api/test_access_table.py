@@ -84,3 +84,26 @@ def test_admin_only_routes_refuse_other_roles(app, client, api_headers, role):
 def test_an_unknown_route_is_a_404_envelope(client):
     resp = client.get("/api/v1/nothing-here")
     assert resp.status_code == 404 and resp.json["error"]["code"] == "not_found"
+
+
+# Routes of kits, 4G keys, stock and reminders: who may call them (the rest answer 403).
+KIT_ROUTES = [
+    ("GET", "/api/v1/stock", {"admin", "auditor", "technician", "coordinator"}),
+    ("GET", "/api/v1/accessories", {"admin", "auditor", "technician", "coordinator"}),
+    ("POST", "/api/v1/accessories/1/kit", {"admin", "technician"}),
+    ("POST", "/api/v1/accessories/1/take-out", {"admin", "technician"}),
+    ("POST", "/api/v1/accessories/1/lost", {"admin", "technician", "coordinator"}),
+    ("PUT", "/api/v1/programmes/1/targets", {"admin"}),
+    ("GET", "/api/v1/reminders", {"admin", "auditor", "technician", "coordinator", "donor"}),
+    ("POST", "/api/v1/reminders/1/acknowledge", {"admin", "technician", "coordinator", "donor"}),
+]
+
+
+@pytest.mark.parametrize("method,path,allowed", KIT_ROUTES)
+@pytest.mark.parametrize("role", ["donor", "technician", "coordinator", "auditor", "admin"])
+def test_kit_stock_and_reminder_routes_follow_the_access_table(client, api_headers, method, path, allowed, role):
+    resp = client.open(path, method=method, headers=api_headers(role), json={})
+    if role in allowed:
+        assert resp.status_code != 403, (role, method, path)
+    else:
+        assert resp.status_code == 403 and resp.json["error"]["code"] == "forbidden", (role, method, path)
