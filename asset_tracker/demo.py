@@ -48,7 +48,7 @@ USERS = [
 ]
 # The Lyon programme's promise: 1,000 laptops for young people and 2,000 family kits (a computer and a 4G key).
 PROGRAMMES = [
-    {"name": "Reboot' — 1 000 portables et 2 000 kits familles", "targets": [("laptop", 1000), ("family_kit", 2000)],
+    {"name": "Reboot' 2026-2027", "targets": [("laptop", 1000), ("family_kit", 2000)],
      "kit_kinds": [{"code": "family_kit", "name": "Kit famille", "device_types": ["laptop", "desktop"],
                     "accessory_kinds": ["mobile_key", "charger"]}],
      "categories": ["pupil", "family", "young_solidarity_income", "scholarship_student"]},

@@ -8,6 +8,7 @@ from flask_babel import lazy_gettext
 from .. import lifecycle
 from ..auth.access import access
 from ..auth.session import actor
+from ..devices.models import DEVICE_TYPE_LABELS, DeviceType
 from ..errors import NotFound
 from ..extensions import db
 from ..i18n import current_language
@@ -70,7 +71,7 @@ def dashboard():
             _("Programme progress"), _("Devices or kits handed over against each target of each programme."),
             programme_rows, label_width=330, width=760),
     }
-    return render_template("reports/dashboard.html", board=board, charts=charts_, lifecycle=lifecycle,
+    return render_template("reports/dashboard.html", board=board, charts=charts_, lifecycle=lifecycle, unit=_unit,
                            tables=services.TABLES)
 
 
