@@ -25,7 +25,7 @@ bp = Blueprint("assignment", __name__, url_prefix="/distribution")
 NAV = [
     ("assignment.index", "Distribution", ("coordinator", "technician", "admin", "auditor"), 40),
     ("assignment.programmes", "Programmes", ("coordinator", "technician", "admin", "auditor"), 45),
-    ("assignment.stock", "Stock", ("coordinator", "technician", "admin", "auditor"), 42),
+    ("assignment.stock", "Stock to reserve", ("coordinator", "technician", "admin", "auditor"), 42),
     ("assignment.recycling", "Recycling", ("technician", "admin"), 60),
 ]
 STAFF = ("coordinator", "technician", "admin", "auditor")
