@@ -157,6 +157,9 @@ class Accessory(Base):
         Index("ix_accessories_device_status", "device_id", "status"),
         # The plan-ending reminder looks up keys with a beneficiary by plan end date.
         Index("ix_accessories_status_plan_ends", "status", "plan_ends_on"),
+        # One key per IMEI and one SIM card per ICCID, enforced by the database (NULLs may repeat).
+        Index("uq_accessories_imei", "imei", unique=True),
+        Index("uq_accessories_iccid", "iccid", unique=True),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -164,9 +167,8 @@ class Accessory(Base):
     tag: Mapped[str | None] = mapped_column(String(32), unique=True)
     description: Mapped[str | None] = mapped_column(String(200))
     serial: Mapped[str | None] = mapped_column(String(100))
-    # One key per IMEI and per SIM card per ICCID, enforced by the database (NULLs may repeat).
-    imei: Mapped[str | None] = mapped_column(String(20), unique=True)
-    iccid: Mapped[str | None] = mapped_column(String(22), unique=True)
+    imei: Mapped[str | None] = mapped_column(String(20))
+    iccid: Mapped[str | None] = mapped_column(String(22))
     operator: Mapped[str | None] = mapped_column(String(100))
     plan_ends_on: Mapped[object | None] = mapped_column(Date)
     device_id: Mapped[int | None] = mapped_column(ForeignKey("devices.id"))

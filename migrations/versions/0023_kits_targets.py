@@ -105,22 +105,21 @@ def upgrade():
     op.add_column('programmes', sa.Column('beneficiary_policy', sa.String(length=10), server_default='warn',
                                           nullable=False))
     bind.execute(sa.text("UPDATE programmes SET beneficiary_policy = 'allow'"))
-    with op.batch_alter_table('programmes', schema=None) as batch_op:
-        batch_op.drop_column('target_count')
-        batch_op.drop_column('target_unit')
+    _drop_column('programmes', 'target_count')
+    _drop_column('programmes', 'target_unit')
 
-    # Accessories: statuses of tracked stock, operator and plan end, unique IMEI and ICCID.
+    # Accessories: statuses of tracked stock, operator and plan end, unique IMEI and ICCID (unique indexes:
+    # the same rule on both databases, and no rebuild of a table other tables refer to).
     bind.execute(sa.text("UPDATE accessories SET status = 'in_kit' WHERE status = 'in_stock' AND device_id IS NOT NULL"))
     bind.execute(sa.text("UPDATE accessories SET status = 'with_beneficiary' WHERE status = 'handed_over'"))
     bind.execute(sa.text("UPDATE accessories SET status = 'lost' WHERE status IN ('missing', 'retired')"))
-    with op.batch_alter_table('accessories', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('operator', sa.String(length=100), nullable=True))
-        batch_op.add_column(sa.Column('plan_ends_on', sa.Date(), nullable=True))
-        batch_op.drop_index('ix_accessories_imei')
-        batch_op.drop_index('ix_accessories_iccid')
-        batch_op.create_unique_constraint(batch_op.f('uq_accessories_imei'), ['imei'])
-        batch_op.create_unique_constraint(batch_op.f('uq_accessories_iccid'), ['iccid'])
-        batch_op.create_index('ix_accessories_status_plan_ends', ['status', 'plan_ends_on'], unique=False)
+    op.add_column('accessories', sa.Column('operator', sa.String(length=100), nullable=True))
+    op.add_column('accessories', sa.Column('plan_ends_on', sa.Date(), nullable=True))
+    op.drop_index('ix_accessories_imei', table_name='accessories')
+    op.drop_index('ix_accessories_iccid', table_name='accessories')
+    op.create_index('uq_accessories_imei', 'accessories', ['imei'], unique=True)
+    op.create_index('uq_accessories_iccid', 'accessories', ['iccid'], unique=True)
+    op.create_index('ix_accessories_status_plan_ends', 'accessories', ['status', 'plan_ends_on'], unique=False)
 
     # Custody events about an accessory: a plain column added in place (the table keeps its append-only
     # triggers); not hashed, so the existing chain verifies unchanged.
@@ -128,33 +127,47 @@ def upgrade():
     op.create_index('ix_custody_events_accessory_seq', 'custody_events', ['accessory_id', 'seq'], unique=False)
 
 
+def _drop_column(table: str, column: str) -> None:
+    """A plain column dropped in place: SQLite (3.35+) without rebuilding a table that others refer to."""
+    if op.get_bind().dialect.name == 'sqlite':
+        op.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
+    else:
+        op.drop_column(table, column)
+
+
 def downgrade():
-    op.drop_index('ix_custody_events_accessory_seq', table_name='custody_events')
-    with op.batch_alter_table('accessories', schema=None) as batch_op:
-        batch_op.drop_index('ix_accessories_status_plan_ends')
-        batch_op.drop_constraint(batch_op.f('uq_accessories_iccid'), type_='unique')
-        batch_op.drop_constraint(batch_op.f('uq_accessories_imei'), type_='unique')
-        batch_op.create_index('ix_accessories_iccid', ['iccid'], unique=False)
-        batch_op.create_index('ix_accessories_imei', ['imei'], unique=False)
-        batch_op.drop_column('plan_ends_on')
-        batch_op.drop_column('operator')
+    """Back to one target per programme (the first one). On SQLite, run it with foreign keys off when
+    hand-overs exist: the foreign-key columns added to reservations and hand-overs are dropped by a rebuild."""
     bind = op.get_bind()
+    op.drop_index('ix_custody_events_accessory_seq', table_name='custody_events')
+    _drop_column('custody_events', 'accessory_id')
+    op.drop_index('ix_accessories_status_plan_ends', table_name='accessories')
+    op.drop_index('uq_accessories_iccid', table_name='accessories')
+    op.drop_index('uq_accessories_imei', table_name='accessories')
+    op.create_index('ix_accessories_iccid', 'accessories', ['iccid'], unique=False)
+    op.create_index('ix_accessories_imei', 'accessories', ['imei'], unique=False)
+    _drop_column('accessories', 'plan_ends_on')
+    _drop_column('accessories', 'operator')
     bind.execute(sa.text("UPDATE accessories SET status = 'in_stock' WHERE status IN ('in_kit', 'returned')"))
     bind.execute(sa.text("UPDATE accessories SET status = 'handed_over' WHERE status = 'with_beneficiary'"))
     bind.execute(sa.text("UPDATE accessories SET status = 'missing' WHERE status = 'lost'"))
-    with op.batch_alter_table('programmes', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('target_count', sa.Integer(), server_default='0', nullable=False))
-        batch_op.add_column(sa.Column('target_unit', sa.String(length=20), server_default='device', nullable=False))
-        batch_op.drop_column('beneficiary_policy')
+
+    firsts = {}
     for pid, unit, count in bind.execute(sa.text(
-            "SELECT programme_id, unit, count FROM programme_targets ORDER BY position DESC, id DESC")).all():
+            "SELECT programme_id, unit, count FROM programme_targets ORDER BY position, id")).all():
+        firsts.setdefault(pid, ('device' if unit in ('device', 'laptop', 'desktop', 'tablet', 'phone', 'monitor',
+                                                    'other') else 'kit', count))
+    op.add_column('programmes', sa.Column('target_count', sa.Integer(), server_default='0', nullable=False))
+    op.add_column('programmes', sa.Column('target_unit', sa.String(length=20), server_default='device',
+                                          nullable=False))
+    for pid, (unit, count) in firsts.items():
         bind.execute(sa.text("UPDATE programmes SET target_count = :c, target_unit = :u WHERE id = :p"),
-                     {"c": count, "u": 'device' if unit in ('device', 'laptop', 'desktop', 'tablet', 'phone',
-                                                            'monitor', 'other') else 'kit', "p": pid})
+                     {"c": count, "u": unit, "p": pid})
+    _drop_column('programmes', 'beneficiary_policy')
+    op.drop_index(op.f('ix_handovers_kit_kind_id'), table_name='handovers')
+    _drop_column('handovers', 'kit_complete')
+    _drop_column('handovers', 'missing_parts')
     with op.batch_alter_table('handovers', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_handovers_kit_kind_id'))
-        batch_op.drop_column('kit_complete')
-        batch_op.drop_column('missing_parts')
         batch_op.drop_column('kit_kind_id')
     with op.batch_alter_table('reservations', schema=None) as batch_op:
         batch_op.drop_column('kit_kind_id')
