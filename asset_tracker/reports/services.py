@@ -185,6 +185,7 @@ def overdue_counts(session, rules: list[dict], now: dt.datetime) -> list[dict]:
     from ..devices.filters import overdue_clause
     from ..devices.models import Device
 
+    rules = [r for r in rules if not r.get("plan_end")]  # a warning before a data plan ends is not a late step
     if not rules:
         return []
     cols = [func.coalesce(func.sum(case((overdue_clause([r], now), 1), else_=0)), 0).label(r["id"]) for r in rules]
