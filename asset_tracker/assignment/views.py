@@ -17,15 +17,16 @@ from ..extensions import db
 from ..organisations.models import OrgKind, Organisation
 from ..audit.exports import table_csv
 from . import pdf, services
-from .models import ACCESSORY_LABELS, AccessoryKind, Recycling
-from .schemas import (HandoverIn, ProgrammeIn, RecyclingIn, ReservationIn, ReturnIn, kit_kinds_from_text,
-                      targets_from_text)
+from .models import ACCESSORY_LABELS, ACCESSORY_STATUS_LABELS, AccessoryKind, AccessoryStatus, Recycling
+from .schemas import (AccessoryCreateIn, AccessoryListArgs, HandoverIn, KitIn, ProgrammeIn, RecyclingIn,
+                      ReservationIn, ReturnIn, kit_kinds_from_text, targets_from_text)
 
 bp = Blueprint("assignment", __name__, url_prefix="/distribution")
 NAV = [
     ("assignment.index", "Distribution", ("coordinator", "technician", "admin", "auditor"), 40),
     ("assignment.programmes", "Programmes", ("coordinator", "technician", "admin", "auditor"), 45),
     ("assignment.stock", "Stock to reserve", ("coordinator", "technician", "admin", "auditor"), 42),
+    ("assignment.accessories", "4G keys and accessories", ("technician", "admin", "auditor"), 43),
     ("assignment.recycling", "Recycling", ("technician", "admin"), 60),
 ]
 STAFF = ("coordinator", "technician", "admin", "auditor")
@@ -35,6 +36,11 @@ LOANS_DUE_WINDOW_DAYS = 14
 @bp.app_template_filter("accessory_label")
 def _accessory_label(kind) -> str:
     return ACCESSORY_LABELS[AccessoryKind(getattr(kind, "value", kind))][current_language()]
+
+
+@bp.app_template_filter("accessory_status_label")
+def _accessory_status_label(status) -> str:
+    return ACCESSORY_STATUS_LABELS[AccessoryStatus(getattr(status, "value", status))][current_language()]
 
 
 def _form(*lists: str) -> dict:
@@ -128,6 +134,39 @@ def stock():
                                        if who.role != "coordinator" or who.organisation_id in {o.id for o in p.partners}],
                            partners=_partner_options(who),
                            type_options=[(t.value, DEVICE_TYPE_LABELS[t][current_language()]) for t in DeviceType])
+
+
+@bp.route("/accessories")
+@access("technician", "admin", "auditor", "coordinator")
+def accessories():
+    """4G keys, SIM cards and other accessories by status: their numbers, operator, plan end and kit."""
+    who = actor()
+    args = AccessoryListArgs().load({k: v for k, v in request.args.items() if v != "" and k != "lang"})
+    items = services.list_accessories(actor=who, **args)
+    return render_template("assignment/accessories.html", who=who, items=items, filter=args,
+                           tags=services.devices_by_id(a.device_id for a in items if a.device_id),
+                           status_options=[(s.value, _accessory_status_label(s)) for s in AccessoryStatus],
+                           kind_options=[(k.value, _accessory_label(k)) for k in AccessoryKind],
+                           can_write=who.role in ("technician", "admin"))
+
+
+@bp.route("/accessories", methods=["POST"])
+@access("technician", "admin")
+def add_accessory():
+    data = AccessoryCreateIn().load(_form())
+    accessory = services.add_accessory(actor=actor(), **data)
+    flash(_("Accessory #%(id)s recorded.", id=accessory.id), "success")
+    return redirect(url_for("assignment.accessories"))
+
+
+@bp.route("/accessories/<int:accessory_id>/kit", methods=["POST"])
+@access("technician", "admin")
+def put_in_kit(accessory_id):
+    data = KitIn().load(_form())
+    accessory = services.put_in_kit(accessory_id, data["device_tag"], actor=actor(), note=data["note"])
+    flash(_("Accessory #%(id)s is now in the kit of %(tag)s.", id=accessory.id, tag=data["device_tag"].upper()),
+          "success")
+    return redirect(url_for("assignment.accessories"))
 
 
 @bp.route("/reservations/<tag>/cancel", methods=["POST"])

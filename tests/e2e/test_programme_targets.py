@@ -35,3 +35,10 @@ def test_the_dashboard_shows_both_reboot_targets_and_a_coordinator_sees_the_stoc
     expect(page.locator("main")).not_to_contain_text("RB-")  # counts, never a device of someone else
     axe_check(page)
     screenshot(page, "coordinator-stock")
+
+    page.context.clear_cookies()
+    login_as(page, live_server, "technicien@demo.reboot.example", password=DEMO_PASSWORD)
+    page.goto(f"{live_server}/distribution/accessories?kind=mobile_key&status=in_stock")
+    expect(page.get_by_role("heading", name="Clés 4G et accessoires")).to_be_visible()
+    expect(page.locator("tbody tr")).to_have_count(6)  # the demo's loose keys, each with its IMEI and ICCID
+    axe_check(page)
