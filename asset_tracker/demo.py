@@ -16,7 +16,7 @@ from .custody import services as custody
 from .custody.services import Actor
 from .db import clock, utcnow
 from .devices import services as devices
-from .devices.models import StorageMedium
+from .devices.models import Device, DeviceType, StorageMedium
 from .extensions import db
 from .intake.models import Batch, BatchStatus
 from .lifecycle import State
@@ -84,10 +84,14 @@ USERS = [
     ("coordinatrice@demo.reboot.example", "coordinator", "Emmaüs Connect Lyon", "Corinne Coordinatrice"),
     ("college@demo.reboot.example", "coordinator", "Collège Maria Casarès", "Camille Collège"),
 ]
+# The Lyon programme's promise: 1,000 laptops for young people and 2,000 family kits (a computer and a 4G key).
 PROGRAMMES = [
-    ("Collégiens — Cités éducatives 2026", 1000, "device", ["pupil"]),
-    ("Kits inclusifs familles", 2000, "kit", ["family", "young_solidarity_income", "scholarship_student"]),
+    {"name": "Reboot' 2026-2027", "targets": [("laptop", 1000), ("family_kit", 2000)],
+     "kit_kinds": [{"code": "family_kit", "name": "Kit famille", "device_types": ["laptop", "desktop"],
+                    "accessory_kinds": ["mobile_key", "charger"]}],
+     "categories": ["pupil", "family", "young_solidarity_income", "scholarship_student"]},
 ]
+OPERATORS = ["Orange", "SFR", "Bouygues Telecom", "Free Mobile"]
 MODELS = {
     "laptop": [("Lenovo", "ThinkPad T480"), ("Dell", "Latitude 5490"), ("HP", "EliteBook 840 G5"),
                ("Lenovo", "ThinkPad L390")],
@@ -146,17 +150,7 @@ def load_demo(count: int = 300, seed: int = 2026) -> bool:
         users[email] = user
     owner = orgs["Métropole de Lyon"]
     partners = [orgs["Emmaüs Connect Lyon"], orgs["Collège Maria Casarès"]]
-    programmes = []
-    for name, target, unit, categories in PROGRAMMES:
-        p = Programme(name=name, owner_organisation_id=owner.id, target_count=target, target_unit=unit,
-                      starts_on=dt.date(2026, 1, 1), ends_on=dt.date(2027, 12, 31), beneficiary_categories=categories)
-        p.partners = partners
-        db.session.add(p)
-        db.session.flush()
-        custody.record("programme_created", actor=system, details={"programme_id": p.id, "name": name,
-                                                                  "target_count": target})
-        programmes.append(p)
-    db.session.commit()
+    programmes = _demo_programmes(owner, partners, system)
 
     donors = [o for o in orgs.values() if o.kind == OrgKind.DONOR]
     now = utcnow()
@@ -203,7 +197,44 @@ def load_demo(count: int = 300, seed: int = 2026) -> bool:
             action(context)
         finally:
             clock.frozen = None
+    _demo_kit_stock(rng, tech)
     return True
+
+
+def _demo_programmes(owner, partners, system) -> list[Programme]:
+    """The Reboot' programme with its two targets and its family kit."""
+    out = []
+    for spec in PROGRAMMES:
+        out.append(assignment.create_programme(
+            actor=system, name=spec["name"], owner_organisation_id=owner.id,
+            targets=[{"unit": u, "count": n} for u, n in spec["targets"]], kit_kinds=spec["kit_kinds"],
+            starts_on=dt.date(2026, 1, 1), ends_on=dt.date(2027, 12, 31), beneficiary_categories=spec["categories"],
+            partner_ids=[p.id for p in partners], beneficiary_policy="warn"))
+    return out
+
+
+def _demo_kit(rng, programme, type_):
+    """What a hand-over gives: a family kit (laptop or desktop + 4G key + charger) or a device with its charger."""
+    kind = programme.kit_kinds[0] if programme.kit_kinds else None
+    if kind is None or type_ not in kind.device_types or rng.random() < 0.4:
+        return None, [{"kind": "charger"}]
+    return kind.code, [_demo_key(rng), {"kind": "charger"}]
+
+
+def _demo_key(rng) -> dict:
+    return {"kind": "mobile_key", "imei": _imei(rng), "iccid": _iccid(rng), "operator": rng.choice(OPERATORS),
+            "plan_ends_on": utcnow().date() + dt.timedelta(days=rng.choice([20, 45, 120, 300]))}
+
+
+def _demo_kit_stock(rng, tech) -> None:
+    """Complete family kits waiting in stock (ready laptops with a 4G key and a charger) and a few loose keys."""
+    ready = db.session.execute(select(Device).where(Device.state == State.READY, Device.type.in_(
+        [DeviceType.LAPTOP, DeviceType.DESKTOP])).order_by(Device.id)).unique().scalars().all()
+    for device in ready[: len(ready) // 2]:
+        for spec in (_demo_key(rng), {"kind": "charger"}):
+            assignment.add_accessory(actor=tech, device_tag=device.tag, **spec)
+    for _ in range(6):
+        assignment.add_accessory(actor=tech, **_demo_key(rng))
 
 
 def _plan_device(rng, t, i, final, type_, brand, model, donor, batch, orgs, programmes, users, tech, coord):
@@ -252,11 +283,12 @@ def _plan_device(rng, t, i, final, type_, brand, model, donor, batch, orgs, prog
                                       partner_organisation_id=partner.id)
         return run
 
-    def hand_over(partner, ref, category, loan, return_on, kit):
+    def hand_over(partner, ref, category, loan, return_on, kit, kit_kind=None):
         def run(ctx):
             ctx[key + "/handover"] = assignment.record_handover(
                 ctx[key].tag, actor=_partner_actor(users, partner), beneficiary_ref=ref,
-                beneficiary_category=category, loan=loan, expected_return_on=return_on, new_accessories=kit)
+                beneficiary_category=category, loan=loan, expected_return_on=return_on, new_accessories=kit,
+                kit_kind=kit_kind, confirm_second_device=True)
         return run
 
     def give_back(partner):
@@ -317,11 +349,10 @@ def _plan_device(rng, t, i, final, type_, brand, model, donor, batch, orgs, prog
             loan = rng.random() < 0.3
             ref = f"MC-{rng.randint(1000, 9999)}" if "Casarès" in partner.name else f"EC-{rng.randint(10000, 99999)}"
             when = later(24, 24 * 10)
-            kit = programme.target_unit == "kit"
-            add(when, hand_over(partner, ref, programme.beneficiary_categories[0], loan,
+            kit_kind, kit = _demo_kit(rng, programme, type_)
+            add(when, hand_over(partner, ref, "family" if kit_kind else programme.beneficiary_categories[0], loan,
                                 (when + dt.timedelta(days=rng.choice([20, 90, 180]))).date() if loan else None,
-                                [{"kind": "mobile_key", "imei": _imei(rng), "iccid": _iccid(rng)},
-                                 {"kind": "charger"}] if kit else [{"kind": "charger"}]))
+                                kit, kit_kind))
         elif target == State.RETURNED:
             add(later(24 * 5, 24 * 30), give_back(partner))
         elif target == State.RECYCLED:
@@ -348,7 +379,8 @@ def _path_to(final: State) -> list[State]:
 
 
 def _iccid(rng) -> str:
-    return "8933" + "".join(str(rng.randint(0, 9)) for _ in range(15))
+    body = "8933" + "".join(str(rng.randint(0, 9)) for _ in range(14))
+    return next(body + str(c) for c in range(10) if assignment.iccid_ok(body + str(c)))
 
 
 def _imei(rng) -> str:

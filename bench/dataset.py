@@ -175,7 +175,7 @@ class _Setup:
     """Organisations, users, programmes and batches, made through the models and services."""
 
     def __init__(self, app, batches: int, start: dt.datetime):
-        from asset_tracker.assignment.models import Programme
+        from asset_tracker.assignment.models import KitKind, Programme, ProgrammeTarget
         from asset_tracker.auth import services as auth
         from asset_tracker.extensions import db
         from asset_tracker.intake.models import Batch, BatchStatus
@@ -208,13 +208,16 @@ class _Setup:
             owner = self.orgs["Métropole de Lyon"]
             self.programmes = []
             for name, target, unit, categories in PROGRAMMES:
-                p = Programme(name=name, owner_organisation_id=owner.id, target_count=target, target_unit=unit,
-                              beneficiary_categories=categories)
+                p = Programme(name=name, owner_organisation_id=owner.id, beneficiary_categories=categories,
+                              targets=[ProgrammeTarget(unit=unit, count=target)],
+                              kit_kinds=[KitKind(code="kit", name="Kit", device_types=[],
+                                                 accessory_kinds=["mobile_key"])] if unit == "kit" else [])
                 p.partners = list(self.partners)
                 db.session.add(p)
                 db.session.flush()
                 custody.record("programme_created", actor=system,
-                               details={"programme_id": p.id, "name": name, "target_count": target})
+                               details={"programme_id": p.id, "name": name,
+                                        "targets": [{"unit": unit, "count": target}]})
                 self.programmes.append(p.id)
             db.session.commit()
             self.batches = {o.id: [] for o in self.donors}

@@ -12,7 +12,7 @@ from asset_tracker.devices.models import Device, StorageMedium
 from asset_tracker.extensions import db
 from asset_tracker.lifecycle import State
 from asset_tracker.organisations.models import OrgKind, Organisation
-from asset_tracker.assignment.models import Programme
+from asset_tracker.assignment.models import Programme, ProgrammeTarget
 from asset_tracker.wiping import services as wiping
 
 PASSWORD = "correct-horse-battery"
@@ -41,8 +41,9 @@ def make_organisations() -> dict[str, Organisation]:
     return out
 
 
-def make_programme(orgs, name="Collégiens 2026", target=1000) -> Programme:
-    p = Programme(name=name, owner_organisation_id=orgs["owner"].id, target_count=target)
+def make_programme(orgs, name="Collégiens 2026", target=1000, policy="allow") -> Programme:
+    p = Programme(name=name, owner_organisation_id=orgs["owner"].id, beneficiary_policy=policy,
+                  targets=[ProgrammeTarget(unit="device", count=target)])
     p.partners = [orgs["partner"], orgs["partner_b"]]
     db.session.add(p)
     db.session.commit()
@@ -158,3 +159,21 @@ def wipe_all(device: Device, tech: Actor, result: str = "passed") -> None:
         wiping.record_wipe(device, medium.id, actor=tech, result=result, method="Fill With Zeros",
                            nist_category="clear", tool="nwipe", tool_version="0.35", passes=1,
                            verification="last pass", started_at=now - dt.timedelta(hours=1), ended_at=now)
+
+
+_keys = itertools.count(1)
+
+
+def luhn_complete(body: str) -> str:
+    """``body`` followed by its Luhn check digit (IMEIs and ICCIDs)."""
+    for check in "0123456789":
+        digits = [int(c) for c in reversed(body + check)]
+        if sum(d if i % 2 == 0 else (d * 2 - 9 if d > 4 else d * 2) for i, d in enumerate(digits)) % 10 == 0:
+            return body + check
+    raise AssertionError("unreachable")
+
+
+def key_numbers(n: int | None = None) -> dict:
+    """A fresh, valid IMEI and ICCID pair for a 4G key (each call a different pair unless ``n`` is given)."""
+    n = next(_keys) if n is None else n
+    return {"imei": luhn_complete(f"35{n:012d}"), "iccid": luhn_complete(f"893315{n:012d}")}

@@ -9,8 +9,10 @@ from ..auth.session import actor
 from ..devices.models import Device
 from ..extensions import db
 from . import pdf, services
-from .schemas import (AccessoryCreateIn, AccessorySchema, HandoverIn, HandoverSchema, PartnersIn, ProgrammeIn,
-                      ProgrammeSchema, RecyclingIn, RecyclingSchema, ReservationIn, ReservationSchema, ReturnIn)
+from ..custody.services import accessory_events
+from .schemas import (AccessoryCreateIn, AccessoryEventSchema, AccessoryListArgs, AccessorySchema, HandoverIn,
+                      HandoverSchema, KitIn, LostIn, NoteIn, PartnersIn, ProgrammeIn, ProgrammeSchema, RecyclingIn,
+                      RecyclingSchema, ReservationIn, ReservationSchema, ReturnIn, StockSchema, TargetsIn)
 
 programmes = Blueprint("api_programmes", __name__, url_prefix="/api/v1/programmes",
                        description="Programmes, their partners and progress")
@@ -44,6 +46,16 @@ def get_programme(programme_id):
     return services.get_programme(programme_id, actor=actor())
 
 
+@programmes.route("/<int:programme_id>/targets", methods=["PUT"])
+@access("admin")
+@programmes.arguments(TargetsIn)
+@programmes.response(200, ProgrammeSchema)
+def set_targets(data, programme_id):
+    """Replace the targets (a device type or a kit kind, and a count each); optionally the kit kinds and the
+    second-device policy. A kit kind already used cannot be removed (409)."""
+    return services.set_targets(programme_id, actor=actor(), **data)
+
+
 @programmes.route("/<int:programme_id>/partners", methods=["PUT"])
 @access("admin")
 @programmes.arguments(PartnersIn)
@@ -70,10 +82,22 @@ def reserve(data):
     who = actor()
     if data["device_tag"]:
         return [services.reserve_device(data["device_tag"], actor=who, programme_id=data["programme_id"],
-                                        partner_organisation_id=data["partner_organisation_id"], note=data["note"])]
+                                        partner_organisation_id=data["partner_organisation_id"], note=data["note"],
+                                        kit_kind=data["kit_kind"])]
     return services.reserve_bulk(actor=who, programme_id=data["programme_id"], count=data["count"],
-                                 type=data["type"], grades=data["grades"],
+                                 type=data["type"], grades=data["grades"], kit_kind=data["kit_kind"],
                                  partner_organisation_id=data["partner_organisation_id"], note=data["note"])
+
+
+@distribution.route("/stock", methods=["GET"])
+@access("admin", "auditor", "technician", "coordinator")
+@distribution.response(200, StockSchema)
+def stock():
+    """Counts of ready devices by type and grade, and of complete kits by programme, kit kind, type and grade.
+
+    A coordinator sees the programmes its organisation is a partner of; counts only (no device, no reservation,
+    no other organisation). Reserve from it with `POST /reservations` (`count`, `type`, `grades`, `kit_kind`)."""
+    return services.coordinator_stock(actor=actor())
 
 
 @distribution.route("/reservations/<tag>/cancel", methods=["POST"])
@@ -90,8 +114,62 @@ def cancel(tag):
 @distribution.arguments(AccessoryCreateIn)
 @distribution.response(201, AccessorySchema)
 def add_accessory(data):
-    """Track an accessory (4G key with IMEI and ICCID, charger, bag…), in a device's kit when `device_tag` is given."""
+    """Track an accessory (4G key with IMEI and ICCID, operator and plan end date; SIM card; charger…): into
+    stock, or into a device's kit when `device_tag` is given. An IMEI or ICCID already recorded is a 409 naming
+    the existing key; a bad IMEI check digit or ICCID is a 422."""
     return services.add_accessory(actor=actor(), **data)
+
+
+@distribution.route("/accessories", methods=["GET"])
+@access("admin", "auditor", "technician", "coordinator")
+@distribution.arguments(AccessoryListArgs, location="query")
+@distribution.response(200, AccessorySchema(many=True))
+def list_accessories(args):
+    """Accessories in your scope, by status (in_stock, in_kit, with_beneficiary, returned, lost) and kind."""
+    return services.list_accessories(actor=actor(), **args)
+
+
+@distribution.route("/accessories/<int:accessory_id>", methods=["GET"])
+@access("admin", "auditor", "technician", "coordinator")
+@distribution.response(200, AccessorySchema)
+def get_accessory(accessory_id):
+    """One accessory (404 outside your scope)."""
+    return services.get_accessory(accessory_id, actor=actor())
+
+
+@distribution.route("/accessories/<int:accessory_id>/events", methods=["GET"])
+@access("admin", "auditor", "technician", "coordinator")
+@distribution.response(200, AccessoryEventSchema(many=True))
+def get_accessory_events(accessory_id):
+    """The accessory's custody events, oldest first (each a link of the hash chain)."""
+    return accessory_events(services.get_accessory(accessory_id, actor=actor()).id)
+
+
+@distribution.route("/accessories/<int:accessory_id>/kit", methods=["POST"])
+@access("admin", "technician")
+@distribution.arguments(KitIn)
+@distribution.response(200, AccessorySchema)
+def put_in_kit(data, accessory_id):
+    """Put an accessory in stock or returned into a device's kit (one of each kind per kit)."""
+    return services.put_in_kit(accessory_id, data["device_tag"], actor=actor(), note=data["note"])
+
+
+@distribution.route("/accessories/<int:accessory_id>/take-out", methods=["POST"])
+@access("admin", "technician")
+@distribution.arguments(NoteIn)
+@distribution.response(200, AccessorySchema)
+def take_out_of_kit(data, accessory_id):
+    """Take an accessory out of a kit (before the hand-over) back into stock."""
+    return services.take_out_of_kit(accessory_id, actor=actor(), note=data["note"])
+
+
+@distribution.route("/accessories/<int:accessory_id>/lost", methods=["POST"])
+@access("admin", "technician", "coordinator")
+@distribution.arguments(LostIn)
+@distribution.response(200, AccessorySchema)
+def declare_lost(data, accessory_id):
+    """Declare an accessory lost, with a note."""
+    return services.declare_accessory_lost(accessory_id, actor=actor(), note=data["note"])
 
 
 @distribution.route("/handovers", methods=["GET"])

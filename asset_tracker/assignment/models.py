@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import enum
 
-from sqlalchemy import (Boolean, Column, Date, ForeignKey, Index, Integer, String, Table, Text, text)
+from sqlalchemy import (Boolean, Column, Date, ForeignKey, Index, Integer, String, Table, Text, UniqueConstraint,
+                        text)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..db import Base, JSONType, UTCDateTime, utcnow
@@ -24,16 +25,54 @@ class Programme(Base):
     name: Mapped[str] = mapped_column(String(200), unique=True)
     description: Mapped[str | None] = mapped_column(Text)
     owner_organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
-    target_count: Mapped[int] = mapped_column(Integer, default=0)
-    # What counts toward the target: "device" or "kit".
-    target_unit: Mapped[str] = mapped_column(String(20), default="device")
     starts_on: Mapped[object | None] = mapped_column(Date)
     ends_on: Mapped[object | None] = mapped_column(Date)
     beneficiary_categories: Mapped[list] = mapped_column(JSONType, default=list)
+    # A second device for a beneficiary who already holds one from this programme: allow, warn or refuse.
+    beneficiary_policy: Mapped[str] = mapped_column(String(10), default="warn", server_default="warn")
     created_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)
 
     owner: Mapped[Organisation] = relationship(lazy="joined")
     partners: Mapped[list[Organisation]] = relationship(secondary=programme_partners)
+    targets: Mapped[list["ProgrammeTarget"]] = relationship(
+        back_populates="programme", order_by="ProgrammeTarget.position, ProgrammeTarget.id", lazy="selectin",
+        cascade="all, delete-orphan")
+    kit_kinds: Mapped[list["KitKind"]] = relationship(
+        back_populates="programme", order_by="KitKind.id", lazy="selectin", cascade="all, delete-orphan")
+
+
+class ProgrammeTarget(Base):
+    """One count a programme promises: a device type ("laptop") or one of its kit kinds ("family_kit")."""
+
+    __tablename__ = "programme_targets"
+    __table_args__ = (UniqueConstraint("programme_id", "unit", name="uq_programme_targets_programme_unit"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    programme_id: Mapped[int] = mapped_column(ForeignKey("programmes.id"), index=True)
+    # A device type value, "device" (any type), or the code of a kit kind of the same programme.
+    unit: Mapped[str] = mapped_column(String(40))
+    count: Mapped[int] = mapped_column(Integer)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+    programme: Mapped[Programme] = relationship(back_populates="targets")
+
+
+class KitKind(Base):
+    """What a programme's kit holds: one device of the listed types, and one accessory of each listed kind."""
+
+    __tablename__ = "kit_kinds"
+    __table_args__ = (UniqueConstraint("programme_id", "code", name="uq_kit_kinds_programme_code"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    programme_id: Mapped[int] = mapped_column(ForeignKey("programmes.id"), index=True)
+    code: Mapped[str] = mapped_column(String(40))
+    name: Mapped[str] = mapped_column(String(100))
+    # Device types that may carry the kit (["laptop", "desktop"]); empty means any type.
+    device_types: Mapped[list] = mapped_column(JSONType, default=list)
+    # Accessory kinds that must all be in the kit (["mobile_key", "charger"]).
+    accessory_kinds: Mapped[list] = mapped_column(JSONType, default=list)
+
+    programme: Mapped[Programme] = relationship(back_populates="kit_kinds")
 
 
 class Reservation(Base):
@@ -51,6 +90,8 @@ class Reservation(Base):
     device_id: Mapped[int] = mapped_column(ForeignKey("devices.id"), index=True)
     programme_id: Mapped[int] = mapped_column(ForeignKey("programmes.id"), index=True)
     partner_organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    # Reserved as a kit of this kind (the device and the accessories in its kit), or the device alone.
+    kit_kind_id: Mapped[int | None] = mapped_column(ForeignKey("kit_kinds.id"))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     # How it ended: "handed_over" or "cancelled" (null while active).
     outcome: Mapped[str | None] = mapped_column(String(20))
@@ -64,6 +105,7 @@ class Reservation(Base):
 
 class AccessoryKind(str, enum.Enum):
     MOBILE_KEY = "mobile_key"  # 4G key
+    SIM_CARD = "sim_card"
     CHARGER = "charger"
     BAG = "bag"
     MOUSE = "mouse"
@@ -73,6 +115,7 @@ class AccessoryKind(str, enum.Enum):
 
 ACCESSORY_LABELS = {
     AccessoryKind.MOBILE_KEY: {"fr": "Clé 4G", "en": "4G key"},
+    AccessoryKind.SIM_CARD: {"fr": "Carte SIM", "en": "SIM card"},
     AccessoryKind.CHARGER: {"fr": "Chargeur", "en": "Charger"},
     AccessoryKind.BAG: {"fr": "Sacoche", "en": "Bag"},
     AccessoryKind.MOUSE: {"fr": "Souris", "en": "Mouse"},
@@ -82,25 +125,52 @@ ACCESSORY_LABELS = {
 
 
 class AccessoryStatus(str, enum.Enum):
-    IN_STOCK = "in_stock"  # at the workshop, in a kit or loose
-    HANDED_OVER = "handed_over"
-    MISSING = "missing"  # not given back at a return
-    RETIRED = "retired"
+    IN_STOCK = "in_stock"  # loose, at the workshop
+    IN_KIT = "in_kit"  # attached to a device (its kit)
+    WITH_BENEFICIARY = "with_beneficiary"  # handed over with its kit
+    RETURNED = "returned"  # given back at a return; may go into another kit
+    LOST = "lost"  # not given back, or declared lost
+
+
+ACCESSORY_STATUS_LABELS = {
+    AccessoryStatus.IN_STOCK: {"fr": "En stock", "en": "In stock"},
+    AccessoryStatus.IN_KIT: {"fr": "Dans un kit", "en": "In a kit"},
+    AccessoryStatus.WITH_BENEFICIARY: {"fr": "Chez un bénéficiaire", "en": "With a beneficiary"},
+    AccessoryStatus.RETURNED: {"fr": "Rendu", "en": "Returned"},
+    AccessoryStatus.LOST: {"fr": "Perdu", "en": "Lost"},
+}
+# The accessory moves the services allow (a returned key may go into another kit).
+ACCESSORY_MOVES = {
+    AccessoryStatus.IN_STOCK: {AccessoryStatus.IN_KIT, AccessoryStatus.LOST},
+    AccessoryStatus.IN_KIT: {AccessoryStatus.IN_STOCK, AccessoryStatus.WITH_BENEFICIARY, AccessoryStatus.LOST},
+    AccessoryStatus.WITH_BENEFICIARY: {AccessoryStatus.RETURNED, AccessoryStatus.LOST},
+    AccessoryStatus.RETURNED: {AccessoryStatus.IN_STOCK, AccessoryStatus.IN_KIT, AccessoryStatus.LOST},
+    AccessoryStatus.LOST: {AccessoryStatus.IN_STOCK},  # found again
+}
 
 
 class Accessory(Base):
     """A tracked accessory; attached to a device it makes that device's kit."""
 
     __tablename__ = "accessories"
-    __table_args__ = (Index("ix_accessories_device_status", "device_id", "status"),)
+    __table_args__ = (
+        Index("ix_accessories_device_status", "device_id", "status"),
+        # The plan-ending reminder looks up keys with a beneficiary by plan end date.
+        Index("ix_accessories_status_plan_ends", "status", "plan_ends_on"),
+        # One key per IMEI and one SIM card per ICCID, enforced by the database (NULLs may repeat).
+        Index("uq_accessories_imei", "imei", unique=True),
+        Index("uq_accessories_iccid", "iccid", unique=True),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     kind: Mapped[AccessoryKind] = mapped_column(enum_column(AccessoryKind, "accessory_kind"))
     tag: Mapped[str | None] = mapped_column(String(32), unique=True)
     description: Mapped[str | None] = mapped_column(String(200))
     serial: Mapped[str | None] = mapped_column(String(100))
-    imei: Mapped[str | None] = mapped_column(String(20), index=True)
-    iccid: Mapped[str | None] = mapped_column(String(22), index=True)
+    imei: Mapped[str | None] = mapped_column(String(20))
+    iccid: Mapped[str | None] = mapped_column(String(22))
+    operator: Mapped[str | None] = mapped_column(String(100))
+    plan_ends_on: Mapped[object | None] = mapped_column(Date)
     device_id: Mapped[int | None] = mapped_column(ForeignKey("devices.id"))
     status: Mapped[AccessoryStatus] = mapped_column(enum_column(AccessoryStatus, "accessory_status"),
                                                     default=AccessoryStatus.IN_STOCK)
@@ -130,6 +200,11 @@ class Handover(Base):
     ref_erased_at: Mapped[object | None] = mapped_column(UTCDateTime, index=True)
     beneficiary_category: Mapped[str] = mapped_column(String(40))
     handed_over_on: Mapped[object] = mapped_column(Date, index=True)  # the distribution list sorts by it
+    # Handed over as a kit of this kind; the parts of the kind that were not in it (empty: complete).
+    kit_kind_id: Mapped[int | None] = mapped_column(ForeignKey("kit_kinds.id"), index=True)
+    missing_parts: Mapped[list] = mapped_column(JSONType, default=list)
+    # A kit counts toward its target only when complete (null: not a kit).
+    kit_complete: Mapped[bool | None] = mapped_column(Boolean)
     loan: Mapped[bool] = mapped_column(Boolean, default=False)
     expected_return_on: Mapped[object | None] = mapped_column(Date)
     handed_over_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
@@ -144,6 +219,7 @@ class Handover(Base):
 
     programme: Mapped[Programme] = relationship(lazy="joined")
     partner: Mapped[Organisation] = relationship(lazy="joined")
+    kit_kind: Mapped[KitKind | None] = relationship(lazy="joined")
     items: Mapped[list["HandoverItem"]] = relationship(back_populates="handover", order_by="HandoverItem.id",
                                                        lazy="selectin")
 

@@ -4,26 +4,28 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from flask import current_app
-from sqlalchemy import func, or_, select, update
+from flask import current_app, has_request_context
+from flask_babel import get_locale
+from sqlalchemy import and_, case, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..custody import services as custody
 from ..custody.services import Actor
 from ..db import reclaim_erased_space, utcnow
 from ..devices import services as devices
-from ..devices.models import Device, DeviceType
+from ..devices.models import DEVICE_TYPE_LABELS, Device, DeviceType
 from ..errors import Conflict, Invalid, NotFound
 from ..extensions import db
 from ..lifecycle import Grade, State
 from ..organisations.models import OrgKind, Organisation
-from .models import (Accessory, AccessoryKind, AccessoryStatus, Handover, HandoverItem, Programme, Recycling,
-                     Reservation)
+from .models import (ACCESSORY_MOVES, Accessory, AccessoryKind, AccessoryStatus, Handover, HandoverItem, KitKind,
+                     Programme, ProgrammeTarget, Recycling, Reservation)
 from .references import ReferenceRefused, reference_hmac, validate_reference
 
 ICCID_RE = re.compile(r"^89[0-9]{17,20}$")
 ACCESSORY_TAG_RE = re.compile(r"^[A-Z0-9][A-Z0-9-]{1,31}$")
-TARGET_UNITS = ("device", "kit")
+UNIT_RE = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
+BENEFICIARY_POLICIES = ("allow", "warn", "refuse")
 
 
 # ---------------------------------------------------------------- programmes
@@ -77,10 +79,51 @@ def _partners(ids) -> list[Organisation]:
     return orgs
 
 
-def create_programme(*, actor: Actor, name: str, owner_organisation_id: int, target_count: int,
-                     target_unit: str = "device", starts_on: dt.date | None = None, ends_on: dt.date | None = None,
-                     beneficiary_categories=(), partner_ids=(), description: str | None = None) -> Programme:
-    """A programme with its target and the partners allowed to distribute for it."""
+def _kit_kinds(specs) -> list[KitKind]:
+    """Kit kinds from plain dicts {code, name, device_types, accessory_kinds}, checked."""
+    kinds, seen = [], set()
+    types = {t.value for t in DeviceType}
+    accessory_kinds = {k.value for k in AccessoryKind}
+    for spec in specs or ():
+        code = (spec.get("code") or "").strip().lower()
+        if not UNIT_RE.match(code) or code in types or code == "device":
+            raise Invalid("A kit kind needs a code of lower-case letters, digits and _ that is not a device type.",
+                          details={"kit_kinds": [f"bad code {code!r}"]})
+        if code in seen:
+            raise Invalid("The kit kind %(code)s is defined twice.", code=code, details={"kit_kinds": ["duplicate"]})
+        seen.add(code)
+        device_types = sorted(set(spec.get("device_types") or ()))
+        parts = list(dict.fromkeys(spec.get("accessory_kinds") or ()))
+        if set(device_types) - types or set(parts) - accessory_kinds:
+            raise Invalid("A kit holds a device of a known type and accessories of known kinds.",
+                          details={"kit_kinds": [f"{code}: unknown type or accessory kind"]})
+        kinds.append(KitKind(code=code, name=(spec.get("name") or code).strip()[:100], device_types=device_types,
+                             accessory_kinds=parts))
+    return kinds
+
+
+def _targets(specs, kit_codes) -> list[ProgrammeTarget]:
+    """Targets from plain dicts {unit, count}: a unit is a device type, "device" (any type) or a kit kind code."""
+    targets, seen = [], set()
+    allowed = {t.value for t in DeviceType} | {"device"} | set(kit_codes)
+    for position, spec in enumerate(specs or ()):
+        unit, count = (spec.get("unit") or "").strip(), spec.get("count")
+        if unit not in allowed:
+            raise Invalid("A target counts a device type or one of the programme's kit kinds, not %(unit)s.",
+                          unit=unit, details={"targets": [f"unknown unit {unit!r}"]})
+        if unit in seen:
+            raise Invalid("The target %(unit)s is given twice.", unit=unit, details={"targets": ["duplicate unit"]})
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            raise Invalid("A target is a whole number of devices or kits.", details={"targets": ["count >= 0"]})
+        seen.add(unit)
+        targets.append(ProgrammeTarget(unit=unit, count=count, position=position))
+    return targets
+
+
+def create_programme(*, actor: Actor, name: str, owner_organisation_id: int, targets=(), kit_kinds=(),
+                     starts_on: dt.date | None = None, ends_on: dt.date | None = None, beneficiary_categories=(),
+                     partner_ids=(), description: str | None = None, beneficiary_policy: str = "warn") -> Programme:
+    """A programme with its targets, its kit kinds and the partners allowed to distribute for it."""
     name = (name or "").strip()
     if not name:
         raise Invalid("A programme needs a name.", details={"name": ["required"]})
@@ -89,25 +132,81 @@ def create_programme(*, actor: Actor, name: str, owner_organisation_id: int, tar
     owner = db.session.get(Organisation, owner_organisation_id)
     if owner is None:
         raise devices.unknown_reference("owner_organisation_id")
-    if target_unit not in TARGET_UNITS:
-        raise Invalid("The target counts devices or kits.", details={"target_unit": ["device or kit"]})
-    if target_count is None or target_count < 0:
-        raise Invalid("The target is a number of devices or kits.", details={"target_count": ["must be >= 0"]})
     if starts_on and ends_on and ends_on < starts_on:
         raise Invalid("The programme ends before it starts.", details={"ends_on": ["before starts_on"]})
+    if beneficiary_policy not in BENEFICIARY_POLICIES:
+        raise Invalid("The second-device policy is allow, warn or refuse.",
+                      details={"beneficiary_policy": ["allow, warn or refuse"]})
+    kinds = _kit_kinds(kit_kinds)
+    target_rows = _targets(targets, [k.code for k in kinds])
     categories = [c.strip() for c in beneficiary_categories or () if c and c.strip()]
-    programme = Programme(name=name, owner_organisation_id=owner.id, target_count=target_count,
-                          target_unit=target_unit, starts_on=starts_on, ends_on=ends_on,
-                          beneficiary_categories=categories, description=description)
+    programme = Programme(name=name, owner_organisation_id=owner.id, starts_on=starts_on, ends_on=ends_on,
+                          beneficiary_categories=categories, description=description,
+                          beneficiary_policy=beneficiary_policy)
+    programme.kit_kinds = kinds
+    programme.targets = target_rows
     programme.partners = _partners(partner_ids)
     db.session.add(programme)
     db.session.flush()
     custody.record("programme_created", actor=actor, details={
-        "programme_id": programme.id, "name": name, "owner_organisation_id": owner.id, "target_count": target_count,
-        "target_unit": target_unit, "beneficiary_categories": categories,
-        "partner_ids": [p.id for p in programme.partners]})
+        "programme_id": programme.id, "name": name, "owner_organisation_id": owner.id,
+        "targets": [{"unit": t.unit, "count": t.count} for t in target_rows],
+        "kit_kinds": [_kit_kind_summary(k) for k in kinds], "beneficiary_policy": beneficiary_policy,
+        "beneficiary_categories": categories, "partner_ids": [p.id for p in programme.partners]})
     db.session.commit()
     return programme
+
+
+def _kit_kind_summary(k: KitKind) -> dict:
+    return {"code": k.code, "name": k.name, "device_types": k.device_types, "accessory_kinds": k.accessory_kinds}
+
+
+def set_targets(programme_id: int, *, actor: Actor, targets, kit_kinds=None,
+                beneficiary_policy: str | None = None) -> Programme:
+    """Replace a programme's targets (and, when given, its kit kinds and second-device policy).
+
+    A kit kind already used by a reservation or a hand-over keeps its row: it may change what it holds,
+    not disappear.
+    """
+    programme = get_programme(programme_id, actor=actor)
+    before = {"targets": [{"unit": t.unit, "count": t.count} for t in programme.targets],
+              "kit_kinds": [_kit_kind_summary(k) for k in programme.kit_kinds],
+              "beneficiary_policy": programme.beneficiary_policy}
+    if beneficiary_policy is not None:
+        if beneficiary_policy not in BENEFICIARY_POLICIES:
+            raise Invalid("The second-device policy is allow, warn or refuse.",
+                          details={"beneficiary_policy": ["allow, warn or refuse"]})
+        programme.beneficiary_policy = beneficiary_policy
+    if kit_kinds is not None:
+        wanted = {k.code: k for k in _kit_kinds(kit_kinds)}
+        for kind in list(programme.kit_kinds):
+            if kind.code in wanted:
+                new = wanted.pop(kind.code)
+                kind.name, kind.device_types, kind.accessory_kinds = new.name, new.device_types, new.accessory_kinds
+            elif _kit_kind_used(kind.id):
+                raise Conflict("The kit kind %(code)s has reservations or hand-overs: it cannot be removed.",
+                               code=kind.code)
+            else:
+                programme.kit_kinds.remove(kind)
+        programme.kit_kinds.extend(wanted.values())
+    rows = _targets(targets, [k.code for k in programme.kit_kinds])
+    programme.targets.clear()
+    db.session.flush()
+    programme.targets.extend(rows)
+    db.session.flush()
+    after = {"targets": [{"unit": t.unit, "count": t.count} for t in programme.targets],
+             "kit_kinds": [_kit_kind_summary(k) for k in programme.kit_kinds],
+             "beneficiary_policy": programme.beneficiary_policy}
+    if before != after:
+        custody.record("programme_targets_changed", actor=actor,
+                       details={"programme_id": programme.id, "before": before, "after": after})
+    db.session.commit()
+    return programme
+
+
+def _kit_kind_used(kind_id: int) -> bool:
+    return bool(db.session.execute(select(Handover.id).where(Handover.kit_kind_id == kind_id).limit(1)).first()
+                or db.session.execute(select(Reservation.id).where(Reservation.kit_kind_id == kind_id).limit(1)).first())
 
 
 def set_programme_partners(programme_id: int, partner_ids, *, actor: Actor) -> Programme:
@@ -122,17 +221,88 @@ def set_programme_partners(programme_id: int, partner_ids, *, actor: Actor) -> P
     return programme
 
 
+def targets_progress(programmes: list[Programme]) -> dict[int, list[dict]]:
+    """Each programme's targets with what is done and reserved: {programme id: [{unit, count, done, reserved}]}.
+
+    Done: beneficiaries served inside the programme's period (``starts_on``..``ends_on`` on the hand-over date),
+    counted once per unit by the keyed hash of their reference, so a replacement for the same beneficiary
+    adds nothing. A device handed over alone counts for its type (and for a "device" target); a kit counts for
+    its kit kind only when it was complete (no missing part). A later return does not take a hand-over back:
+    the beneficiary was equipped. Reserved: active reservations, by the same units.
+    Two grouped queries for all the programmes, whatever their number.
+    """
+    ids = [p.id for p in programmes]
+    if not ids:
+        return {}
+    unit = case((Handover.kit_kind_id.is_not(None), KitKind.code), else_=Device.type)
+    served = (select(Handover.programme_id, unit, Handover.kit_kind_id.is_not(None),
+                     func.count(func.distinct(Handover.beneficiary_ref_hmac)))
+              .join(Device, Device.id == Handover.device_id)
+              .outerjoin(KitKind, KitKind.id == Handover.kit_kind_id)
+              .join(Programme, Programme.id == Handover.programme_id)
+              .where(Handover.programme_id.in_(ids),
+                     or_(Handover.kit_kind_id.is_(None), Handover.kit_complete.is_(True)),
+                     or_(Programme.starts_on.is_(None), Handover.handed_over_on >= Programme.starts_on),
+                     or_(Programme.ends_on.is_(None), Handover.handed_over_on <= Programme.ends_on))
+              .group_by(Handover.programme_id, unit, Handover.kit_kind_id.is_not(None)))
+    done: dict[tuple, int] = {}
+    for pid, u, is_kit, n in db.session.execute(served).all():
+        u = getattr(u, "value", u)
+        done[(pid, u)] = done.get((pid, u), 0) + n
+        if not is_kit:
+            done[(pid, "device")] = done.get((pid, "device"), 0) + n
+    r_unit = case((Reservation.kit_kind_id.is_not(None), KitKind.code), else_=Device.type)
+    reserved_rows = db.session.execute(
+        select(Reservation.programme_id, r_unit, Reservation.kit_kind_id.is_not(None), func.count())
+        .join(Device, Device.id == Reservation.device_id).outerjoin(KitKind, KitKind.id == Reservation.kit_kind_id)
+        .where(Reservation.programme_id.in_(ids), Reservation.active.is_(True))
+        .group_by(Reservation.programme_id, r_unit, Reservation.kit_kind_id.is_not(None))).all()
+    reserved: dict[tuple, int] = {}
+    for pid, u, is_kit, n in reserved_rows:
+        u = getattr(u, "value", u)
+        reserved[(pid, u)] = reserved.get((pid, u), 0) + n
+        if not is_kit:
+            reserved[(pid, "device")] = reserved.get((pid, "device"), 0) + n
+    out = {}
+    for p in programmes:
+        rows = []
+        for t in p.targets:
+            d = done.get((p.id, t.unit), 0)
+            rows.append({"unit": t.unit, "label": unit_label(p, t.unit), "count": t.count, "done": d,
+                         "reserved": reserved.get((p.id, t.unit), 0),
+                         "percent": round(100 * d / t.count, 1) if t.count else None})
+        out[p.id] = rows
+    return out
+
+
 def progress(programme: Programme) -> dict:
-    """Reserved now, handed over so far (kits: hand-overs with at least one accessory), against the target."""
+    """One programme's targets with their progress, and what is reserved for it now."""
+    rows = targets_progress([programme])[programme.id]
     reserved = db.session.scalar(select(func.count()).select_from(Reservation).where(
         Reservation.programme_id == programme.id, Reservation.active.is_(True))) or 0
-    handed = select(func.count(func.distinct(Handover.device_id))).where(Handover.programme_id == programme.id)
-    if programme.target_unit == "kit":
-        handed = handed.where(Handover.id.in_(select(HandoverItem.handover_id)))
-    delivered = db.session.scalar(handed) or 0
-    target = programme.target_count or 0
-    return {"programme_id": programme.id, "target": target, "unit": programme.target_unit, "reserved": reserved,
-            "handed_over": delivered, "percent": round(100 * delivered / target, 1) if target else None}
+    return {"programme_id": programme.id, "targets": rows, "reserved": reserved,
+            "handed_over": sum(r["done"] for r in rows)}
+
+
+def unit_label(programme: Programme, unit: str, locale: str | None = None) -> str:
+    """A target's unit as people say it: the kit kind's name, or the device type's label."""
+    for kind in programme.kit_kinds:
+        if kind.code == unit:
+            return kind.name
+    if unit == "device":
+        return {"fr": "Appareils", "en": "Devices"}[_locale(locale)]
+    try:
+        return DEVICE_TYPE_LABELS[DeviceType(unit)][_locale(locale)]
+    except ValueError:
+        return unit
+
+
+def _locale(locale: str | None) -> str:
+    if locale in ("fr", "en"):
+        return locale
+    if not has_request_context():
+        return "fr"
+    return "en" if str(get_locale() or "fr").startswith("en") else "fr"
 
 
 # ---------------------------------------------------------------- reservations
@@ -155,12 +325,14 @@ def _allowed_partner(programme: Programme, partner_id: int | None, actor: Actor)
     return partner_id
 
 
-def _reserve(device: Device, programme: Programme, partner_id: int, actor: Actor, note: str | None) -> Reservation:
+def _reserve(device: Device, programme: Programme, partner_id: int, actor: Actor, note: str | None,
+             kind: KitKind | None = None, lacking: list[str] | None = None) -> Reservation:
     if device.state != State.READY:
         raise Conflict("Device %(tag)s is %(state)s: only a ready device can be reserved.", tag=device.tag,
                        state=device.state.value, code="not_ready")
     reservation = Reservation(device_id=device.id, programme_id=programme.id, partner_organisation_id=partner_id,
-                              active=True, reserved_by_user_id=actor.user_id, created_at=utcnow())
+                              kit_kind_id=kind.id if kind else None, active=True, reserved_by_user_id=actor.user_id,
+                              created_at=utcnow())
     db.session.add(reservation)
     try:
         db.session.flush()
@@ -169,7 +341,8 @@ def _reserve(device: Device, programme: Programme, partner_id: int, actor: Actor
         raise Conflict("Device %(tag)s is already reserved.", tag=device.tag, code="already_reserved") from None
     devices.transition(device, State.RESERVED, actor=actor, note=note, commit=False, via_distribution=True,
                        params={"programme_id": programme.id, "partner_organisation_id": partner_id},
-                       event_details={"reservation_id": reservation.id})
+                       event_details={"reservation_id": reservation.id,
+                                      **({"kit_kind": kind.code, "missing_parts": lacking or []} if kind else {})})
     return reservation
 
 
@@ -182,16 +355,19 @@ def _ready_device(tag: str) -> Device:
 
 
 def reserve_device(tag: str, *, actor: Actor, programme_id: int, partner_organisation_id: int | None = None,
-                   note: str | None = None) -> Reservation:
-    """Set one ready device aside for a programme and an allowed partner."""
+                   note: str | None = None, kit_kind: str | None = None) -> Reservation:
+    """Set one ready device aside for a programme and an allowed partner (as a kit of a kind, when given)."""
     programme = _named_programme(programme_id, actor)
     partner_id = _allowed_partner(programme, partner_organisation_id, actor)
+    kind = _kit_kind(programme, kit_kind)
     device = _ready_device(tag)
     if devices.claimed_by_other(device, actor):  # a technician reserves its own workshop's stock
         raise devices.unknown_reference("device_tag")
     if device.state != State.READY:
         devices.named_device(device.tag, actor=actor)  # stock is public to reservers; anything else stays in scope
-    reservation = _reserve(device, programme, partner_id, actor, note)
+    # A kit may be reserved in part: what it lacks is recorded, and may be added at the hand-over.
+    lacking = missing_parts(kind, device, kit_of(device)) if kind is not None else None
+    reservation = _reserve(device, programme, partner_id, actor, note, kind, lacking)
     db.session.commit()
     return reservation
 
@@ -199,14 +375,14 @@ def reserve_device(tag: str, *, actor: Actor, programme_id: int, partner_organis
 def reserve_devices(tags, *, actor: Actor, programme_id: int, partner_organisation_id: int | None = None,
                     note: str | None = None) -> list[Reservation]:
     """Reserve the chosen ready devices (the device list's selection) for a programme and partner — all or none."""
-    programme = get_programme(programme_id, actor=actor)
+    programme = _named_programme(programme_id, actor)
     partner_id = _allowed_partner(programme, partner_organisation_id, actor)
     chosen = [_ready_device(tag) for tag in dict.fromkeys(str(t).strip().upper() for t in tags if t)]
     if not chosen:
         raise Invalid("Give the tags of the devices to reserve.", details={"device_tag": ["required"]})
     for device in chosen:
         if device.state != State.READY:
-            devices.get_device(device.tag, actor=actor)  # stock is public to reservers; anything else stays in scope
+            devices.named_device(device.tag, actor=actor)  # stock is public to reservers; anything else stays in scope
     devices.lock_devices(d.id for d in chosen)
     reservations = [_reserve(device, programme, partner_id, actor, note) for device in chosen]
     db.session.commit()
@@ -224,20 +400,60 @@ def available_stock(*, type: str | None = None, grades=None) -> list[dict]:
     return [{"type": t.value, "grade": g.value if g else None, "count": n} for t, g, n in db.session.execute(query)]
 
 
-def reserve_bulk(*, actor: Actor, programme_id: int, count: int, type: str, grades=None,
-                 partner_organisation_id: int | None = None, note: str | None = None) -> list[Reservation]:
-    """Reserve ``count`` ready devices of a type (and grades), oldest stock first — all or none."""
+def complete_kit_clause(kind: KitKind):
+    """SQL: a ready device whose kit is a complete ``kind`` (its type fits, every accessory kind is in its kit)."""
+    parts = [Device.state == State.READY]
+    if kind.device_types:
+        parts.append(Device.type.in_([DeviceType(t) for t in kind.device_types]))
+    for accessory_kind in kind.accessory_kinds:
+        parts.append(exists().where(Accessory.device_id == Device.id, Accessory.status == AccessoryStatus.IN_KIT,
+                                    Accessory.kind == AccessoryKind(accessory_kind)))
+    return and_(*parts)
+
+
+def coordinator_stock(*, actor: Actor) -> dict:
+    """What a partner may reserve: counts only, never a device, a reservation or another organisation.
+
+    Ready devices by type and grade, and complete kits of each kit kind of the programmes the actor's
+    organisation is a partner of (a coordinator), or of every programme (workshop, admins, auditors).
+    Reserved devices are not stock, whoever reserved them.
+    """
+    programmes = list_programmes(actor=actor)
+    if actor.role == "coordinator":
+        programmes = [p for p in programmes if actor.organisation_id in {o.id for o in p.partners}]
+    kits = []
+    for programme in programmes:
+        for kind in programme.kit_kinds:
+            rows = db.session.execute(select(Device.type, Device.grade, func.count()).where(complete_kit_clause(kind))
+                                      .group_by(Device.type, Device.grade).order_by(Device.type, Device.grade)).all()
+            kits += [{"programme_id": programme.id, "programme": programme.name, "kit_kind": kind.code,
+                      "name": kind.name, "type": t.value, "grade": g.value if g else None, "count": n}
+                     for t, g, n in rows]
+    return {"programmes": [{"id": p.id, "name": p.name} for p in programmes],
+            "devices": available_stock() if programmes else [], "kits": kits}
+
+
+def reserve_bulk(*, actor: Actor, programme_id: int, count: int, type: str | None = None, grades=None,
+                 partner_organisation_id: int | None = None, note: str | None = None,
+                 kit_kind: str | None = None) -> list[Reservation]:
+    """Reserve ``count`` ready devices of a type (and grades), or complete kits of a kind, oldest first — all or none."""
     if not count or count < 1:
         raise Invalid("Say how many devices to reserve.", details={"count": ["at least 1"]})
     try:
-        device_type = DeviceType(type)
+        device_type = DeviceType(type) if type else None
         grade_values = [Grade(g) for g in (grades or ())]
     except ValueError as exc:
         raise Invalid("Invalid input: %(fields)s", fields=str(exc)) from None
     programme = _named_programme(programme_id, actor)
     partner_id = _allowed_partner(programme, partner_organisation_id, actor)
-    query = (select(Device).where(Device.state == State.READY, Device.type == device_type)
-             .order_by(Device.state_since, Device.id).limit(count))
+    kind = _kit_kind(programme, kit_kind)
+    if device_type is None and kind is None:
+        raise Invalid("A bulk reservation needs a device type or a kit kind.", details={"type": ["required"]})
+    query = select(Device).where(Device.state == State.READY).order_by(Device.state_since, Device.id).limit(count)
+    if device_type is not None:
+        query = query.where(Device.type == device_type)
+    if kind is not None:
+        query = query.where(complete_kit_clause(kind))
     if grade_values:
         query = query.where(Device.grade.in_(grade_values))
     if actor.role == "technician":  # a technician reserves its own workshop's stock
@@ -245,11 +461,11 @@ def reserve_bulk(*, actor: Actor, programme_id: int, count: int, type: str, grad
     chosen = db.session.execute(query).unique().scalars().all()
     if len(chosen) < count:
         raise Conflict("Only %(available)s ready devices match (%(type)s, grade %(grades)s); %(count)s were asked.",
-                       available=len(chosen), type=device_type.value,
+                       available=len(chosen), type=kind.name if kind else device_type.value,
                        grades="/".join(g.value for g in grade_values) or "A/B/C", count=count,
                        code="not_enough_stock")
     devices.lock_devices(d.id for d in chosen)
-    reservations = [_reserve(device, programme, partner_id, actor, note) for device in chosen]
+    reservations = [_reserve(device, programme, partner_id, actor, note, kind, []) for device in chosen]
     db.session.commit()
     return reservations
 
@@ -288,7 +504,23 @@ def reservations_of(*, actor: Actor, active: bool = True) -> list[Reservation]:
     return db.session.execute(query).unique().scalars().all()
 
 
-# ---------------------------------------------------------------- accessories and kits
+# ---------------------------------------------------------------- accessories, 4G keys and kits
+
+# Device states in which a kit can still be made up or changed (before the hand-over).
+KIT_OPEN_STATES = (State.RECEIVED, State.DIAGNOSED, State.WIPED, State.REFURBISHED, State.READY, State.RESERVED)
+
+
+def iccid_ok(iccid: str) -> bool:
+    """An ICCID (ITU-T E.118): 89, then 17 or 18 digits, the last a Luhn check digit."""
+    if not ICCID_RE.match(iccid):
+        return False
+    total = 0
+    for i, ch in enumerate(reversed(iccid)):
+        d = int(ch)
+        if i % 2 == 1:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
 
 
 def _clean_accessory(kind, tag, imei, iccid) -> tuple:
@@ -303,50 +535,192 @@ def _clean_accessory(kind, tag, imei, iccid) -> tuple:
     if tag and not ACCESSORY_TAG_RE.match(tag):
         errors["tag"] = ["A tag has 2-32 letters, digits or dashes."]
     errors.update(devices.validate_identity(None, imei))
-    if iccid and not ICCID_RE.match(iccid):
-        errors["iccid"] = ["An ICCID has 19 to 22 digits and starts with 89."]
+    if iccid and not iccid_ok(iccid):
+        errors["iccid"] = ["An ICCID has 19 or 20 digits, starts with 89 and ends with its check digit."]
     if errors:
         raise Invalid("Invalid input: %(fields)s", fields=", ".join(errors), details=errors)
     if tag and db.session.execute(select(Accessory.id).where(Accessory.tag == tag)).first():
         raise Conflict("The accessory tag %(tag)s is already used.", tag=tag, code="duplicate_tag")
+    _refuse_duplicate(imei, iccid)
     return kind, tag, imei, iccid
 
 
+def _refuse_duplicate(imei: str | None, iccid: str | None) -> None:
+    """409 naming the key that already has this IMEI or ICCID."""
+    for field, value in (("imei", imei), ("iccid", iccid)):
+        if not value:
+            continue
+        existing = db.session.execute(select(Accessory).where(getattr(Accessory, field) == value)).scalar_one_or_none()
+        if existing is not None:
+            raise Conflict("%(field)s %(value)s is already recorded on accessory #%(id)s (%(name)s, %(status)s).",
+                           field=field.upper(), value=value, id=existing.id, name=existing.tag or existing.kind.value,
+                           status=existing.status.value, code=f"duplicate_{field}",
+                           details={field: [f"already on accessory {existing.id}"], "existing_accessory_id":
+                                    existing.id})
+
+
 def _new_accessory(actor: Actor, device: Device | None, kind, tag=None, serial=None, imei=None, iccid=None,
-                   description=None) -> Accessory:
+                   description=None, operator=None, plan_ends_on=None) -> Accessory:
     kind, tag, imei, iccid = _clean_accessory(kind, tag, imei, iccid)
     accessory = Accessory(kind=kind, tag=tag, serial=(serial or "").strip() or None, imei=imei, iccid=iccid,
                           description=description, device_id=device.id if device else None,
-                          status=AccessoryStatus.IN_STOCK, created_at=utcnow())
+                          operator=(operator or "").strip() or None, plan_ends_on=plan_ends_on,
+                          status=AccessoryStatus.IN_KIT if device else AccessoryStatus.IN_STOCK, created_at=utcnow())
     db.session.add(accessory)
-    db.session.flush()
+    try:
+        with db.session.begin_nested():
+            db.session.flush()
+    except IntegrityError:
+        # Another writer recorded the same IMEI or ICCID since the check: the database decided.
+        _refuse_duplicate(imei, iccid)
+        raise Conflict("This accessory is already recorded.", code="duplicate_accessory") from None
     return accessory
 
 
 def _accessory_summary(a: Accessory) -> dict:
     return {k: v for k, v in {"id": a.id, "kind": a.kind.value, "tag": a.tag, "imei": a.imei, "iccid": a.iccid,
-                              "serial": a.serial}.items() if v is not None}
+                              "serial": a.serial, "operator": a.operator,
+                              "plan_ends_on": a.plan_ends_on.isoformat() if a.plan_ends_on else None}.items()
+            if v is not None}
+
+
+def _accessory_event(type_: str, accessory: Accessory, before: AccessoryStatus | None, *, actor: Actor,
+                     device: Device | None = None, note: str | None = None, details: dict | None = None) -> None:
+    custody.record(type_, actor=actor, device=device, accessory=accessory, note=note, details={
+        **_accessory_summary(accessory), "status_before": before.value if before else None,
+        "status_after": accessory.status.value, **(details or {})})
+
+
+def _move(accessory: Accessory, to: AccessoryStatus) -> AccessoryStatus:
+    before = accessory.status
+    if to not in ACCESSORY_MOVES[before]:
+        raise Conflict("Accessory #%(id)s is %(status)s: it cannot become %(target)s.", id=accessory.id,
+                       status=before.value, target=to.value, code="accessory_transition_refused")
+    accessory.status = to
+    return before
 
 
 def add_accessory(*, actor: Actor, kind: str, device_tag: str | None = None, tag=None, serial=None, imei=None,
-                  iccid=None, description=None) -> Accessory:
-    """Track an accessory; with a device it joins that device's kit."""
-    device = devices.named_device(device_tag, actor=actor, for_update=True) if device_tag else None
-    if device is not None and device.state not in (State.RECEIVED, State.DIAGNOSED, State.WIPED, State.REFURBISHED,
-                                                   State.READY, State.RESERVED):
+                  iccid=None, description=None, operator=None, plan_ends_on=None) -> Accessory:
+    """Track an accessory (4G key, SIM card, charger…): into stock, or straight into a device's kit."""
+    device = _kit_device(device_tag, actor) if device_tag else None
+    accessory = _new_accessory(actor, device, kind, tag, serial, imei, iccid, description, operator, plan_ends_on)
+    _accessory_event("accessory_added", accessory, None, actor=actor, device=device)
+    db.session.commit()
+    return accessory
+
+
+def _kit_device(tag: str, actor: Actor) -> Device:
+    device = devices.named_device(tag, actor=actor, field="device_tag", for_update=True)
+    if device.state not in KIT_OPEN_STATES:
         raise Conflict("A kit is made up before the hand-over; device %(tag)s is %(state)s.", tag=device.tag,
                        state=device.state.value, code="kit_closed")
-    accessory = _new_accessory(actor, device, kind, tag, serial, imei, iccid, description)
-    custody.record("accessory_added", actor=actor, device=device, details=_accessory_summary(accessory))
+    return device
+
+
+def accessory_scope(actor: Actor):
+    """Accessories an actor may see: all for the workshop, admins and auditors; a coordinator those in or from
+    the kits of devices it reserved or holds."""
+    if actor.role in ("admin", "auditor", "technician", None):
+        return None
+    if actor.role == "coordinator":
+        return Accessory.device_id.in_(devices.scoped(select(Device.id), actor))
+    return Accessory.id.is_(None)
+
+
+def get_accessory(accessory_id: int, *, actor: Actor) -> Accessory:
+    query = select(Accessory).where(Accessory.id == accessory_id)
+    clause = accessory_scope(actor)
+    if clause is not None:
+        query = query.where(clause)
+    accessory = db.session.execute(query).scalar_one_or_none()
+    if accessory is None:
+        raise NotFound("No accessory %(id)s.", id=accessory_id)
+    return accessory
+
+
+def list_accessories(*, actor: Actor, status: str | None = None, kind: str | None = None,
+                     limit: int = 500) -> list[Accessory]:
+    query = select(Accessory).order_by(Accessory.id).limit(limit)
+    clause = accessory_scope(actor)
+    if clause is not None:
+        query = query.where(clause)
+    if status:
+        query = query.where(Accessory.status == AccessoryStatus(status))
+    if kind:
+        query = query.where(Accessory.kind == AccessoryKind(kind))
+    return db.session.execute(query).scalars().all()
+
+
+def put_in_kit(accessory_id: int, device_tag: str, *, actor: Actor, note: str | None = None) -> Accessory:
+    """Put a key from stock (or one given back at a return) into a device's kit; one of each kind per kit."""
+    accessory = get_accessory(accessory_id, actor=actor)
+    device = _kit_device(device_tag, actor)
+    if any(a.kind == accessory.kind for a in kit_of(device)):
+        raise Conflict("The kit of %(tag)s already holds a %(kind)s.", tag=device.tag, kind=accessory.kind.value,
+                       code="kit_has_kind")
+    before = _move(accessory, AccessoryStatus.IN_KIT)
+    accessory.device_id = device.id
+    db.session.flush()
+    _accessory_event("accessory_put_in_kit", accessory, before, actor=actor, device=device, note=note)
+    db.session.commit()
+    return accessory
+
+
+def take_out_of_kit(accessory_id: int, *, actor: Actor, note: str | None = None) -> Accessory:
+    """Take an accessory out of a kit back into loose stock."""
+    accessory = get_accessory(accessory_id, actor=actor)
+    device = db.session.get(Device, accessory.device_id) if accessory.device_id else None
+    if device is not None and device.state not in KIT_OPEN_STATES:
+        raise Conflict("A kit is made up before the hand-over; device %(tag)s is %(state)s.", tag=device.tag,
+                       state=device.state.value, code="kit_closed")
+    before = _move(accessory, AccessoryStatus.IN_STOCK)
+    accessory.device_id = None
+    db.session.flush()
+    _accessory_event("accessory_taken_out_of_kit", accessory, before, actor=actor, device=device, note=note)
+    db.session.commit()
+    return accessory
+
+
+def declare_accessory_lost(accessory_id: int, *, actor: Actor, note: str) -> Accessory:
+    """A key or other accessory that cannot be found (a note says what happened)."""
+    note = (note or "").strip()
+    if not note:
+        raise Invalid("Say what happened to it.", details={"note": ["required"]})
+    accessory = get_accessory(accessory_id, actor=actor)
+    before = _move(accessory, AccessoryStatus.LOST)
+    db.session.flush()
+    _accessory_event("accessory_lost", accessory, before, actor=actor, note=note)
     db.session.commit()
     return accessory
 
 
 def kit_of(device: Device) -> list[Accessory]:
-    """Accessories attached to a device that are with it now (in stock or handed over with it)."""
+    """Accessories that are with a device now (in its kit, or handed over with it)."""
     return db.session.execute(select(Accessory).where(
-        Accessory.device_id == device.id, Accessory.status.in_([AccessoryStatus.IN_STOCK, AccessoryStatus.HANDED_OVER])
+        Accessory.device_id == device.id,
+        Accessory.status.in_([AccessoryStatus.IN_KIT, AccessoryStatus.WITH_BENEFICIARY])
     ).order_by(Accessory.id)).scalars().all()
+
+
+def missing_parts(kind: KitKind, device: Device, accessories) -> list[str]:
+    """What a kit of ``kind`` lacks: "device" when the device type does not fit, then each absent accessory kind."""
+    missing = []
+    if kind.device_types and device.type.value not in kind.device_types:
+        missing.append("device")
+    present = {a.kind.value for a in accessories}
+    missing += [k for k in kind.accessory_kinds if k not in present]
+    return missing
+
+
+def _kit_kind(programme: Programme, kit_kind: str | int | None) -> KitKind | None:
+    if kit_kind in (None, ""):
+        return None
+    for kind in programme.kit_kinds:
+        if kind.code == kit_kind or kind.id == kit_kind:
+            return kind
+    raise Invalid("The programme %(programme)s has no kit kind %(kind)s.", programme=programme.name,
+                  kind=str(kit_kind), details={"kit_kind": ["unknown for this programme"]})
 
 
 # ---------------------------------------------------------------- hand-over
@@ -367,11 +741,14 @@ def check_reference(value: str | None, partner: Organisation) -> str:
 def record_handover(tag: str, *, actor: Actor, beneficiary_ref: str, beneficiary_category: str,
                     handed_over_on: dt.date | None = None, loan: bool = False,
                     expected_return_on: dt.date | None = None, accessory_ids=None, new_accessories=(),
+                    kit_kind: str | None = None, confirm_second_device: bool = False,
                     conditions: str | None = None, note: str | None = None) -> Handover:
     """Hand a reserved device (and its kit) to a beneficiary known only by a pseudonymous reference.
 
-    The reference stays in the hand-over row; the custody event carries only its keyed hash.
-    Custody passes to the partner organisation.
+    The reference stays in the hand-over row; the custody event carries only its keyed hash. Custody passes
+    to the partner organisation. As a kit of a kind (given, or the reservation's), the parts it lacks are
+    recorded and the kit counts toward its target only when complete. The programme's second-device policy
+    compares keyed hashes with the partner's open hand-overs in the programme.
     """
     device = devices.named_device(tag, actor=actor, for_update=True)
     reservation = active_reservation(device)
@@ -397,6 +774,10 @@ def record_handover(tag: str, *, actor: Actor, beneficiary_ref: str, beneficiary
     if loan and expected_return_on and expected_return_on <= handed_over_on:
         raise Invalid("The expected return date of a loan must be after the hand-over.",
                       details={"expected_return_on": ["not after the hand-over"]})
+    kind = _kit_kind(programme, kit_kind) if kit_kind else (
+        db.session.get(KitKind, reservation.kit_kind_id) if reservation.kit_kind_id else None)
+    digest = reference_hmac(ref, _hmac_key())
+    holds = second_device_check(programme, partner.id, digest, confirmed=confirm_second_device)
 
     kit = kit_of(device)
     if accessory_ids is not None:
@@ -405,31 +786,92 @@ def record_handover(tag: str, *, actor: Actor, beneficiary_ref: str, beneficiary
         if unknown:
             raise devices.unknown_reference("accessory_ids")  # not in this device's kit
         kit = [a for a in kit if a.id in wanted]
-    for spec in new_accessories or ():
-        kit.append(_new_accessory(actor, device, **spec))
+    added = [_new_accessory(actor, device, **spec) for spec in new_accessories or ()]
+    kit += added
+    lacking = missing_parts(kind, device, kit) if kind else []
 
-    digest = reference_hmac(ref, _hmac_key())
     handover = Handover(
         device_id=device.id, reservation_id=reservation.id, programme_id=programme.id,
         partner_organisation_id=partner.id, beneficiary_ref=ref, beneficiary_ref_hmac=digest,
         beneficiary_category=category, handed_over_on=handed_over_on, loan=bool(loan),
         expected_return_on=expected_return_on if loan else None, handed_over_by_user_id=actor.user_id,
-        handed_over_by_name=actor.name, conditions=conditions, created_at=utcnow())
+        handed_over_by_name=actor.name, conditions=conditions, created_at=utcnow(),
+        kit_kind_id=kind.id if kind else None, missing_parts=lacking, kit_complete=(not lacking) if kind else None)
     db.session.add(handover)
     db.session.flush()
+    moved = []
     for accessory in kit:
-        accessory.status = AccessoryStatus.HANDED_OVER
+        moved.append((accessory, _move(accessory, AccessoryStatus.WITH_BENEFICIARY)))
         db.session.add(HandoverItem(handover_id=handover.id, accessory_id=accessory.id))
     reservation.active, reservation.outcome, reservation.ended_at = False, "handed_over", utcnow()
     db.session.flush()
+    details = {"beneficiary_ref_hmac": digest, "handover_id": handover.id,
+               "handed_over_on": handed_over_on.isoformat(), "kit": [_accessory_summary(a) for a in kit]}
+    if kind:
+        details.update(kit_kind=kind.code, missing_parts=lacking)
+    if holds:
+        details["second_device"] = {"policy": programme.beneficiary_policy, "open_handover_ids": holds}
     devices.transition(
         device, State.HANDED_OVER, actor=actor, note=note, commit=False, via_distribution=True,
         params={"beneficiary_ref": ref, "beneficiary_category": category, "loan": bool(loan),
                 "expected_return_on": expected_return_on if loan else None},
-        event_details={"beneficiary_ref_hmac": digest, "handover_id": handover.id,
-                       "handed_over_on": handed_over_on.isoformat(), "kit": [_accessory_summary(a) for a in kit]})
+        event_details=details)
+    # Each key's own line of events (after the device's, so the chain head stays the last lock taken); the
+    # device's hand-over event above already lists the kit.
+    custody.record_many([{"type": "accessory_added", "accessory_id": a.id, "details": {
+        **_accessory_summary(a), "status_before": None, "status_after": AccessoryStatus.IN_KIT.value,
+        "device_tag": device.tag}} for a in added] + [{"type": "accessory_handed_over", "accessory_id": a.id, "details": {
+        **_accessory_summary(a), "status_before": before.value, "status_after": a.status.value,
+        "handover_id": handover.id, "device_tag": device.tag}} for a, before in moved], actor=actor)
     db.session.commit()
     return handover
+
+
+def second_device_to_confirm(tag: str, beneficiary_ref: str, *, actor: Actor) -> bool:
+    """Whether handing ``tag`` over to this reference needs the partner's confirmation (the programme warns and
+    the beneficiary, by keyed hash, already holds a device from it). Reads only; a bad reference says False
+    and is refused by the hand-over itself."""
+    device = devices.get_device(tag, actor=actor)
+    reservation = active_reservation(device)
+    if reservation is None:
+        return False
+    programme = db.session.get(Programme, reservation.programme_id)
+    if programme.beneficiary_policy != "warn":
+        return False
+    try:
+        ref = validate_reference(beneficiary_ref, None)
+    except ReferenceRefused:
+        return False
+    return bool(_open_holds(programme, reservation.partner_organisation_id, reference_hmac(ref, _hmac_key())))
+
+
+def _open_holds(programme: Programme, partner_id: int, digest: str) -> list[int]:
+    """The partner's hand-overs in the programme to this keyed hash that no return has closed."""
+    return list(db.session.scalars(select(Handover.id).where(
+        Handover.programme_id == programme.id, Handover.partner_organisation_id == partner_id,
+        Handover.beneficiary_ref_hmac == digest, Handover.returned_at.is_(None)).order_by(Handover.id)).all())
+
+
+def second_device_check(programme: Programme, partner_id: int, digest: str, *, confirmed: bool) -> list[int]:
+    """Apply the programme's policy when the beneficiary (by keyed hash) already holds a device from it.
+
+    Returns the open hand-overs found (recorded on the event); warn without confirmation, or refuse, is a 409.
+    Only hashes are compared: the clear references are never read.
+    """
+    if programme.beneficiary_policy == "allow":
+        return []
+    holds = _open_holds(programme, partner_id, digest)
+    if not holds:
+        return []
+    if programme.beneficiary_policy == "refuse":
+        raise Conflict("This beneficiary already holds a device from the programme %(programme)s, which gives "
+                       "one device per beneficiary.", programme=programme.name, code="second_device_refused",
+                       details={"beneficiary_ref": ["already holds a device from this programme"]})
+    if not confirmed:
+        raise Conflict("This beneficiary already holds a device from the programme %(programme)s. Confirm to hand "
+                       "over a second one.", programme=programme.name, code="second_device_confirm",
+                       details={"confirm_second_device": ["required: the beneficiary already holds a device"]})
+    return holds
 
 
 def handover_scope(actor: Actor):
@@ -505,7 +947,10 @@ def devices_by_id(ids) -> dict[int, Device]:
 
 def record_return(handover_id: int, *, actor: Actor, reason: str, condition: str | None = None,
                   missing_accessory_ids=(), note: str | None = None) -> Handover:
-    """The beneficiary gives the device back to the partner; what is missing from the kit is recorded."""
+    """The beneficiary gives the device back to the partner, with its kit whole or in part.
+
+    Accessories given back become `returned` (loose, ready to go into another kit); the missing ones `lost`.
+    """
     handover = get_handover(handover_id, actor=actor)
     if actor.role == "coordinator" and handover.partner_organisation_id != actor.organisation_id:
         raise NotFound("No hand-over %(id)s.", id=handover_id)
@@ -519,19 +964,26 @@ def record_return(handover_id: int, *, actor: Actor, reason: str, condition: str
     unknown = missing - {i.accessory_id for i in handover.items}
     if unknown:
         raise devices.unknown_reference("missing_accessory_ids")  # not handed over with this device
-    missing_summary = []
+    missing_summary, moved = [], []
     for item in handover.items:
         item.returned = item.accessory_id not in missing
+        accessory = item.accessory
+        if accessory.status != AccessoryStatus.WITH_BENEFICIARY:
+            continue  # declared lost meanwhile
         if item.returned:
-            item.accessory.status = AccessoryStatus.IN_STOCK
+            moved.append((accessory, _move(accessory, AccessoryStatus.RETURNED), "accessory_returned"))
+            accessory.device_id = None
         else:
-            item.accessory.status = AccessoryStatus.MISSING
-            missing_summary.append(_accessory_summary(item.accessory))
+            moved.append((accessory, _move(accessory, AccessoryStatus.LOST), "accessory_lost"))
+            missing_summary.append(_accessory_summary(accessory))
     handover.returned_at = utcnow()
     handover.return_reason, handover.return_condition, handover.return_note = reason, condition, note
     db.session.flush()
     devices.transition(device, State.RETURNED, actor=actor, note=note, commit=False, via_distribution=True, event_details={
         "handover_id": handover.id, "reason": reason, "condition": condition, "missing": missing_summary})
+    custody.record_many([{"type": type_, "accessory_id": a.id, "details": {
+        **_accessory_summary(a), "status_before": before.value, "status_after": a.status.value,
+        "handover_id": handover.id, "device_tag": device.tag}} for a, before, type_ in moved], actor=actor)
     db.session.commit()
     return handover
 

@@ -21,13 +21,16 @@ from . import pdf, services
 from ..errors import Conflict
 from ..web.forms import keeps_form
 from ..web.lists import ListSpec, list_page
-from .models import ACCESSORY_LABELS, AccessoryKind, Handover, Recycling, Reservation
-from .schemas import HandoverIn, ProgrammeIn, RecyclingIn, ReservationIn, ReturnIn
+from .models import ACCESSORY_LABELS, ACCESSORY_STATUS_LABELS, AccessoryKind, AccessoryStatus, Handover, Recycling, Reservation
+from .schemas import (AccessoryCreateIn, AccessoryListArgs, HandoverIn, KitIn, ProgrammeIn, RecyclingIn,
+                      ReservationIn, ReturnIn, kit_kinds_from_text, targets_from_text)
 
 bp = Blueprint("assignment", __name__, url_prefix="/distribution")
 NAV = [
     ("assignment.index", "Distribution", ("coordinator", "technician", "admin", "auditor"), 40),
     ("assignment.programmes", "Programmes", ("coordinator", "technician", "admin", "auditor"), 45),
+    ("assignment.stock", "Stock to reserve", ("coordinator", "technician", "admin", "auditor"), 42),
+    ("assignment.accessories", "4G keys and accessories", ("technician", "admin", "auditor"), 43),
     ("assignment.recycling", "Recycling", ("technician", "admin"), 60),
 ]
 STAFF = ("coordinator", "technician", "admin", "auditor")
@@ -37,6 +40,11 @@ LOANS_DUE_WINDOW_DAYS = 14
 @bp.app_template_filter("accessory_label")
 def _accessory_label(kind) -> str:
     return ACCESSORY_LABELS[AccessoryKind(getattr(kind, "value", kind))][current_language()]
+
+
+@bp.app_template_filter("accessory_status_label")
+def _accessory_status_label(status) -> str:
+    return ACCESSORY_STATUS_LABELS[AccessoryStatus(getattr(status, "value", status))][current_language()]
 
 
 def _form(*lists: str) -> dict:
@@ -184,15 +192,60 @@ def reserve():
     elif data["device_tag"]:
         reservations = [services.reserve_device(data["device_tag"], actor=who, programme_id=data["programme_id"],
                                                 partner_organisation_id=data["partner_organisation_id"],
-                                                note=data["note"])]
+                                                note=data["note"], kit_kind=data["kit_kind"])]
     else:
         reservations = services.reserve_bulk(actor=who, programme_id=data["programme_id"], count=data["count"],
-                                             type=data["type"], grades=data["grades"],
+                                             type=data["type"], grades=data["grades"], kit_kind=data["kit_kind"],
                                              partner_organisation_id=data["partner_organisation_id"],
                                              note=data["note"])
     flash(_("%(count)s devices reserved for %(partner)s.", count=len(reservations),
             partner=reservations[0].partner.name), "success")
     return redirect(url_for("assignment.index"))
+
+
+@bp.route("/stock")
+@access("coordinator", "technician", "admin", "auditor")
+def stock():
+    """Counts of ready devices and complete kits the caller's programmes may draw on, with a reservation form."""
+    who = actor()
+    return render_template("assignment/stock.html", who=who, stock=services.coordinator_stock(actor=who),
+                           programmes=[p for p in services.list_programmes(actor=who)
+                                       if who.role != "coordinator" or who.organisation_id in {o.id for o in p.partners}],
+                           partners=_partner_options(who),
+                           type_options=[(t.value, DEVICE_TYPE_LABELS[t][current_language()]) for t in DeviceType])
+
+
+@bp.route("/accessories")
+@access("technician", "admin", "auditor", "coordinator")
+def accessories():
+    """4G keys, SIM cards and other accessories by status: their numbers, operator, plan end and kit."""
+    who = actor()
+    args = AccessoryListArgs().load({k: v for k, v in request.args.items() if v != "" and k != "lang"})
+    items = services.list_accessories(actor=who, **args)
+    return render_template("assignment/accessories.html", who=who, items=items, filter=args,
+                           tags=services.devices_by_id(a.device_id for a in items if a.device_id),
+                           status_options=[(s.value, _accessory_status_label(s)) for s in AccessoryStatus],
+                           kind_options=[(k.value, _accessory_label(k)) for k in AccessoryKind],
+                           can_write=who.role in ("technician", "admin"))
+
+
+@bp.route("/accessories", methods=["POST"])
+@access("technician", "admin")
+def add_accessory():
+    data = AccessoryCreateIn().load(_form())
+    accessory = services.add_accessory(actor=actor(), **data)
+    flash(_("Accessory #%(id)s recorded.", id=accessory.id), "success")
+    return redirect(url_for("assignment.accessories"))
+
+
+@bp.route("/accessories/<int:accessory_id>/kit", methods=["POST"])
+@access("technician", "admin")
+def put_in_kit(accessory_id):
+    data = KitIn().load(_form())
+    accessory = services.put_in_kit(accessory_id, data["device_tag"], actor=actor(), note=data["note"])
+    flash(_("Accessory #%(id)s is now in the kit of %(tag)s.", id=accessory.id, tag=data["device_tag"].upper()),
+          "success")
+    return redirect(url_for("assignment.accessories"))
 
 
 @bp.route("/reservations/<tag>/cancel", methods=["POST"])
@@ -256,8 +309,15 @@ def handover(tag):
         form.pop("expected_return_on", None)
     form["accessory_ids"] = [int(i) for i in form.get("accessory_ids", []) if str(i).isdigit()]
     form["new_accessories"] = new
+    form["confirm_second_device"] = form.get("confirm_second_device") == "1"
     data = HandoverIn().load(dict(form, device_tag=tag))
-    h = services.record_handover(data.pop("device_tag"), actor=actor(), **data)
+    who = actor()
+    if not data["confirm_second_device"] and services.second_device_to_confirm(tag, data["beneficiary_ref"], actor=who):
+        # The programme warns: ask, keeping every field of the form for the confirmed resubmission.
+        return render_template("assignment/handover_confirm.html", tag=tag,
+                               fields=[(k, v) for k in request.form for v in request.form.getlist(k)
+                                       if k not in ("csrf_token", "confirm_second_device")]), 409
+    h = services.record_handover(data.pop("device_tag"), actor=who, **data)
     flash(_("Device handed over. Print the receipt for signature."), "success")
     return redirect(url_for("assignment.handover_detail", handover_id=h.id))
 
@@ -340,6 +400,8 @@ def create_programme():
     form = _form("partner_ids", "beneficiary_categories")
     if isinstance(form.get("beneficiary_categories"), list) and len(form["beneficiary_categories"]) == 1:
         form["beneficiary_categories"] = [c.strip() for c in form["beneficiary_categories"][0].split(",")]
+    form["targets"] = targets_from_text(form.get("targets", ""))
+    form["kit_kinds"] = kit_kinds_from_text(form.get("kit_kinds", ""))
     data = ProgrammeIn().load(form)
     p = services.create_programme(actor=actor(), **data)
     flash(_("Programme %(name)s created.", name=p.name), "success")

@@ -14,6 +14,7 @@ class CustodyEvent(Base):
     __table_args__ = (
         Index("ix_custody_events_device_seq", "device_id", "seq"),
         Index("ix_custody_events_type_time", "type", "server_time"),
+        Index("ix_custody_events_accessory_seq", "accessory_id", "seq"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
@@ -36,6 +37,10 @@ class CustodyEvent(Base):
     # Canonical JSON text (sorted keys): hashed exactly as stored.
     details: Mapped[str] = mapped_column(Text, default="{}")
     request_id: Mapped[str | None] = mapped_column(String(64))
+    # The tracked accessory (4G key, SIM card…) an event is about. Not a hashed column, so events written
+    # before it existed verify unchanged; every accessory event also carries `accessory_id` in its hashed
+    # details, and `custody.services.accessory_events` keeps only events whose hashed details agree.
+    accessory_id: Mapped[int | None] = mapped_column(Integer)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
 

@@ -91,6 +91,7 @@ def record(
     note: str | None = None,
     details: dict | None = None,
     request_id: str | None = None,
+    accessory=None,
     session=None,
 ) -> dict:
     """Append one event to the chain, in the caller's transaction (the caller commits).
@@ -103,6 +104,8 @@ def record(
            "client_time": client_time, "station": station, "note": note, "details": details}
     if request_id is not None:
         row["request_id"] = request_id
+    if accessory is not None:
+        row["accessory_id"] = accessory.id
     return _append([row], actor=actor, session=session or db.session)[0]
 
 
@@ -122,6 +125,10 @@ def _append(rows: list[dict], *, actor: Actor, session) -> list[dict]:
     out = []
     for row in rows:
         device = row.get("device")
+        accessory_id = row.get("accessory_id")
+        if accessory_id is not None:
+            # The hashed details name the accessory too, so the unhashed column can be checked against them.
+            row["details"] = {**(row.get("details") or {}), "accessory_id": accessory_id}
         values = {
             "seq": seq,
             "type": row["type"],
@@ -144,6 +151,7 @@ def _append(rows: list[dict], *, actor: Actor, session) -> list[dict]:
             "prev_hash": prev_hash,
         }
         values["hash"] = prev_hash = event_hash(values)
+        values["accessory_id"] = accessory_id
         out.append(values)
         seq += 1
     conn = session.connection()
@@ -314,6 +322,15 @@ def _verify_rows(connection) -> VerifyResult:
         expected_seq += 1
         checked += 1
     return _check_head(connection, checked, last_hash)
+
+
+def accessory_events(accessory_id: int, session=None) -> list[CustodyEvent]:
+    """An accessory's chain of events (the column is an index; the hashed details must name the same accessory)."""
+    session = session or db.session
+    events = session.execute(
+        select(CustodyEvent).where(CustodyEvent.accessory_id == accessory_id).order_by(CustodyEvent.seq)
+    ).scalars().all()
+    return [e for e in events if json.loads(e.details or "{}").get("accessory_id") == accessory_id]
 
 
 def device_events(device_id: int, session=None):

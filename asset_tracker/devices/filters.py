@@ -38,6 +38,8 @@ def overdue_clause(rules: list[dict], now: dt.datetime | None = None):
     now = now or utcnow()
     parts = []
     for rule in rules:
+        if rule.get("plan_end"):
+            continue  # a warning before a data plan ends, not a step that is late
         if rule.get("loan"):
             parts.append(and_(Device.state == State(rule["state"]), Device.loan.is_(True),
                               Device.expected_return_on < (now - dt.timedelta(days=rule["days"])).date()))

@@ -9,7 +9,6 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from ..db import clock
 
 
 @click.group("reminders", help="Overdue reminders: run a sweep, run the scheduler, show the rules.")
@@ -31,24 +30,31 @@ def _parse_when(value: str) -> dt.datetime:
 
 
 @reminders.command("run")
-@click.option("--now", "now_flag", is_flag=True, help="Sweep now (the default).")
-@click.option("--at", "at", metavar="DATE", help="Sweep as if it were this date (YYYY-MM-DD or ISO datetime).")
-@click.option("--no-mail", is_flag=True, help="Open, close and escalate reminders but send no mail.")
+@click.option("--now", "now_flag", is_flag=True, help="Sweep now: record reminders and send the mails (the default).")
+@click.option("--at", "at", metavar="DATE",
+              help="Simulate a sweep at this date (YYYY-MM-DD or ISO datetime): print every mail it would send, "
+                   "write nothing.")
+@click.option("--no-mail", is_flag=True, help="With --now: open, close and escalate reminders but send no mail.")
 @with_appcontext
 def run(now_flag: bool, at: str | None, no_mail: bool):
-    """Run one sweep by hand."""
-    from .services import run_sweep
+    """Run one sweep by hand, or simulate one at a date."""
+    from .services import run_sweep, simulate
 
     if now_flag and at:
         raise click.UsageError("give --now or --at, not both")
-    when = _parse_when(at) if at else None
-    previous = clock.frozen
-    if when is not None:
-        clock.frozen = when
-    try:
-        counts = run_sweep(when, send=not no_mail)
-    finally:
-        clock.frozen = previous
+    if at:
+        when = _parse_when(at)
+        mails = simulate(when)
+        for m in mails:
+            click.echo(f"To: {', '.join(m['recipients']) or '(no recipient: not sent)'}")
+            click.echo(f"Subject: {m['subject']}")
+            click.echo("")
+            for line in m["text"].splitlines():
+                click.echo(line)
+            click.echo("=" * 72)
+        click.echo(f"simulation at {when.isoformat()}: {len(mails)} mails would be sent; nothing was written")
+        return
+    counts = run_sweep(None, send=not no_mail)
     click.echo(" ".join(f"{k}={v}" for k, v in counts.items()))
 
 
@@ -83,7 +89,8 @@ def rules():
 
     for r in current_rules():
         escalate = f"escalate at {r.escalate_days} d to {r.escalate_to}" if r.escalate_days is not None else "no escalation"
-        counted = "after the expected return date" if r.loan else "in the state"
+        counted = ("after the expected return date" if r.loan else
+                   "before the data plan of a key handed over with the kit ends" if r.plan_end else "in the state")
         click.echo(f"{r.id}: {r.state.value}, {r.days} d {counted}, {r.responsible} reminded, {escalate}")
 
 

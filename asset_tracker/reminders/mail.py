@@ -9,7 +9,11 @@ from email.utils import format_datetime, make_msgid
 from flask import current_app, render_template
 from flask_babel import force_locale, gettext, ngettext
 
+from sqlalchemy import func, select
+
 from .. import lifecycle
+from ..assignment.models import Accessory, AccessoryStatus
+from ..extensions import db
 from .rules import rule_by_id
 
 
@@ -19,6 +23,7 @@ def build(*, kind: str, organisation, reminders, locale: str, now, recipients: l
     base = config["BASE_URL"].rstrip("/")
     limit = config["REMINDERS_DIGEST_MAX_LINES"]
     locale = locale if locale in config["LANGUAGES"] else config["BABEL_DEFAULT_LOCALE"]
+    plan_ends = _plan_ends([r.device.id for r in reminders[:limit] if getattr(rule_by_id(r.rule_id), "plan_end", False)])
     with force_locale(locale):
         lines = []
         for r in reminders[:limit]:
@@ -32,6 +37,7 @@ def build(*, kind: str, organisation, reminders, locale: str, now, recipients: l
                 "model": " ".join(x for x in (device.brand, device.model) if x),
                 "link": f"{base}/devices/{device.tag}",
                 "note": r.acknowledgement_note,
+                "plan_ends_on": plan_ends.get(device.id) if rule and rule.plan_end else None,
             })
         count = len(reminders)
         if kind == "digest":
@@ -57,6 +63,16 @@ def build(*, kind: str, organisation, reminders, locale: str, now, recipients: l
     message.set_content(text)
     message.add_alternative(html, subtype="html")
     return message
+
+
+def _plan_ends(device_ids: list[int]) -> dict:
+    """The earliest data-plan end of the keys handed over with each device (one query for the whole mail)."""
+    if not device_ids:
+        return {}
+    return dict(db.session.execute(
+        select(Accessory.device_id, func.min(Accessory.plan_ends_on))
+        .where(Accessory.device_id.in_(device_ids), Accessory.status == AccessoryStatus.WITH_BENEFICIARY)
+        .group_by(Accessory.device_id)).all())
 
 
 def _domain(config) -> str:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from ..lifecycle import N_, TERMINAL, State
 
 PARTIES = ("donor", "workshop", "partner", "programme_owner")
-KEYS = {"id", "state", "days", "responsible", "escalate_days", "escalate_to", "loan", "label"}
+KEYS = {"id", "state", "days", "responsible", "escalate_days", "escalate_to", "loan", "plan_end", "label"}
 ID_RE = re.compile(r"^[a-z][a-z0-9_]{1,63}$")
 
 # What each default rule is about, shown on pages and in e-mails (translated where shown).
@@ -22,6 +22,7 @@ LABELS = {
     "reserved_not_handed_over": N_("Reserved, not handed over"),
     "loan_overdue": N_("Loan past its expected return date"),
     "returned_not_received": N_("Returned, not received"),
+    "data_plan_ending": N_("4G data plan handed over with a kit ends soon"),
 }
 PARTY_LABELS = {
     "donor": N_("donor"),
@@ -45,6 +46,8 @@ class Rule:
     escalate_to: str
     loan: bool = False
     label: str = ""
+    # Counts back from the end of the data plan of a key handed over with the device: `days` before it ends.
+    plan_end: bool = False
 
     def overdue_since(self, device_state_since: dt.datetime, expected_return_on: dt.date | None) -> dt.datetime:
         """When a device of this rule became overdue."""
@@ -53,8 +56,10 @@ class Rule:
             return start + dt.timedelta(days=self.days)
         return device_state_since + dt.timedelta(days=self.days)
 
-    def days_overdue(self, now: dt.datetime, device_state_since: dt.datetime, expected_return_on) -> int:
-        """Whole days overdue, the first (partial) day counting as one."""
+    def days_overdue(self, now: dt.datetime, device_state_since: dt.datetime, expected_return_on) -> int | None:
+        """Whole days overdue, the first (partial) day counting as one (None for a plan-ending warning)."""
+        if self.plan_end:
+            return None
         if self.loan and expected_return_on is None:
             return 0
         late = now - self.overdue_since(device_state_since, expected_return_on)
@@ -107,8 +112,13 @@ def parse_rules(raw: list[dict]) -> list[Rule]:
             bad(f"loan must be True or False, not {loan!r}")
         if loan and state is not State.HANDED_OVER:
             bad("a loan rule counts from the expected return date and applies only to state 'handed_over'")
+        plan_end = item.get("plan_end", False)
+        if not isinstance(plan_end, bool):
+            bad(f"plan_end must be True or False, not {plan_end!r}")
+        if plan_end and (state is not State.HANDED_OVER or loan or escalate_days is not None):
+            bad("a plan_end rule counts back from a data plan's end: state 'handed_over', no loan, no escalation")
         label = item.get("label") or LABELS.get(name) or name
-        rules.append(Rule(name, state, days, responsible, escalate_days, escalate_to, loan, label))
+        rules.append(Rule(name, state, days, responsible, escalate_days, escalate_to, loan, label, plan_end))
     return rules
 
 

@@ -12,7 +12,7 @@ from sqlalchemy import String, and_, case, exists, func, literal, or_, select, u
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
-from ..assignment.models import Programme
+from ..assignment.models import Accessory, AccessoryStatus, Programme
 from ..auth.models import Role, User
 from ..custody import services as custody
 from ..custody.services import Actor
@@ -181,6 +181,10 @@ def _batches(items: list, size: int = SQLITE_WRITE_BATCH):
 
 def _not_before(rule: Rule, since: dt.datetime, days: int):
     """Devices whose moment ``days`` after the start of the count is at or after ``since``."""
+    if rule.plan_end:  # handed over since, or a plan whose warning day came since
+        return or_(Device.state_since >= since, exists().where(
+            Accessory.device_id == Device.id, Accessory.status == AccessoryStatus.WITH_BENEFICIARY,
+            Accessory.plan_ends_on >= (since + dt.timedelta(days=days - 1)).date()))
     if rule.loan:
         return Device.expected_return_on >= (since - dt.timedelta(days=days + 1)).date()
     return Device.state_since >= since - dt.timedelta(days=days)
@@ -188,6 +192,10 @@ def _not_before(rule: Rule, since: dt.datetime, days: int):
 
 def overdue_condition(rule: Rule, now: dt.datetime, extra_days: int = 0):
     """Devices overdue under ``rule`` (by at least ``extra_days`` more), on the (state, state_since) index."""
+    if rule.plan_end:  # a key or SIM handed over with the device whose data plan ends within `days`
+        return and_(Device.state == rule.state, exists().where(
+            Accessory.device_id == Device.id, Accessory.status == AccessoryStatus.WITH_BENEFICIARY,
+            Accessory.plan_ends_on <= (now + dt.timedelta(days=rule.days - extra_days)).date()))
     if rule.loan:
         return and_(Device.state == rule.state, Device.loan.is_(True),
                     Device.expected_return_on < (now - dt.timedelta(days=rule.days + extra_days)).date())
@@ -399,6 +407,71 @@ def recipients_of(org: Organisation) -> list[str]:
         .order_by(User.id)).all())
 
 
+# ---------------------------------------------------------------- simulation
+
+
+@dataclass
+class _Pending:
+    """A reminder as a sweep at a given moment would mail it (an existing row or one it would create)."""
+
+    rule_id: str
+    device: Device
+    state: State
+    stay_started_at: dt.datetime
+    acknowledgement_note: str | None = None
+
+
+def simulate(now: dt.datetime) -> list[dict]:
+    """The mails a sweep at ``now`` would send, built exactly as it would build them; nothing is written.
+
+    Reads only: which devices would be overdue (or past escalation) at ``now``, which of them were already
+    announced, which organisation already had its digest that day. Each mail: kind, organisation,
+    recipients, subject and text. The caller's transaction is rolled back at the end.
+    """
+    try:
+        rules = current_rules()
+        defaults = _default_organisations()
+        digests: dict[int, list[_Pending]] = {}
+        escalations: dict[int, list[_Pending]] = {}
+        for rule in rules:
+            existing = {(r.device_id, r.stay_started_at): r for r in db.session.execute(
+                select(Reminder).where(Reminder.rule_id == rule.id, Reminder.closed_at.is_(None))).unique().scalars()}
+            responsible = _party(rule.responsible, rule.state, defaults)
+            escalation = (_party(rule.escalate_to, rule.state, defaults) if rule.escalate_days is not None
+                          else literal(None, db.Integer))
+            late = (case((overdue_condition(rule, now, rule.escalate_days - rule.days), True), else_=False)
+                    if rule.escalate_days is not None else literal(False))
+            rows = db.session.execute(select(Device, responsible, escalation, late)
+                                      .where(overdue_condition(rule, now))).unique().all()
+            for device, responsible_id, escalation_id, escalated in rows:
+                row = existing.get((device.id, device.state_since))
+                pending = _Pending(rule.id, device, device.state, device.state_since,
+                                   row.acknowledgement_note if row else None)
+                if responsible_id and (row is None or row.notified_mail_id is None):
+                    digests.setdefault(responsible_id, []).append(pending)
+                if escalation_id and escalated and (row is None or row.escalated_mail_id is None):
+                    escalations.setdefault(escalation_id, []).append(pending)
+        day = local_day(now)
+        sent_today = {(m.organisation_id, m.kind) for m in db.session.execute(
+            select(ReminderMail).where(ReminderMail.day == day)).scalars()}
+        out = []
+        for kind, groups in (("digest", digests), ("escalation", escalations)):
+            for org_id in sorted(groups):
+                if (org_id, kind) in sent_today:
+                    continue
+                org = db.session.get(Organisation, org_id)
+                items = sorted(groups[org_id], key=lambda p: (p.rule_id, p.stay_started_at, p.device.tag))
+                recipients = recipients_of(org)
+                message = mail.build(kind=kind, organisation=org, reminders=items, locale=(org.locale or "fr")[:2],
+                                     now=now, recipients=recipients or ["(no recipient)"], mail_id=0, day=day)
+                out.append({"kind": kind, "organisation": org.name, "recipients": recipients,
+                            "subject": message["Subject"], "text": message.get_body(("plain",)).get_content(),
+                            "devices": len(items)})
+        return out
+    finally:
+        db.session.rollback()
+
+
 # ---------------------------------------------------------------- pages
 
 
@@ -428,6 +501,8 @@ def _filtered(query, f: ReminderFilter, now: dt.datetime):
     if f.min_days and f.min_days > 1:
         parts = []
         for rule in current_rules():
+            if rule.plan_end:
+                continue  # a warning before a plan ends is not counted in days overdue
             if rule.loan:
                 cut = (now - dt.timedelta(days=rule.days + f.min_days)).date()
                 parts.append(and_(Reminder.rule_id == rule.id, Device.expected_return_on <= cut))

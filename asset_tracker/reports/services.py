@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from flask import current_app
 from sqlalchemy import bindparam, case, exists, func, select, text
 
+from ..assignment.models import Programme
+from ..assignment.services import targets_progress
 from ..db import UTCDateTime, utcnow
 from ..extensions import db
 from ..lifecycle import State
@@ -183,6 +185,7 @@ def overdue_counts(session, rules: list[dict], now: dt.datetime) -> list[dict]:
     from ..devices.filters import overdue_clause
     from ..devices.models import Device
 
+    rules = [r for r in rules if not r.get("plan_end")]  # a warning before a data plan ends is not a late step
     if not rules:
         return []
     cols = [func.coalesce(func.sum(case((overdue_clause([r], now), 1), else_=0)), 0).label(r["id"]) for r in rules]
@@ -193,32 +196,21 @@ def overdue_counts(session, rules: list[dict], now: dt.datetime) -> list[dict]:
 
 
 def programme_progress(session) -> list[dict]:
-    """Per programme: devices (or kits) handed over so far against its target, and devices reserved now.
+    """One row per programme target: what is done against its count, and what is reserved for it now.
 
-    Handed over counts each device once: hand-over records (kits: those with an accessory) and devices now
-    with a beneficiary for the programme, so a device handed over, returned and handed over again counts once.
+    The counting rules are the distribution capability's (`assignment.services.targets_progress`): beneficiaries
+    served within the programme's period, a kit only when complete, returns not deducted. ``kit_name`` is set
+    for a kit kind (a device type is labelled in the reader's language by the page).
     """
-    from ..assignment.models import Accessory, Handover, HandoverItem, Programme
-    from ..devices.models import Device
-
     programmes = session.execute(select(Programme).order_by(Programme.name)).unique().scalars().all()
-    kit_ids = [p.id for p in programmes if p.target_unit == "kit"]
-    is_kit = Handover.programme_id.in_(kit_ids)
-    from_handovers = select(Handover.programme_id.label("p"), Handover.device_id.label("d")).where(
-        ~is_kit | exists().where(HandoverItem.handover_id == Handover.id))
-    from_devices = select(Device.programme_id.label("p"), Device.id.label("d")).where(
-        Device.state.in_(REUSED_STATES), Device.programme_id.is_not(None),
-        ~Device.programme_id.in_(kit_ids) | exists().where(Accessory.device_id == Device.id))
-    served = from_handovers.union(from_devices).subquery()
-    handed = dict(session.execute(select(served.c.p, func.count()).group_by(served.c.p)).all())
-    reserved = dict(session.execute(select(Device.programme_id, func.count()).where(Device.state == State.RESERVED)
-                                    .group_by(Device.programme_id)).all())
+    progress = targets_progress(programmes)
     out = []
     for p in programmes:
-        done, target = handed.get(p.id, 0), p.target_count or 0
-        out.append({"programme": p.name, "unit": p.target_unit, "target": target, "handed_over": done,
-                    "reserved": reserved.get(p.id, 0), "ends_on": p.ends_on,
-                    "percent": round(100 * done / target, 1) if target else None})
+        kinds = {k.code: k.name for k in p.kit_kinds}
+        for t in progress[p.id]:
+            out.append({"programme": p.name, "unit": t["unit"], "kit_name": kinds.get(t["unit"]), "target": t["count"],
+                        "handed_over": t["done"], "reserved": t["reserved"], "ends_on": p.ends_on,
+                        "percent": t["percent"]})
     return out
 
 

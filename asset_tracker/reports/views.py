@@ -8,6 +8,7 @@ from flask_babel import lazy_gettext
 from .. import lifecycle
 from ..auth.access import access
 from ..auth.session import actor
+from ..devices.models import DEVICE_TYPE_LABELS, DeviceType
 from ..errors import NotFound
 from ..extensions import db
 from ..i18n import current_language
@@ -22,6 +23,18 @@ NAV = [("reports.dashboard", lazy_gettext("Dashboard"), READERS, 75)]
 
 def _number(value) -> str:
     return f"{value:,}".replace(",", "\u202f") if isinstance(value, int) else str(value)
+
+
+def _unit(row: dict) -> str:
+    """A target's unit in the reader's language: the kit kind's name, a device type's label, or "devices"."""
+    if row["kit_name"]:
+        return row["kit_name"]
+    if row["unit"] == "device":
+        return _("devices")
+    try:
+        return DEVICE_TYPE_LABELS[DeviceType(row["unit"])][current_language()]
+    except ValueError:
+        return row["unit"]
 
 
 def _short(name: str, size: int = 34) -> str:
@@ -39,7 +52,7 @@ def dashboard():
     weeks = [w["week"].strftime("%d/%m") for w in board.weeks]
     step_rows = [(lifecycle.label(r["state"], lang), r["median_days"], r["p90_days"]) for r in board.steps
                  if r["stays"]]
-    programme_rows = [(p["programme"], p["handed_over"], p["target"],
+    programme_rows = [(f"{_short(p['programme'], 30)} — {_unit(p)}", p["handed_over"], p["target"],
                        f"{_number(p['handed_over'])} / {_number(p['target'])}"
                        + (f" ({p['percent']:g} %)" if p["percent"] is not None else "")) for p in board.programmes]
     charts_ = {
@@ -55,10 +68,10 @@ def dashboard():
             _("Time spent in each step"), _("Median and 90th percentile of the days a device stays in each state."),
             step_rows, (_("Median"), _("90th percentile")), unit=_("d")),
         "programmes": charts.progress_bars(
-            _("Programme progress"), _("Devices or kits handed over in each programme against its target."),
-            programme_rows),
+            _("Programme progress"), _("Devices or kits handed over against each target of each programme."),
+            programme_rows, label_width=330, width=760),
     }
-    return render_template("reports/dashboard.html", board=board, charts=charts_, lifecycle=lifecycle,
+    return render_template("reports/dashboard.html", board=board, charts=charts_, lifecycle=lifecycle, unit=_unit,
                            tables=services.TABLES)
 
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import and_, func, select
 
+from ..assignment import services as assignment
 from ..custody.services import Actor
 from ..db import utcnow
 from ..devices.filters import overdue_clause
@@ -82,21 +83,15 @@ def loans_due(actor: Actor, today: dt.date, within_days: int = LOANS_DUE_WITHIN_
 
 
 def programme_progress(actor: Actor) -> list[dict]:
-    """Devices handed over per programme against its target (programme owners and auditors)."""
-    from ..assignment.models import Programme
-
-    handed = dict(db.session.execute(
-        scoped(select(Device.programme_id, func.count()).where(Device.state == State.HANDED_OVER)
-               .group_by(Device.programme_id), actor)).all())
-    reserved = dict(db.session.execute(
-        scoped(select(Device.programme_id, func.count()).where(Device.state == State.RESERVED)
-               .group_by(Device.programme_id), actor)).all())
+    """Each target of each programme the actor may see: done against its count (see `targets_progress`)."""
+    programmes = assignment.list_programmes(actor=actor)
+    progress = assignment.targets_progress(programmes)
     out = []
-    for p in db.session.execute(select(Programme).order_by(Programme.name)).scalars():
-        target = p.target_count or 0
-        done = handed.get(p.id, 0)
-        out.append({"programme": p, "handed_over": done, "reserved": reserved.get(p.id, 0), "target": target,
-                    "percent": min(100, round(100 * done / target)) if target else None})
+    for p in programmes:
+        for t in progress[p.id]:
+            out.append({"programme": p, "unit": t["unit"], "label": t["label"], "handed_over": t["done"],
+                        "reserved": t["reserved"], "target": t["count"],
+                        "percent": min(100, round(t["percent"])) if t["percent"] is not None else None})
     return out
 
 

@@ -195,3 +195,26 @@ def test_every_api_route_with_an_id_answers_404_for_another_organisations_object
     wrong, checked = check_two_organisations(app, world, role, own, other, send, "/api/", lambda rule: 200)
     assert wrong == [], "\n".join(map(str, wrong))
     assert checked >= 10
+
+
+# Routes of kits, 4G keys, stock and reminders: who may call them (the rest answer 403).
+KIT_ROUTES = [
+    ("GET", "/api/v1/stock", {"admin", "auditor", "technician", "coordinator"}),
+    ("GET", "/api/v1/accessories", {"admin", "auditor", "technician", "coordinator"}),
+    ("POST", "/api/v1/accessories/1/kit", {"admin", "technician"}),
+    ("POST", "/api/v1/accessories/1/take-out", {"admin", "technician"}),
+    ("POST", "/api/v1/accessories/1/lost", {"admin", "technician", "coordinator"}),
+    ("PUT", "/api/v1/programmes/1/targets", {"admin"}),
+    ("GET", "/api/v1/reminders", {"admin", "auditor", "technician", "coordinator", "donor"}),
+    ("POST", "/api/v1/reminders/1/acknowledge", {"admin", "technician", "coordinator", "donor"}),
+]
+
+
+@pytest.mark.parametrize("method,path,allowed", KIT_ROUTES)
+@pytest.mark.parametrize("role", ["donor", "technician", "coordinator", "auditor", "admin"])
+def test_kit_stock_and_reminder_routes_follow_the_access_table(client, api_headers, method, path, allowed, role):
+    resp = client.open(path, method=method, headers=api_headers(role), json={})
+    if role in allowed:
+        assert resp.status_code != 403, (role, method, path)
+    else:
+        assert resp.status_code == 403 and resp.json["error"]["code"] == "forbidden", (role, method, path)

@@ -83,13 +83,17 @@ def test_auditors_and_admins_see_the_hand_over_but_not_to_whom(client, handover,
 
 def test_programmes_are_created_by_admins_with_allowed_partners(client, orgs, api_headers):
     resp = client.post("/api/v1/programmes", headers=api_headers("admin"), json={
-        "name": "Kits inclusifs familles", "owner_organisation_id": orgs["owner"].id, "target_count": 2000,
-        "target_unit": "kit", "beneficiary_categories": ["family"], "partner_ids": [orgs["partner"].id]})
+        "name": "Kits inclusifs familles", "owner_organisation_id": orgs["owner"].id,
+        "kit_kinds": [{"code": "family_kit", "name": "Kit famille", "device_types": ["laptop", "desktop"],
+                       "accessory_kinds": ["mobile_key", "charger"]}],
+        "targets": [{"unit": "family_kit", "count": 2000}],
+        "beneficiary_categories": ["family"], "partner_ids": [orgs["partner"].id]})
     assert resp.status_code == 201, resp.get_json()
     body = resp.get_json()
-    assert body["progress"]["target"] == 2000 and [p["id"] for p in body["partners"]] == [orgs["partner"].id]
+    assert [(t["unit"], t["count"], t["done"]) for t in body["targets"]] == [("family_kit", 2000, 0)]
+    assert [p["id"] for p in body["partners"]] == [orgs["partner"].id]
     assert client.post("/api/v1/programmes", headers=api_headers("coordinator"), json={
-        "name": "x", "owner_organisation_id": orgs["owner"].id, "target_count": 1}).status_code == 403
+        "name": "x", "owner_organisation_id": orgs["owner"].id, "targets": []}).status_code == 403
     listing = client.get("/api/v1/programmes", headers=api_headers("coordinator_b")).get_json()
     assert "Kits inclusifs familles" not in [p["name"] for p in listing]
     assert client.get(f"/api/v1/programmes/{body['id']}", headers=api_headers("coordinator_b")).status_code == 404

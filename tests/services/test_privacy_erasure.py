@@ -66,7 +66,7 @@ def test_an_erased_reference_is_in_no_table_export_or_log_and_the_chain_verifies
     resp = client.post("/api/v1/handovers", headers=coord, json={
         "device_tag": tag, "beneficiary_ref": REF, "beneficiary_category": "pupil", "loan": True,
         "expected_return_on": "2099-06-30",
-        "new_accessories": [{"kind": "mobile_key", "imei": "490154203237518", "iccid": "8933150319000123456"},
+        "new_accessories": [{"kind": "mobile_key", "imei": "490154203237518", "iccid": "8933150319000123451"},
                             {"kind": "charger"}]})
     assert resp.status_code == 201, resp.get_json()
     handover_id = resp.get_json()["id"]

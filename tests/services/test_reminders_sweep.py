@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from asset_tracker import create_app
 from asset_tracker.custody.models import CustodyEvent
@@ -364,24 +364,34 @@ def test_the_default_rules_are_valid_and_match_the_specification(app):
     rules = {r.id: r for r in parse_rules(app.config["REMINDER_RULES"])}
     assert (rules["received_not_wiped"].days, rules["received_not_wiped"].escalate_days) == (7, 14)
     assert rules["loan_overdue"].loan and rules["loan_overdue"].days == 0
-    assert {r.state.value: r.days for r in rules.values() if not r.loan} == {
+    assert {r.state.value: r.days for r in rules.values() if not r.loan and not r.plan_end} == {
         "registered": 21, "collected": 3, "received": 7, "diagnosed": 7, "wiped": 21, "ready": 60,
         "reserved": 14, "returned": 7}
+    plan = rules["data_plan_ending"]
+    assert (plan.plan_end, plan.days, plan.responsible, plan.escalate_days) == (True, 30, "partner", None)
 
 
-def test_cli_runs_one_sweep_now_or_as_if_it_were_another_date(orgs, users, smtp, runner, frozen_clock):
+def test_cli_simulates_a_date_without_writing_and_sweeps_for_real_only_now(orgs, users, smtp, runner, frozen_clock):
     at(frozen_clock, T0)
     device = make(orgs, users, State.REGISTERED)
     frozen_clock(None)
 
     on_that_day = runner.invoke(args=["reminders", "run", "--at", (T0 + 10 * DAY).date().isoformat()])
     assert on_that_day.exit_code == 0, on_that_day.output
-    assert "created=0" in on_that_day.output
+    assert "0 mails would be sent; nothing was written" in on_that_day.output
     later = runner.invoke(args=["reminders", "run", "--at", (T0 + 30 * DAY).date().isoformat()])
-    assert "created=1" in later.output and "mails_sent=1" in later.output
+    assert later.exit_code == 0, later.output
+    assert "To: workshop@example.org" in later.output and f"- {device.tag} · " in later.output
+    assert "1 mails would be sent; nothing was written" in later.output
+    # Nothing was stored or sent: the real sweep of that day still finds and tells everything.
+    assert smtp.messages == [] and db.session.scalar(select(func.count()).select_from(Reminder)) == 0
+    assert db.session.scalar(select(func.count()).select_from(ReminderMail)) == 0
+    at(frozen_clock, T0 + 30 * DAY)
+    real = runner.invoke(args=["reminders", "run", "--now"])
+    assert "created=1" in real.output and "mails_sent=1" in real.output
     assert tags_in(smtp.messages[0]) == {device.tag}
     assert db.session.scalars(select(ReminderMail.day)).one() == (T0 + 30 * DAY).date()
-    assert runner.invoke(args=["reminders", "run", "--now"]).exit_code == 0
+    frozen_clock(None)
     bad = runner.invoke(args=["reminders", "run", "--at", "15/01/2027"])
     assert bad.exit_code != 0 and "is not a date" in bad.output
     listed = runner.invoke(args=["reminders", "rules"])

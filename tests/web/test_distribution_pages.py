@@ -32,7 +32,7 @@ def test_coordinator_reserves_in_bulk_and_hands_over_through_the_forms(client, o
     assert 'name="beneficiary_ref"' in form
     resp = client.post(f"/distribution/handover/{devices[0].tag}", data={
         "csrf_token": token, "beneficiary_ref": "MC-0001", "beneficiary_category": "pupil", "loan": "gift",
-        "add_mobile_key": "1", "key_imei": "490154203237518", "key_iccid": "8933150319000123456",
+        "add_mobile_key": "1", "key_imei": "490154203237518", "key_iccid": "8933150319000123451",
         "add_charger": "1"})
     assert resp.status_code == 302, resp.get_data(as_text=True)
     detail = client.get(resp.headers["Location"]).get_data(as_text=True)
