@@ -47,6 +47,7 @@ def build(orgs, users) -> dict:
     db.session.add(workshop_b)
     db.session.commit()
     tech_b = factories.make_user("technician", workshop_b, "tech.w2@example.org")
+    checker_b = factories.make_user("technician", workshop_b, "tech.w2.check@example.org")  # second-person checks
     out = {"users": {"donor": {"A": users["donor"], "B": users["donor_b"]},
                      "technician": {"A": users["technician"], "B": tech_b},
                      "coordinator": {"A": users["coordinator"], "B": users["coordinator_b"]}},
@@ -55,7 +56,8 @@ def build(orgs, users) -> dict:
         tech_user = out["users"]["technician"][side]
         tech = Actor.of(tech_user)
         donor_actor = Actor.of(users[donor])
-        side_users = {**users, "technician": tech_user}
+        side_users = {**users, "technician": tech_user,
+                      "technician_b": users["technician_b"] if side == "A" else checker_b}
 
         batch = intake.create_batch(actor=donor_actor, name=f"Collecte {side}")
         in_batch = intake.add_device(batch.id, actor=donor_actor, type="laptop", serial=f"LOT{side}000001")
@@ -87,7 +89,7 @@ def build(orgs, users) -> dict:
         reminder = Reminder(device_id=held.id, rule_id="loan_overdue", state=State.HANDED_OVER,
                             stay_started_at=now, responsible_organisation_id=orgs[partner].id)
         db.session.add(reminder)
-        programme = Programme(name=f"Programme {side}", owner_organisation_id=orgs["owner"].id, target_count=10)
+        programme = Programme(name=f"Programme {side}", owner_organisation_id=orgs["owner"].id)
         programme.partners = [orgs[partner]]
         db.session.add(programme)
         db.session.commit()

@@ -129,6 +129,7 @@ API_BODIES = {
     "api_devices.update_device": lambda v: {"json": {"notes": "checked"}},
     "api_batches.update_batch": lambda v: {"json": {"notes": "checked"}},
     "api_wiping.update_medium": lambda v: {"json": {"model": "checked"}},
+    "api_reminders.acknowledge": lambda v: {"json": {"note": "called the partner"}},
 }
 
 

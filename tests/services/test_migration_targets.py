@@ -16,7 +16,7 @@ def old_database(tmp_path):
     """A database as it was before programme targets and tracked keys, with a little data in it."""
     app = create_app("testing", SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'old.db'}")
     with app.app_context():
-        upgrade(revision="0016_user_job_title")
+        upgrade(revision="0022_admin")
         with _db.engine.begin() as conn:
             conn.execute(text("INSERT INTO organisations (id, name, kind, locale, created_at) VALUES "
                               "(1, 'Métropole', 'programme_owner', 'fr', '2026-01-01 00:00:00')"))
@@ -45,7 +45,7 @@ def test_existing_programmes_become_one_target_each_and_keys_keep_their_meaning(
         assert [(p, c, json.loads(a)) for p, c, a in kinds] == [(2, "kit", ["mobile_key"])]
         assert policies == ["allow", "allow"]  # existing programmes behave as before
         assert statuses == ["with_beneficiary", "lost", "in_stock"]
-        downgrade(revision="0016_user_job_title")
+        downgrade(revision="0022_admin")
         with _db.engine.connect() as conn:
             rows = conn.execute(text("SELECT target_count, target_unit FROM programmes ORDER BY id")).all()
         assert [tuple(r) for r in rows] == [(1000, "device"), (2000, "kit")]
@@ -62,5 +62,5 @@ def test_the_migration_stops_naming_accessories_that_share_an_imei(old_database,
         out = capfd.readouterr()
         assert "imei 490154203237518 (2 accessories)" in out.err + out.out + caplog.text
         with _db.engine.connect() as conn:
-            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0016_user_job_title"
+            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0022_admin"
         _db.engine.dispose()

@@ -139,9 +139,9 @@ def test_a_programme_with_a_bad_target_keeps_its_name_partners_and_dates(client,
     token = csrf_token(client, "/distribution/programmes")
     resp = client.post("/distribution/programmes", data={
         "csrf_token": token, "name": "Lycéens 2027", "owner_organisation_id": orgs["owner"].id,
-        "target_count": "mille", "starts_on": "2027-09-01", "partner_ids": [orgs["partner"].id]})
+        "targets": "laptop=mille", "starts_on": "2027-09-01", "partner_ids": [orgs["partner"].id]})
     page = resp.get_data(as_text=True)
     assert resp.status_code == 422
-    assert _field_error(page, "target_count")
+    assert _field_error(page, "targets")
     assert 'value="Lycéens 2027"' in page and 'value="2027-09-01"' in page
     assert re.search(rf'<option value="{orgs["partner"].id}"\s+selected', page)
