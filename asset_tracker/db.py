@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import threading
 
 from sqlalchemy import JSON, MetaData, event
@@ -90,13 +91,13 @@ def _sqlite_pragmas(dbapi_connection, connection_record):
 _sqlite_busy_timeout_ms = 15000
 
 
-def reclaim_erased_space(engine, table: str, *, lock_timeout_ms: int = 2000) -> bool:
+def reclaim_erased_space(engine, table: str, *, lock_timeout_ms: int = 5000) -> bool:
     """Make erased values of ``table`` unrecoverable from the database files; True when done.
 
     SQLite zeroes deleted content itself (secure_delete); the old page images still in the write-ahead
     log are written back and the log truncated. PostgreSQL keeps an updated row's old version as a dead
     tuple until VACUUM: VACUUM FULL rewrites the table into new files without them (it locks the table
-    briefly; on a lock timeout it gives up and the nightly run does it).
+    briefly; on a lock timeout it gives up, says so in the log, and the nightly run does it).
     """
     if engine.dialect.name == "sqlite":
         raw = engine.raw_connection()
@@ -110,7 +111,8 @@ def reclaim_erased_space(engine, table: str, *, lock_timeout_ms: int = 2000) -> 
             conn.exec_driver_sql(f"SET lock_timeout = {int(lock_timeout_ms)}")
             try:
                 conn.exec_driver_sql(f'VACUUM FULL "{table}"')
-            except OperationalError:
+            except OperationalError as exc:
+                logging.getLogger(__name__).warning("VACUUM FULL %s gave up: %s", table, exc.orig)
                 return False
         return True
     return False

@@ -317,7 +317,8 @@ def _allowed_partner(programme: Programme, partner_id: int | None, actor: Actor)
     if partner_id is None:
         raise Invalid("Say which partner organisation the devices are reserved for.",
                       details={"partner_organisation_id": ["required"]})
-    if db.session.get(Organisation, partner_id) is None:
+    partner = db.session.get(Organisation, partner_id)
+    if partner is None or partner.kind != OrgKind.PARTNER:
         raise devices.unknown_reference("partner_organisation_id")
     if partner_id not in {p.id for p in programme.partners}:
         raise Conflict("This partner is not allowed to distribute for the programme %(programme)s.",

@@ -32,7 +32,11 @@ def list_devices(page, per_page, **args):
 @blp.arguments(DeviceCreateIn)
 @blp.response(201, DeviceSchema)
 def create_device(data):
-    """Register a device at its donor; the tag is allocated (or a pre-printed tag bound)."""
+    """Register a device at its donor; the tag is allocated (or a pre-printed tag bound).
+
+    A `batch_id` (or `donor_organisation_id`) that is unknown or outside your scope answers 404, the
+    same for both, naming the field; the batch must be open and of the device's donor.
+    """
     who = actor()
     donor_id = data.pop("donor_organisation_id")
     if who.role == "donor":

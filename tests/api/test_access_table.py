@@ -219,3 +219,24 @@ def test_kit_stock_and_reminder_routes_follow_the_access_table(client, api_heade
         assert resp.status_code != 403, (role, method, path)
     else:
         assert resp.status_code == 403 and resp.json["error"]["code"] == "forbidden", (role, method, path)
+
+@pytest.mark.parametrize("own, other", [("A", "B"), ("B", "A")])
+@pytest.mark.parametrize("role", ["donor", "technician", "coordinator"])
+def test_lists_and_exports_show_only_ones_own_organisations_objects(client, orgs, users, role, own, other):
+    world = scope_world.build(orgs, users)
+    headers = {"Authorization": f"Bearer {factories.token_for(world['users'][role][own])}"}
+    lists = ["/api/v1/devices?per_page=100", "/api/v1/audit/devices.csv", "/api/v1/audit/events.jsonl",
+             "/api/v1/audit/wipes.csv"]
+    if role != "coordinator":
+        lists.append("/api/v1/batches")
+    mine, theirs = world[own]["tag"], world[other]
+    for path in lists:
+        resp = client.get(path, headers=headers)
+        assert resp.status_code == 200, path
+        body = resp.get_data(as_text=True)
+        assert not [t for t in theirs["devices"] if t in body], path
+        if path.startswith("/api/v1/devices") or path.startswith("/api/v1/audit/devices"):
+            assert mine in body, path
+    if role != "coordinator":
+        ids = {b["id"] for b in client.get("/api/v1/batches", headers=headers).get_json()}
+        assert world[own]["batch_id"] in ids and theirs["batch_id"] not in ids

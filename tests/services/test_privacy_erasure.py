@@ -175,10 +175,11 @@ def test_an_erased_reference_leaves_no_dead_tuple_in_postgresql(db, client, orgs
             return any(conn.exec_driver_sql("SELECT position(%(ref)s::bytea IN get_raw_page('handovers', %(n)s)) > 0",
                                             {"ref": FILE_REF, "n": n}).scalar() for n in range(pages))
 
-    handover = _handed_over_with(orgs, users, FILE_REF)
-    assert in_heap_pages()  # the search finds it while it is stored
+    handover_id = _handed_over_with(orgs, users, FILE_REF).id
+    headers = api_headers("coordinator_b")
+    assert in_heap_pages()  # the search finds it while it is stored; the test holds no lock on the table after it
 
-    resp = client.post(f"/api/v1/handovers/{handover.id}/erase-reference", headers=api_headers("coordinator_b"))
+    resp = client.post(f"/api/v1/handovers/{handover_id}/erase-reference", headers=headers)
     assert resp.status_code == 200
 
     assert not in_heap_pages()
