@@ -22,9 +22,9 @@ from .schemas import HandoverIn, ProgrammeIn, RecyclingIn, ReservationIn, Return
 
 bp = Blueprint("assignment", __name__, url_prefix="/distribution")
 NAV = [
-    ("assignment.index", "Distribution", ("coordinator", "technician", "admin", "auditor"), 40),
-    ("assignment.programmes", "Programmes", ("coordinator", "technician", "admin", "auditor"), 45),
-    ("assignment.recycling", "Recycling", ("technician", "admin"), 60),
+    ("assignment.index", "Distribution", ("coordinator", "technician", "admin", "auditor"), 40, "distribution"),
+    ("assignment.programmes", "Programmes", ("coordinator", "technician", "admin", "auditor"), 45, "distribution"),
+    ("assignment.recycling", "Recycling", ("technician", "admin"), 60, "workshop"),
 ]
 STAFF = ("coordinator", "technician", "admin", "auditor")
 LOANS_DUE_WINDOW_DAYS = 14

@@ -19,7 +19,7 @@ from . import services
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 READERS = ("auditor", "admin")
-NAV = [("audit.index", lazy_gettext("Audit"), READERS, 70)]
+NAV = [("audit.index", lazy_gettext("Audit"), READERS, 70, "reports")]
 
 WATCH_LABELS = {
     "in_transit": lazy_gettext("In transit too long"),

@@ -17,7 +17,7 @@ from . import charts, services
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
 READERS = ("auditor", "admin")
-NAV = [("reports.dashboard", lazy_gettext("Dashboard"), READERS, 75)]
+NAV = [("reports.dashboard", lazy_gettext("Dashboard"), READERS, 75, "reports")]
 
 
 def _number(value) -> str:

@@ -24,9 +24,9 @@ READERS = ("technician", "admin", "auditor")
 DEVICE_READERS = ("donor", "technician", "admin", "auditor")
 
 NAV = [
-    ("wiping.waiting", N_("Waiting for wipe"), READERS, 25),
-    ("wiping.import_logs", N_("Import wipe logs"), WORKSHOP, 26),
-    ("wiping.checks", N_("Wipe checks"), READERS, 27),
+    ("wiping.waiting", N_("Waiting for wipe"), READERS, 25, "wiping"),
+    ("wiping.import_logs", N_("Import wipe logs"), WORKSHOP, 26, "wiping"),
+    ("wiping.checks", N_("Wipe checks"), READERS, 27, "wiping"),
 ]
 
 
