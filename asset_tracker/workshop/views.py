@@ -90,4 +90,5 @@ def _js_texts() -> dict:
         "applied": _("Done"),
         "looked_up": _("Looked up"),
         "unchanged": _("No change"),
+        "actions": {name: _(a.label) for name, a in services.ACTIONS.items()},
     }
