@@ -72,7 +72,7 @@ def _details(event) -> list[tuple[str, str]]:
             value = _("hidden (beneficiary reference)")
         elif isinstance(value, (dict, list)):
             value = json.dumps(value, ensure_ascii=False, sort_keys=True)
-        out.append((key, "—" if value is None else str(value)))
+        out.append((key, "—" if value is None else value))
     return out
 
 

@@ -50,7 +50,7 @@ def hbars(title: str, desc: str, items: list[tuple[str, float, str]], *, fmt=lam
 
 
 def paired_hbars(title: str, desc: str, rows: list[tuple[str, float | None, float | None]], names: tuple[str, str],
-                 *, unit: str, label_width: int = 190, width: int = 640) -> Markup:
+                 *, unit: str, label_width: int = 190, width: int = 640, fmt=lambda v: f"{v:g}") -> Markup:
     """Two bars per row (e.g. median, solid; 90th percentile, hatched), each with its value written next to it."""
     bar_h, gap, top = 14, 12, 30
     height = top + len(rows) * (2 * bar_h + gap) + 6
@@ -71,7 +71,7 @@ def paired_hbars(title: str, desc: str, rows: list[tuple[str, float | None, floa
         for j, (value, fill) in enumerate(((a, PRIMARY), (b, f"url(#{uid}-hatch)"))):
             yy = y + j * bar_h
             w = 0 if not value else max(2, round(span * value / top_value))
-            text = "—" if value is None else f"{value:g} {unit}"
+            text = "—" if value is None else f"{fmt(value)}\u00a0{unit}"
             parts.append(f'<rect x="{label_width}" y="{yy}" width="{w}" height="{bar_h - 2}" fill="{fill}" '
                          f'stroke="{PRIMARY}" stroke-width="0.75"/>')
             parts.append(f'<text x="{label_width + w + 6}" y="{yy + bar_h - 4}" font-size="11" fill="{INK}">'
