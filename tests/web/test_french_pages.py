@@ -102,3 +102,32 @@ def test_french_pages_of_every_demo_role_show_no_raw_identifier(demo, client, em
         queue += [link for link in links(html) if re.sub(r"RB-\d+-\w|\d+", "N", urlparse(link).path) not in seen]
     assert len(seen) > 5
     assert problems == {}, "\n".join(f"{p}: {r}" for p, r in problems.items())
+
+
+FRENCH_WORDS = re.compile(r"\b(?:les|des|une|pour|avec|sont|appareils?|lots?|État|étapes?|Atelier|Effacement|"
+                          r"Réceptionner|Réception|Rechercher|Chercher|Accueil|Déconnexion)\b")
+
+
+@pytest.mark.parametrize("email", ["admin@demo.reboot.example", "donateur@demo.reboot.example",
+                                   "coordinatrice@demo.reboot.example"])
+def test_english_pages_of_demo_roles_show_no_french_words(demo, client, email):
+    token = csrf_token(client, "/login?lang=en")  # the tests share one app context: the first page sets the language
+    assert client.post("/login", data={"email": email, "password": DEMO_PASSWORD, "csrf_token": token}).status_code == 302
+    seen, queue, problems = set(), ["/home"], {}
+    while queue and len(seen) < MAX_PAGES:
+        path = queue.pop(0).split("#")[0]
+        kind = re.sub(r"RB-\d+-\w|\d+", "N", urlparse(path).path)
+        if kind in seen:
+            continue
+        seen.add(kind)
+        resp = client.get(path + ("&" if "?" in path else "?") + "lang=en")
+        if "text/html" not in resp.content_type or resp.status_code != 200:
+            continue
+        html = resp.get_data(as_text=True)
+        assert '<html lang="en">' in html, path
+        french = sorted(set(FRENCH_WORDS.findall(visible_text(html))))
+        if french:
+            problems[path] = french
+        queue += links(html)
+    assert len(seen) > 5
+    assert problems == {}, "\n".join(f"{p}: {r}" for p, r in problems.items())
