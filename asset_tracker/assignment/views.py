@@ -30,6 +30,12 @@ STAFF = ("coordinator", "technician", "admin", "auditor")
 LOANS_DUE_WINDOW_DAYS = 14
 
 
+@bp.app_template_global("device_handovers")
+def _device_handovers(device_id: int) -> list:
+    """The hand-over records of a device the caller may open (device page links)."""
+    return services.handovers_of_device(device_id, actor=actor())
+
+
 @bp.app_template_filter("accessory_label")
 def _accessory_label(kind) -> str:
     return ACCESSORY_LABELS[AccessoryKind(getattr(kind, "value", kind))][current_language()]

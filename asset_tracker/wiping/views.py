@@ -50,6 +50,12 @@ def _back(tag: str):
     return redirect(url_for("wiping.device", tag=tag))
 
 
+@bp.app_template_global("batch_wipe_summary")
+def _batch_wipe_summary(batch_id: int) -> dict:
+    """For the batch page: "N of M devices wiped with evidence" in the caller's scope."""
+    return services.batch_wipe_summary(batch_id, actor=actor())
+
+
 @bp.route("/waiting")
 @access(*READERS)
 def waiting():
