@@ -43,6 +43,7 @@ VALUES = {
              "other": N_("Other")},
     "source": {"manual": N_("typed in"), "nwipe": N_("nwipe report"), "csv": N_("CSV import"),
                "destruction": N_("destruction")},
+    "mail_status": {"sending": N_("being sent"), "sent": N_("sent"), "failed": N_("failed")},
     None: {True: N_("yes"), False: N_("no")},
 }
 
