@@ -346,15 +346,16 @@
     var button = document.getElementById("camera-button");
     var video = document.getElementById("camera-view");
     if (!("BarcodeDetector" in window) || !navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) return;
-    button.hidden = false;
+    var wanted = [];
+    // Some browsers define BarcodeDetector without reading any format: the button shows only where it can work.
+    window.BarcodeDetector.getSupportedFormats().then(function (formats) {
+      wanted = ["code_128", "qr_code", "ean_13", "code_39"].filter(function (f) { return formats.indexOf(f) >= 0; });
+      if (wanted.length) button.hidden = false;
+    }, function () { /* no detector: no button */ });
     button.addEventListener("click", function () {
       if (camera.stream) { stopCamera(video, button); return; }
-      var detector;
-      window.BarcodeDetector.getSupportedFormats().then(function (formats) {
-        var wanted = ["code_128", "qr_code", "ean_13", "code_39"].filter(function (f) { return formats.indexOf(f) >= 0; });
-        detector = new window.BarcodeDetector({ formats: wanted });
-        return navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" } });
-      }).then(function (stream) {
+      var detector = new window.BarcodeDetector({ formats: wanted });
+      navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" } }).then(function (stream) {
         camera.stream = stream;
         video.srcObject = stream;
         video.hidden = false;
