@@ -85,8 +85,8 @@ def register_blueprints(app: Flask) -> None:
     init_nav(app)
     for module in modules("views"):
         app.register_blueprint(module.bp)
-        for endpoint, label, roles, order in getattr(module, "NAV", ()):
-            add_nav(app, endpoint, label, roles, order)
+        for entry in getattr(module, "NAV", ()):
+            add_nav(app, *entry)
 
 
 def register_cli(app: Flask) -> None:

@@ -25,6 +25,9 @@ from .wiping import services as wiping
 from .wiping.models import VerificationStatus, WipeVerification
 
 DEMO_PASSWORD = "demo-reboot-2026"
+# Share of devices left overdue, wiped without an evidence file or with a loan past due: enough to show what
+# the reminders and the audit watch lists are for, not a programme in trouble.
+LATE_SHARE = 0.04
 
 ORGANISATIONS = [
     ("Métropole de Lyon", OrgKind.PROGRAMME_OWNER, "numerique@demo.grandlyon.example"),
@@ -186,9 +189,12 @@ def load_demo(count: int = 300, seed: int = 2026) -> bool:
         plans.append((t, i, final, type_, brand, model, donor, batch))
 
     steps = []  # (time, order, callable)
+    limits = {r["state"]: r["days"] for r in current_app.config["REMINDER_RULES"] if not r.get("loan")}
     for t, i, final, type_, brand, model, donor, batch in plans:
-        steps.extend(_plan_device(rng, t, i, final, type_, brand, model, donor, batch, orgs, programmes,
-                                  users, tech, coord))
+        late = rng.random() < LATE_SHARE
+        planned = _plan_device(rng, t, i, final, type_, brand, model, donor, batch, orgs, programmes,
+                               users, tech, coord, late=late, now=now)
+        steps.extend(_recent_enough(rng, planned, limits.get(final.value), now) if not late else planned)
     steps.sort(key=lambda s: (s[0], s[1]))
     context = {}
     for when, order, action in steps:
@@ -237,8 +243,25 @@ def _demo_kit_stock(rng, tech) -> None:
         assignment.add_accessory(actor=tech, **_demo_key(rng))
 
 
-def _plan_device(rng, t, i, final, type_, brand, model, donor, batch, orgs, programmes, users, tech, coord):
-    """The timed steps that take one device from registration to its demo state."""
+def _recent_enough(rng, planned: list, limit_days: int | None, now: dt.datetime) -> list:
+    """Move a device's timeline later so that it sits in its last state for less than the reminder delay.
+
+    A healthy programme has a few overdue devices, not most of them: only the ones drawn as late keep a
+    timeline that leaves them waiting too long.
+    """
+    if limit_days is None or not planned:
+        return planned
+    last = max(when for when, _, _ in planned)
+    wanted_end = now - dt.timedelta(days=rng.uniform(0.05, 0.6) * limit_days)
+    shift = wanted_end - last
+    if shift <= dt.timedelta(0):
+        return planned
+    return [(when + shift, order, fn) for when, order, fn in planned]
+
+
+def _plan_device(rng, t, i, final, type_, brand, model, donor, batch, orgs, programmes, users, tech, coord, *,
+                 late=False, now=None):
+    """The timed steps that take one device from registration to its demo state (``late``: left overdue)."""
     donor_users = [u for u in users.values() if u.organisation_id == donor.id]
     donor_user = Actor.of(donor_users[0]) if donor_users else Actor(None, "demo", donor.id,
                                                                     donor.name, "donor")
@@ -285,9 +308,12 @@ def _plan_device(rng, t, i, final, type_, brand, model, donor, batch, orgs, prog
 
     def hand_over(partner, ref, category, loan, return_on, kit, kit_kind=None):
         def run(ctx):
+            due = return_on
+            if due is not None and not late and due <= now.date():
+                due = now.date() + dt.timedelta(days=rng.randint(10, 120))  # a loan still out is due back soon
             ctx[key + "/handover"] = assignment.record_handover(
                 ctx[key].tag, actor=_partner_actor(users, partner), beneficiary_ref=ref,
-                beneficiary_category=category, loan=loan, expected_return_on=return_on, new_accessories=kit,
+                beneficiary_category=category, loan=loan, expected_return_on=due, new_accessories=kit,
                 kit_kind=kit_kind, confirm_second_device=True)
         return run
 
@@ -315,11 +341,14 @@ def _plan_device(rng, t, i, final, type_, brand, model, donor, batch, orgs, prog
         device = ctx[key]
         for medium in db.session.execute(select(StorageMedium).where(StorageMedium.device_id == device.id)).scalars():
             end = utcnow()
-            wiping.record_wipe(device, medium.id, actor=tech, result="passed",
-                               method="Fill With Zeros" if medium.kind.value == "hdd" else "Secure Erase",
+            method = "Fill With Zeros" if medium.kind.value == "hdd" else "Secure Erase"
+            evidence = None if late else wiping.store_evidence(
+                _wipe_report(device, medium, method, end), f"wipe-{device.tag}-{medium.id}.txt", actor=tech,
+                content_type="text/plain")
+            wiping.record_wipe(device, medium.id, actor=tech, result="passed", method=method,
                                nist_category="clear" if medium.kind.value == "hdd" else "purge",
                                tool="nwipe", tool_version="0.35", passes=1, verification="last pass",
-                               started_at=end - dt.timedelta(hours=1), ended_at=end)
+                               started_at=end - dt.timedelta(hours=1), ended_at=end, evidence=evidence)
         if device.type.value not in ("laptop", "desktop", "tablet", "phone"):
             wiping.state_no_media(device, actor=tech)
 
@@ -360,6 +389,20 @@ def _plan_device(rng, t, i, final, type_, brand, model, donor, batch, orgs, prog
         elif target == State.LOST:
             add(later(24, 24 * 5), move(State.LOST, reason="Non retrouvé lors de la tournée de collecte"))
     return out
+
+
+def _wipe_report(device, medium, method: str, ended: dt.datetime) -> bytes:
+    """The plain-text report the workshop keeps for one wiped medium (the demo's evidence file)."""
+    lines = [
+        "Reboot Tracker demo workshop: wipe report",
+        f"Device: {device.tag} ({device.brand or ''} {device.model or ''}, serial {device.serial or '-'})",
+        f"Medium: {medium.kind.value} {medium.model or ''}, serial {medium.serial or '-'}, "
+        f"{medium.capacity_bytes or 0} bytes",
+        f"Tool: nwipe 0.35, method {method}, 1 pass, verification of the last pass",
+        f"Ended: {ended.isoformat()}",
+        "Result: passed, 0 errors",
+    ]
+    return ("\n".join(lines) + "\n").encode()
 
 
 def _partner_actor(users, partner):

@@ -5,7 +5,7 @@ import glob
 import os
 
 from flask import Flask, request, session
-from flask_babel import get_locale
+from flask_babel import format_decimal, get_locale, gettext
 from flask_login import current_user
 
 from .extensions import babel
@@ -61,18 +61,47 @@ def current_language() -> str:
     return str(get_locale() or "fr")[:2]
 
 
+def decimal(value, digits: int = 1) -> str:
+    """A number in the page's language: "9,3" in French, "9.3" in English; "—" for nothing."""
+    if value is None:
+        return "—"
+    return format_decimal(value, format="#,##0." + "#" * digits)
+
+
+def percent(value, digits: int = 1) -> str:
+    """A percentage already multiplied by 100: "3,8 %" in French (narrow no-break space), "3.8%" in English."""
+    if value is None:
+        return "—"
+    return decimal(value, digits) + ("\u202f%" if current_language() == "fr" else "%")
+
+
 def init_i18n(app: Flask) -> None:
     dirs = translation_directories()
     compile_catalogs(dirs)
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = ";".join(dirs)
     babel.init_app(app, locale_selector=select_locale)
 
-    from . import lifecycle
+    from . import lifecycle, value_labels
     from .devices.models import DEVICE_TYPE_LABELS, DeviceType
 
     @app.template_filter("state_label")
     def _state_label(state):
         return lifecycle.label(state, current_language())
+
+    app.add_template_filter(decimal, "decimal")
+    app.add_template_filter(percent, "percent")
+
+    @app.template_filter("key_label")
+    def _key_label(key):
+        return gettext(value_labels.key_msgid(str(key)))
+
+    @app.template_filter("value_label")
+    def _value_label(value, key=None):
+        """A stored value in words; a tool's own label keeps its raw form: "Overwrite with zeros (Fill With Zeros)"."""
+        msgid, raw = value_labels.value_msgid(value, key)
+        if msgid is None:
+            return raw
+        return f"{gettext(msgid)} ({raw})" if raw else gettext(msgid)
 
     @app.template_filter("type_label")
     def _type_label(value):

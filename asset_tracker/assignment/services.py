@@ -884,6 +884,15 @@ def handover_scope(actor: Actor):
     return Handover.id.is_(None)
 
 
+def handovers_of_device(device_id: int, *, actor: Actor) -> list[Handover]:
+    """A device's hand-overs the actor may see, latest first (for links from the device page)."""
+    query = select(Handover).where(Handover.device_id == device_id).order_by(Handover.id.desc())
+    clause = handover_scope(actor)
+    if clause is not None:
+        query = query.where(clause)
+    return list(db.session.execute(query).unique().scalars())
+
+
 def get_handover(handover_id: int, *, actor: Actor) -> Handover:
     query = select(Handover).where(Handover.id == handover_id)
     clause = handover_scope(actor)

@@ -27,14 +27,20 @@ from .schemas import (AccessoryCreateIn, AccessoryListArgs, HandoverIn, KitIn, P
 
 bp = Blueprint("assignment", __name__, url_prefix="/distribution")
 NAV = [
-    ("assignment.index", "Distribution", ("coordinator", "technician", "admin", "auditor"), 40),
-    ("assignment.programmes", "Programmes", ("coordinator", "technician", "admin", "auditor"), 45),
-    ("assignment.stock", "Stock to reserve", ("coordinator", "technician", "admin", "auditor"), 42),
-    ("assignment.accessories", "4G keys and accessories", ("technician", "admin", "auditor"), 43),
-    ("assignment.recycling", "Recycling", ("technician", "admin"), 60),
+    ("assignment.index", "Distribution", ("coordinator", "technician", "admin", "auditor"), 40, "distribution"),
+    ("assignment.programmes", "Programmes", ("coordinator", "technician", "admin", "auditor"), 45, "distribution"),
+    ("assignment.stock", "Stock to reserve", ("coordinator", "technician", "admin", "auditor"), 42, "distribution"),
+    ("assignment.accessories", "4G keys and accessories", ("technician", "admin", "auditor"), 43, "distribution"),
+    ("assignment.recycling", "Recycling", ("technician", "admin"), 60, "workshop"),
 ]
 STAFF = ("coordinator", "technician", "admin", "auditor")
 LOANS_DUE_WINDOW_DAYS = 14
+
+
+@bp.app_template_global("device_handovers")
+def _device_handovers(device_id: int) -> list:
+    """The hand-over records of a device the caller may open (device page links)."""
+    return services.handovers_of_device(device_id, actor=actor())
 
 
 @bp.app_template_filter("accessory_label")

@@ -20,7 +20,7 @@ from . import services
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 READERS = ("auditor", "admin")
-NAV = [("audit.index", lazy_gettext("Audit"), READERS, 70)]
+NAV = [("audit.index", lazy_gettext("Audit"), READERS, 70, "reports")]
 
 WATCH_LABELS = {
     "in_transit": lazy_gettext("In transit too long"),
@@ -73,7 +73,7 @@ def _details(event) -> list[tuple[str, str]]:
             value = _("hidden (beneficiary reference)")
         elif isinstance(value, (dict, list)):
             value = json.dumps(value, ensure_ascii=False, sort_keys=True)
-        out.append((key, "—" if value is None else str(value)))
+        out.append((key, "—" if value is None else value))
     return out
 
 

@@ -15,12 +15,12 @@ from ..custody import services as custody
 from ..custody.services import Actor
 from ..db import utcnow
 from ..devices import services as devices
+from ..devices.lookup import resolve_code
 from ..devices.models import Device, DeviceType, StorageMedium
 from ..errors import Conflict, Invalid, NotFound
 from ..extensions import db
 from ..lifecycle import IN_WORKSHOP, N_, State
 from ..organisations.models import OrgKind, Organisation
-from ..tags import TagError, looks_like_tag, parse_tag
 from . import importing
 from .importing import ParsedRow, RowError
 from .models import Batch, BatchExplanation, BatchReceipt, BatchStatus, ExplanationKind, ImportFile
@@ -587,26 +587,9 @@ class Reception:
 
 
 def find_device(code: str, *, actor: Actor) -> Device:
-    """A scanned or typed code: an asset tag (check character verified), a serial number or an IMEI."""
-    raw = (code or "").strip()
-    if not raw:
-        raise Invalid("Scan or type a tag, a serial number or an IMEI.", details={"code": ["required"]})
-    if looks_like_tag(raw):
-        try:
-            tag = parse_tag(raw).text
-        except TagError as exc:
-            raise Invalid(str(exc), code="bad_tag", details={"code": [str(exc)]}) from None
-        return devices.get_device(tag, actor=actor)
-    upper = raw.upper()
-    for column in (Device.serial, Device.imei):
-        found = db.session.execute(devices.scoped(select(Device).where(column == upper), actor).limit(2)) \
-            .unique().scalars().all()
-        if len(found) == 1:
-            return found[0]
-        if len(found) > 1:
-            raise Conflict("Several devices match %(value)s: scan the asset tag instead.", value=upper,
-                           code="ambiguous")
-    raise NotFound("No device matches %(value)s.", value=raw)
+    """A scanned or typed code: an asset tag (check character verified), a serial number, an IMEI, or a tag
+    garbled by a scanner typing on an AZERTY keyboard (the scanning station's reader)."""
+    return resolve_code(code, actor=actor)[0]
 
 
 def receive_device(code: "str | Device", *, actor: Actor, batch_id: int | None = None, station: str | None = None,

@@ -16,7 +16,7 @@ from ..auth.access import access
 from ..auth.session import actor
 from ..devices.models import DEVICE_TYPE_LABELS, DeviceType
 from ..devices.schemas import DeviceCreateIn
-from ..errors import DomainError, Invalid
+from ..errors import DomainError, Invalid, NotFound
 from ..extensions import db
 from ..i18n import current_language
 from ..lifecycle import N_
@@ -59,6 +59,17 @@ def batch_progress(counts: dict) -> list[tuple[str, str, int, float]]:
 
 
 STATUS_LABELS = {"open": "Open", "collected": "Collected", "received": "Received", "closed": "Closed"}
+
+
+@bp.app_template_global("batch_in_scope")
+def _batch_in_scope(batch_id: int | None):
+    """The batch a device came in, when the caller may open its page; None otherwise (device page link)."""
+    if batch_id is None or actor().role not in READERS:
+        return None
+    try:
+        return services.get_batch(batch_id, actor=actor())
+    except NotFound:
+        return None
 
 
 @bp.app_template_filter("batch_status")

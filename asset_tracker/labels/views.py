@@ -24,7 +24,7 @@ from .api import BLANK_PRINTERS, ISSUERS, PRINTERS, file_response
 bp = Blueprint("labels", __name__, url_prefix="/labels")
 bp.record_once(lambda state: services.init_app(state.app))
 
-NAV = [("labels.index", N_("Labels"), PRINTERS, 60)]
+NAV = [("labels.index", N_("Labels"), PRINTERS, 60, "workshop")]
 
 BLANK_READERS = ("donor", "technician", "auditor", "admin")
 TAG_SPLIT = re.compile(r"[\s,;]+")

@@ -20,8 +20,8 @@ from .schemas import AcknowledgeIn, OverdueListArgs
 bp = Blueprint("reminders", __name__, url_prefix="/reminders")
 
 NAV = [
-    ("reminders.index", N_("Overdue"), ROLES, 30),
-    ("reminders.rules", N_("Reminder rules"), ("admin", "auditor"), 90),
+    ("reminders.index", N_("Overdue"), ROLES, 30, "distribution"),
+    ("reminders.rules", N_("Reminder rules"), ("admin", "auditor"), 90, "admin"),
 ]
 
 

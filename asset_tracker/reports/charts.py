@@ -50,7 +50,7 @@ def hbars(title: str, desc: str, items: list[tuple[str, float, str]], *, fmt=lam
 
 
 def paired_hbars(title: str, desc: str, rows: list[tuple[str, float | None, float | None]], names: tuple[str, str],
-                 *, unit: str, label_width: int = 190, width: int = 640) -> Markup:
+                 *, unit: str, label_width: int = 190, width: int = 640, fmt=lambda v: f"{v:g}") -> Markup:
     """Two bars per row (e.g. median, solid; 90th percentile, hatched), each with its value written next to it."""
     bar_h, gap, top = 14, 12, 30
     height = top + len(rows) * (2 * bar_h + gap) + 6
@@ -71,7 +71,7 @@ def paired_hbars(title: str, desc: str, rows: list[tuple[str, float | None, floa
         for j, (value, fill) in enumerate(((a, PRIMARY), (b, f"url(#{uid}-hatch)"))):
             yy = y + j * bar_h
             w = 0 if not value else max(2, round(span * value / top_value))
-            text = "—" if value is None else f"{value:g} {unit}"
+            text = "—" if value is None else f"{fmt(value)}\u00a0{unit}"
             parts.append(f'<rect x="{label_width}" y="{yy}" width="{w}" height="{bar_h - 2}" fill="{fill}" '
                          f'stroke="{PRIMARY}" stroke-width="0.75"/>')
             parts.append(f'<text x="{label_width + w + 6}" y="{yy + bar_h - 4}" font-size="11" fill="{INK}">'
@@ -112,23 +112,25 @@ def columns(title: str, desc: str, categories: list[str], series: list[tuple[str
     return Markup("".join(parts))
 
 
-def progress_bars(title: str, desc: str, rows: list[tuple[str, int, int, str]], *, label_width: int = 230,
-                  width: int = 640) -> Markup:
-    """One bar per programme: done out of target, with "done / target (percent)" written next to it."""
-    bar_h, gap, top = 20, 14, 6
-    height = top * 2 + len(rows) * (bar_h + gap)
+def progress_bars(title: str, desc: str, rows: list[tuple[str, int, int, str]], *, width: int = 640) -> Markup:
+    """One bar per programme: its full name above, done out of target, "done / target (percent)" after the bar.
+
+    The name has a line of its own: a long programme name is never clipped at the chart's edge.
+    """
+    label_h, bar_h, gap, top = 18, 20, 14, 6
+    row_h = label_h + bar_h + gap
+    height = top * 2 + len(rows) * row_h
     parts, _ = _open(width, max(height, 40), title, desc)
-    span = width - label_width - 150
+    span = width - 170
     for i, (label, done, target, caption) in enumerate(rows):
-        y = top + i * (bar_h + gap)
+        y = top + i * row_h
         share = min(1.0, done / target) if target else 0
-        parts.append(f'<text x="{label_width - 8}" y="{y + bar_h * 0.7:.1f}" text-anchor="end" font-size="13" '
-                     f'fill="{INK}">{_t(label)}</text>')
-        parts.append(f'<rect x="{label_width}" y="{y}" width="{span}" height="{bar_h}" fill="#FFFFFF" '
+        parts.append(f'<text x="0" y="{y + 13}" font-size="13" fill="{INK}">{_t(label)}</text>')
+        y += label_h
+        parts.append(f'<rect x="0" y="{y}" width="{span}" height="{bar_h}" fill="#FFFFFF" '
                      f'stroke="{INK}" stroke-width="0.75"/>')
-        parts.append(f'<rect x="{label_width}" y="{y}" width="{round(span * share)}" height="{bar_h}" '
-                     f'fill="#1E7A3C"/>')
-        parts.append(f'<text x="{label_width + span + 8}" y="{y + bar_h * 0.7:.1f}" font-size="13" '
+        parts.append(f'<rect x="0" y="{y}" width="{round(span * share)}" height="{bar_h}" fill="#1E7A3C"/>')
+        parts.append(f'<text x="{span + 8}" y="{y + bar_h * 0.7:.1f}" font-size="13" '
                      f'font-weight="bold" fill="{INK}">{_t(caption)}</text>')
     parts.append("</svg>")
     return Markup("".join(parts))

@@ -11,14 +11,14 @@ from ..auth.session import actor
 from ..devices.models import DEVICE_TYPE_LABELS, DeviceType
 from ..errors import NotFound
 from ..extensions import db
-from ..i18n import current_language
+from ..i18n import current_language, decimal, percent
 from ..audit.exports import table_csv
 from ..audit.services import record_export
 from . import charts, services
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
 READERS = ("auditor", "admin")
-NAV = [("reports.dashboard", lazy_gettext("Dashboard"), READERS, 75)]
+NAV = [("reports.dashboard", lazy_gettext("Dashboard"), READERS, 75, "reports")]
 
 
 def _number(value) -> str:
@@ -54,7 +54,7 @@ def dashboard():
                  if r["stays"]]
     programme_rows = [(f"{_short(p['programme'], 30)} — {_unit(p)}", p["handed_over"], p["target"],
                        f"{_number(p['handed_over'])} / {_number(p['target'])}"
-                       + (f" ({p['percent']:g} %)" if p["percent"] is not None else "")) for p in board.programmes]
+                       + (f" ({percent(p['percent'])})" if p["percent"] is not None else "")) for p in board.programmes]
     charts_ = {
         "states": charts.hbars(_("Devices per state"), _("Number of devices in each lifecycle state today."),
                                state_items),
@@ -66,7 +66,7 @@ def dashboard():
                     (_("Handed over"), [w["handed_over"] for w in board.weeks])]),
         "steps": charts.paired_hbars(
             _("Time spent in each step"), _("Median and 90th percentile of the days a device stays in each state."),
-            step_rows, (_("Median"), _("90th percentile")), unit=_("d")),
+            step_rows, (_("Median"), _("90th percentile")), unit=_("d"), fmt=decimal),
         "programmes": charts.progress_bars(
             _("Programme progress"), _("Devices or kits handed over against each target of each programme."),
             programme_rows, label_width=330, width=760),

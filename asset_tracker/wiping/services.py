@@ -970,6 +970,19 @@ def certificate_for_batch(batch_id: int, *, actor: Actor):
     return batch, device_evidence(devices)
 
 
+def batch_wipe_summary(batch_id: int, *, actor: Actor) -> dict:
+    """How many devices of a batch are wiped with an evidence file behind every wipe, out of how many (read-only).
+
+    A device counts when each of its storage media has a passing wipe this cycle backed by an evidence file
+    (a tool report, a photo); a stated "no storage media" counts as nothing to prove.
+    """
+    _, evidence = certificate_for_batch(batch_id, actor=actor)
+    proven = sum(1 for e in evidence if e.outcome == "no_media" or (
+        e.outcome == "sanitised" and all(r.evidence_id is not None for r in e.records.values())))
+    return {"devices": len(evidence), "with_evidence": proven,
+            "sanitised": sum(1 for e in evidence if e.outcome == "sanitised")}
+
+
 def chain_head() -> tuple[int, str]:
     from ..custody.models import ChainHead
 

@@ -27,9 +27,9 @@ READERS = ("technician", "admin", "auditor")
 DEVICE_READERS = ("donor", "technician", "admin", "auditor")
 
 NAV = [
-    ("wiping.waiting", N_("Waiting for wipe"), READERS, 25),
-    ("wiping.import_logs", N_("Import wipe logs"), WORKSHOP, 26),
-    ("wiping.checks", N_("Wipe checks"), READERS, 27),
+    ("wiping.waiting", N_("Waiting for wipe"), READERS, 25, "wiping"),
+    ("wiping.import_logs", N_("Import wipe logs"), WORKSHOP, 26, "wiping"),
+    ("wiping.checks", N_("Wipe checks"), READERS, 27, "wiping"),
 ]
 
 
@@ -63,6 +63,12 @@ CHECK_LIST = ListSpec(
     sorts={"picked": WipeVerification.selected_at, "tag": Device.tag},
     columns=("tag", "picked_at", "wiped_by"),
 )
+
+
+@bp.app_template_global("batch_wipe_summary")
+def _batch_wipe_summary(batch_id: int) -> dict:
+    """For the batch page: "N of M devices wiped with evidence" in the caller's scope."""
+    return services.batch_wipe_summary(batch_id, actor=actor())
 
 
 @bp.route("/waiting")

@@ -46,7 +46,7 @@ class UndoIn(StrictSchema):
     undone_at = fields.AwareDateTime(load_default=None)
 
 
-STATE_PARAMS = ("state", "before", "after", "source", "target")
+STATE_PARAMS = ("state", "before", "after", "source", "target", "allowed")
 
 
 def _lang() -> str:
@@ -61,8 +61,12 @@ def translate(message_id: str | None, params: dict | None = None) -> str | None:
         return None
     params = dict(params or {})
     for key in STATE_PARAMS:
-        if params.get(key) in lifecycle.State._value2member_map_:
-            params[key] = lifecycle.label(params[key], _lang())
+        value = params.get(key)
+        parts = [p.strip() for p in value.split(",")] if isinstance(value, str) else []
+        if parts and all(p in lifecycle.State._value2member_map_ for p in parts):
+            # "lost, returned" (the allowed next steps) is shown as the states' labels too.
+            labels = [lifecycle.label(p, _lang()) for p in parts]
+            params[key] = labels[0] if len(labels) == 1 else ", ".join(label.lower() for label in labels)
     text = gettext(message_id)
     try:
         return text % params if params else text

@@ -14,7 +14,7 @@ from . import services
 from .schemas import ScanIn, ScanResultSchema, UndoIn
 
 bp = Blueprint("workshop", __name__, url_prefix="/workshop")
-NAV = [("workshop.station", N_("Scanning station"), ("technician", "admin"), 20)]
+NAV = [("workshop.station", N_("Scanning station"), ("technician", "admin"), 20, "workshop")]
 STATION_ROLES = ("technician", "admin")
 SETTINGS = ("action", "station") + services.VALUE_FIELDS
 KEEP_SCANS = 25  # scan ids kept in the session for the running list
@@ -90,4 +90,5 @@ def _js_texts() -> dict:
         "applied": _("Done"),
         "looked_up": _("Looked up"),
         "unchanged": _("No change"),
+        "actions": {name: _(a.label) for name, a in services.ACTIONS.items()},
     }

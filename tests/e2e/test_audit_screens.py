@@ -34,8 +34,8 @@ def test_an_auditor_reads_the_dashboard_and_a_device_timeline(app, live_server, 
         page.goto(f"{live_server}/devices?state=handed_over")
         tag = page.locator("table a.tag").first.inner_text().strip()
         page.goto(f"{live_server}/audit")
-        page.fill("input[name=q]", tag)
-        page.press("input[name=q]", "Enter")
+        page.fill("main input[name=q]", tag)
+        page.press("main input[name=q]", "Enter")
         expect(page.get_by_role("heading", name="Historique complet de la chaîne de garde")).to_be_visible()
         expect(page.locator("main")).not_to_contain_text("MC-0")  # no beneficiary reference, ever
         axe_check(page)

@@ -19,3 +19,19 @@ def test_demo_load_is_idempotent_and_verifies(runner, db):
     result = verify_chain()
     assert result.ok and result.checked > 200
     assert runner.invoke(args=["audit", "verify"]).exit_code == 0
+
+
+def test_demo_looks_like_a_healthy_programme_with_a_few_cases_to_show(app, db):
+    """A visitor sees a few overdue devices and suspicious custody cases, not a programme in trouble."""
+    from asset_tracker.audit.services import watch_counts
+    from asset_tracker.custody.services import Actor
+    from asset_tracker.demo import load_demo
+    from asset_tracker.web.services import overdue_by_state
+
+    load_demo(300)
+    rules = app.config["REMINDER_RULES"]
+    overdue = sum(overdue_by_state(Actor.system("test"), rules).values())
+    watch = watch_counts(rules)
+    assert 0 < overdue <= 30, overdue  # at most one device in ten
+    assert 0 < watch["no_evidence"] <= 15, watch
+    assert watch["lost"] <= 10

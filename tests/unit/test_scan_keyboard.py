@@ -2,7 +2,7 @@
 import pytest
 
 from asset_tracker.tags import format_tag
-from asset_tracker.workshop import keyboard
+from asset_tracker.devices import keyboard
 
 TAG_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-"
 

@@ -119,3 +119,22 @@ def test_the_technician_receives_by_scanning_on_the_reception_page(client, login
     resp = client.post(f"/batches/{batch.id}/receive", data={"csrf_token": token, "code": "PF00000001"})
     page = resp.get_data(as_text=True)
     assert resp.status_code == 200 and "1 reçu" in page.replace("\u202f", " ") or "1 received" in page
+
+
+def test_the_reception_page_recovers_a_tag_garbled_by_an_azerty_keyboard(client, login, users, batch, db):
+    from sqlalchemy import select
+
+    from asset_tracker.devices import keyboard
+    from asset_tracker.devices.models import Device
+
+    intake.import_file(batch.id, csv_rows(2), actor=Actor.of(users["donor"]))
+    device = db.session.scalars(select(Device).where(Device.batch_id == batch.id).order_by(Device.id)).first()
+    tag = device.tag
+    login("technician")
+    page = client.get(f"/batches/{batch.id}/receive").get_data(as_text=True)
+    assert "data-scan-input" in page and "js/scan-input.js" in page  # the station's scan input
+    token = csrf_token(client, f"/batches/{batch.id}/receive")
+    resp = client.post(f"/batches/{batch.id}/receive", data={"csrf_token": token, "code": keyboard.garble(tag)})
+    assert resp.status_code == 200
+    db.session.expire_all()
+    assert db.session.scalar(select(Device.state).where(Device.tag == tag)).value == "received"

@@ -77,7 +77,7 @@ def test_dashboard_page_draws_accessible_charts_and_tables(client, login, orgs, 
     page = client.get("/reports").get_data(as_text=True)
     assert page.count("<svg") == 5 and page.count("<title id=") == 5 and page.count("<desc id=") == 5
     assert 'role="img"' in page and "url(#chart" in page  # the second series is hatched, not only coloured
-    assert orgs["programme"].name in page and "(0.1 %)" in page  # 1 handed over of 1,000
+    assert orgs["programme"].name in page and "(0,1\u202f%)" in page  # 1 handed over of 1,000, in French figures
     for name in services.TABLES:
         assert f"/reports/{name}.csv" in page
 

@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from asset_tracker.custody.models import CustodyEvent
 from asset_tracker.devices.models import Device
-from asset_tracker.workshop import keyboard
+from asset_tracker.devices import keyboard
 from tests.conftest import csrf_token
 from tests.factories import make_device
 

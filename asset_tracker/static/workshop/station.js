@@ -39,6 +39,7 @@
   var INTEGER_FIELDS = { programme_id: 1, partner_organisation_id: 1, recycler_organisation_id: 1 };
 
   var lastCode = null;
+  var lastQueuedCode = null;  // the code scanned last: the pending box names it, not the oldest one waiting
   var lastCodeAt = 0;
   var pumping = false;
   var offline = false;
@@ -190,7 +191,7 @@
       tr.setAttribute("data-outcome", r.outcome);
       tr.appendChild(el("td", "", r.time));
       tr.appendChild(el("td", "mono", r.tag || r.code));
-      tr.appendChild(el("td", "", r.action));
+      tr.appendChild(el("td", "", (texts.actions || {})[r.action] || r.action));
       tr.appendChild(el("td", "", r.message));
       list.appendChild(tr);
     });
@@ -289,7 +290,7 @@
           offline = true;
           pumping = false;
           showNotice(err && err.kept ? err.message : texts.offline);
-          showResult("pending", item.body.code, [["scan-result__message", texts.pending]]);
+          showResult("pending", lastQueuedCode || item.body.code, [["scan-result__message", texts.pending]]);
           queued().then(function (left) { updateQueueStatus(left.length); });
         });
       });
@@ -311,6 +312,7 @@
     showNotice("");
     var body = payload(code);
     var item = { body: body, user: user };
+    lastQueuedCode = code;
     upsertRow({ scan_id: body.scan_id, outcome: "pending", code: code, action: body.action,
                 message: texts.queued, time: clockTime(body.scanned_at) });
     if (offline) {
@@ -344,15 +346,16 @@
     var button = document.getElementById("camera-button");
     var video = document.getElementById("camera-view");
     if (!("BarcodeDetector" in window) || !navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) return;
-    button.hidden = false;
+    var wanted = [];
+    // Some browsers define BarcodeDetector without reading any format: the button shows only where it can work.
+    window.BarcodeDetector.getSupportedFormats().then(function (formats) {
+      wanted = ["code_128", "qr_code", "ean_13", "code_39"].filter(function (f) { return formats.indexOf(f) >= 0; });
+      if (wanted.length) button.hidden = false;
+    }, function () { /* no detector: no button */ });
     button.addEventListener("click", function () {
       if (camera.stream) { stopCamera(video, button); return; }
-      var detector;
-      window.BarcodeDetector.getSupportedFormats().then(function (formats) {
-        var wanted = ["code_128", "qr_code", "ean_13", "code_39"].filter(function (f) { return formats.indexOf(f) >= 0; });
-        detector = new window.BarcodeDetector({ formats: wanted });
-        return navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" } });
-      }).then(function (stream) {
+      var detector = new window.BarcodeDetector({ formats: wanted });
+      navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" } }).then(function (stream) {
         camera.stream = stream;
         video.srcObject = stream;
         video.hidden = false;
@@ -384,15 +387,8 @@
     submitCode(code);
     input.focus();
   });
-  input.addEventListener("keydown", function (e) {
-    // Scanners set to send Tab after the code: submit instead of leaving the field.
-    if (e.key === "Tab" && !e.shiftKey && input.value.trim()) {
-      e.preventDefault();
-      var code = input.value;
-      input.value = "";
-      submitCode(code);
-    }
-  });
+  // Scanners set to send Tab after the code submit instead of leaving the field (shared with batch reception).
+  window.RebootScanInput.bind(input, function (code) { submitCode(code); });
   // Keep the focus on the scan input: the technician never touches the mouse.
   input.addEventListener("blur", function () {
     setTimeout(function () {
