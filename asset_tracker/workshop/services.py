@@ -18,6 +18,7 @@ from ..errors import Conflict, DomainError, Invalid, NotFound
 from ..extensions import db
 from ..idempotency import payload_hash, remember, replay
 from ..lifecycle import N_, State
+from ..ops.metrics import record_scan
 from ..tags import TagError, looks_like_tag, parse_tag
 from . import keyboard
 
@@ -222,6 +223,7 @@ def handle_scan(
         if stored is None:
             raise
         return _replayed(stored)
+    record_scan(status)
     return ScanAnswer(status, body)
 
 
