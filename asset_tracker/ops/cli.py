@@ -30,9 +30,12 @@ def create(directory):
         app_version = version("reboot-tracker")
     except PackageNotFoundError:
         app_version = None
+    db.session.rollback()
+    db.session.connection(execution_options={"sqlite_deferred": True})  # a read: never hold up the writers
+    lines = list(iter_checkpoint_lines())
+    db.session.rollback()
     try:
-        manifest = backup.create(db.engine, directory, checkpoint_lines=list(iter_checkpoint_lines()),
-                                 app_version=app_version)
+        manifest = backup.create(db.engine, directory, checkpoint_lines=lines, app_version=app_version)
     except backup.BackupError as err:
         click.echo(f"backup refused: {err}", err=True)
         sys.exit(1)
