@@ -84,3 +84,13 @@ def test_admin_only_routes_refuse_other_roles(app, client, api_headers, role):
 def test_an_unknown_route_is_a_404_envelope(client):
     resp = client.get("/api/v1/nothing-here")
     assert resp.status_code == 404 and resp.json["error"]["code"] == "not_found"
+
+
+@pytest.mark.parametrize("role", ["donor", "coordinator", "technician", "auditor"])
+def test_metrics_exist_only_for_the_scraper_token_and_admins(app, client, api_headers, role):
+    # /metrics is declared PUBLIC so that the scraper's token (METRICS_TOKEN) works without a user; the view
+    # itself answers 404 to anyone else, as for an object out of scope.
+    assert rule_for(app, "ops.metrics_page") == {PUBLIC}
+    assert client.get("/metrics").status_code == 404
+    assert client.get("/metrics", headers=api_headers(role)).status_code == 404
+    assert client.get("/metrics", headers=api_headers("admin")).status_code == 200
