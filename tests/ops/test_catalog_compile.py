@@ -30,7 +30,8 @@ def test_a_checkout_compiles_a_stale_catalog_once(tmp_path):
 
 def test_a_failed_compile_is_logged_not_swallowed(tmp_path, caplog):
     directory, mo = _catalog(tmp_path)
-    mo.mkdir()  # the .mo path cannot be written
+    mo.mkdir()  # the .mo path cannot be written (and looks stale)
+    os.utime(mo, (0, 0))
     with caplog.at_level(logging.ERROR, logger="asset_tracker.i18n"):
         assert compile_catalogs([directory], checkout=True) == []
     assert any("cannot compile" in r.getMessage() and r.exc_info for r in caplog.records)
