@@ -60,8 +60,17 @@ def _figures(conn) -> Figures:
 
 
 def libpq_url(url) -> str:
-    """A SQLAlchemy URL as pg_dump/pg_restore take it (no driver suffix)."""
-    return make_url(str(url)).set(drivername="postgresql").render_as_string(hide_password=False)
+    """A SQLAlchemy URL as pg_dump/pg_restore take it (no driver suffix, no password: see _pg_env)."""
+    return make_url(str(url)).set(drivername="postgresql")._replace(password=None).render_as_string(hide_password=False)
+
+
+def _pg_env(url) -> dict:
+    """The password goes through PGPASSWORD, never on a command line that `ps` shows."""
+    env = dict(os.environ)
+    password = make_url(str(url)).password
+    if password:
+        env["PGPASSWORD"] = str(password)
+    return env
 
 
 def _sqlite_path(url) -> str:
@@ -109,7 +118,7 @@ def create(engine, directory: str, *, checkpoint_lines=None, app_version: str | 
                 done = subprocess.run(
                     ["pg_dump", "--format=custom", f"--snapshot={snapshot}", "--no-owner", "--no-privileges",
                      f"--file={os.path.join(directory, data_file)}", libpq_url(engine.url)],
-                    capture_output=True, text=True)
+                    capture_output=True, text=True, env=_pg_env(engine.url))
                 if done.returncode != 0:
                     raise BackupError(f"pg_dump failed: {done.stderr.strip()}")
     else:
@@ -197,7 +206,7 @@ def restore(engine, directory: str) -> dict:
     else:
         done = subprocess.run(["pg_restore", "--exit-on-error", "--no-owner", "--no-privileges", "--single-transaction",
                                f"--dbname={libpq_url(engine.url)}", os.path.join(directory, PG_FILE)],
-                              capture_output=True, text=True)
+                              capture_output=True, text=True, env=_pg_env(engine.url))
         if done.returncode != 0:
             raise BackupError(f"pg_restore failed: {done.stderr.strip()}")
     return manifest

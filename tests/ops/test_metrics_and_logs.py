@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import os
 import json
 import logging
 import re
@@ -53,7 +54,7 @@ def test_metrics_count_requests_by_route_scans_events_and_checkpoint_age(app, db
                                                                           scrape, runner, signing_key):
     device = factories.make_device(orgs, users, State.COLLECTED)
     before = scrape().get_data(as_text=True)
-    healthz_before = _value(before, "reboot_http_requests_total", endpoint="api.healthz", method="GET",
+    healthz_before = _value(before, "reboot_http_requests_total", endpoint="healthz", method="GET",
                             status="200") or 0
     applied_before = _value(before, "reboot_scans_total", outcome="applied") or 0
     refused_before = _value(before, "reboot_scans_total", outcome="refused") or 0
@@ -69,7 +70,7 @@ def test_metrics_count_requests_by_route_scans_events_and_checkpoint_age(app, db
     assert runner.invoke(args=["audit", "checkpoint"]).exit_code == 0
 
     text = scrape().get_data(as_text=True)
-    endpoint = next(k for k, v in app.view_functions.items() if k.endswith("healthz"))
+    endpoint = "healthz"
     assert (_value(text, "reboot_http_requests_total", endpoint=endpoint, method="GET", status="200") or 0) \
         - healthz_before == 3
     assert _value(text, "reboot_http_request_duration_seconds_count", endpoint=endpoint, method="GET") >= 3
@@ -153,3 +154,36 @@ def test_production_with_several_workers_says_it_needs_redis(app, monkeypatch, c
     finally:
         app.config["ENV_NAME"] = "testing"
         app.config["RATELIMIT_STORAGE_URI"] = "memory://"
+
+
+def test_several_processes_add_up_in_multiprocess_mode(app, tmp_path):
+    """As under gunicorn: two workers count requests in PROMETHEUS_MULTIPROC_DIR; a third answers the scrape."""
+    import subprocess
+    import sys
+
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env = dict(os.environ, PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "metrics"),
+               ASSET_TRACKER_METRICS_TOKEN=TOKEN)
+    (tmp_path / "metrics").mkdir()
+    worker = (
+        "import sys\n"
+        "from asset_tracker import create_app\n"
+        "app = create_app('testing', SQLALCHEMY_DATABASE_URI=sys.argv[1])\n"
+        "c = app.test_client()\n"
+        "if sys.argv[2] == 'serve':\n"
+        "    for _ in range(3):\n"
+        "        assert c.get('/healthz').status_code == 200\n"
+        "else:\n"
+        "    r = c.get('/metrics', headers={'Authorization': 'Bearer " + TOKEN + "'})\n"
+        "    assert r.status_code == 200, r.status_code\n"
+        "    print(r.get_data(as_text=True))\n")
+    url = app.config["SQLALCHEMY_DATABASE_URI"]
+    for _ in range(2):
+        done = subprocess.run([sys.executable, "-c", worker, url, "serve"], cwd=root, env=env, capture_output=True,
+                              text=True, timeout=120)
+        assert done.returncode == 0, done.stderr[-2000:]
+    scraped = subprocess.run([sys.executable, "-c", worker, url, "scrape"], cwd=root, env=env, capture_output=True,
+                             text=True, timeout=120)
+    assert scraped.returncode == 0, scraped.stderr[-2000:]
+    assert _value(scraped.stdout, "reboot_http_requests_total", endpoint="healthz", method="GET",
+                  status="200") == 6
