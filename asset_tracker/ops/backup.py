@@ -130,7 +130,7 @@ def create(engine, directory: str, *, checkpoint_lines=None, app_version: str | 
         files.append(CHECKPOINTS_FILE)
     manifest = {
         "format": FORMAT,
-        "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "database": dialect,
         "schema_revision": figures.schema_revision,
         "custody_events": figures.events,

@@ -13,8 +13,16 @@ import threading
 import time
 
 from flask import Flask, g, request
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, \
-    disable_created_metrics, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from sqlalchemy import text
 
@@ -92,10 +100,10 @@ class DatabaseCollector:
             if isinstance(signed, str):
                 signed = dt.datetime.fromisoformat(signed)
             if signed.tzinfo is None:
-                signed = signed.replace(tzinfo=dt.timezone.utc)
+                signed = signed.replace(tzinfo=dt.UTC)
             age = GaugeMetricFamily("reboot_audit_last_checkpoint_age_seconds",
                                     "Seconds since the last signed custody checkpoint (alert above a day).")
-            age.add_metric([], max(0.0, (dt.datetime.now(dt.timezone.utc) - signed).total_seconds()))
+            age.add_metric([], max(0.0, (dt.datetime.now(dt.UTC) - signed).total_seconds()))
             yield age
 
 

@@ -16,7 +16,6 @@ from asset_tracker.custody.services import Actor
 from asset_tracker.devices import services as devices
 from asset_tracker.lifecycle import State
 from tests import factories
-from tests.audit_support import signing_key  # noqa: F401  (fixture)
 from tests.conftest import PG_URL
 
 

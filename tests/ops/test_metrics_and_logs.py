@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import io
-import os
 import json
 import logging
+import os
 import re
 
 import pytest
@@ -14,7 +14,6 @@ from asset_tracker.lifecycle import State
 from asset_tracker.ops import startup
 from asset_tracker.ops.logs import JsonFormatter, RequestContextFilter
 from tests import factories
-from tests.audit_support import signing_key  # noqa: F401  (fixture)
 
 TOKEN = "scrape-" + "x" * 32
 
