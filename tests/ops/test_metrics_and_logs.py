@@ -186,3 +186,26 @@ def test_several_processes_add_up_in_multiprocess_mode(app, tmp_path):
     assert scraped.returncode == 0, scraped.stderr[-2000:]
     assert _value(scraped.stdout, "reboot_http_requests_total", endpoint="healthz", method="GET",
                   status="200") == 6
+
+
+def test_imports_are_counted_by_kind_and_outcome(app, client, users, api_headers, scrape):
+    import io as _io
+
+    from asset_tracker.custody.services import Actor
+    from asset_tracker.intake import services as intake
+    from tests.intake_helpers import csv_rows
+
+    batch = intake.create_batch(actor=Actor.of(users["donor"]), name="CAF — mai", declared_counts={"laptop": 2})
+    before = scrape().get_data(as_text=True)
+
+    def upload(data):
+        return client.post(f"/api/v1/batches/{batch.id}/imports", headers=api_headers("donor"),
+                           data={"file": (_io.BytesIO(data), "parc.csv")}, content_type="multipart/form-data")
+
+    assert upload(csv_rows(2)).status_code < 400
+    assert upload(b"not;a;device;list\r\n").status_code >= 400
+    text = scrape().get_data(as_text=True)
+    for outcome in ("accepted", "refused"):
+        grown = (_value(text, "reboot_imports_total", kind="devices", outcome=outcome) or 0) \
+            - (_value(before, "reboot_imports_total", kind="devices", outcome=outcome) or 0)
+        assert grown == 1, outcome
