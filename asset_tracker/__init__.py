@@ -13,6 +13,7 @@ def create_app(env: str | None = None, **overrides) -> Flask:
     env = env or os.environ.get("ASSET_TRACKER_ENV") or "development"
     app = Flask(__name__, instance_relative_config=False)
     load_config(app, env, overrides)
+    register_operations(app)  # trusted proxies, logs, metrics: before every other request hook
     register_extensions(app)
     register_models(app)
     register_request_hooks(app)  # first: GET requests must open their read-only transaction early
@@ -26,6 +27,17 @@ def create_app(env: str | None = None, **overrides) -> Flask:
     return app
 
 
+def register_operations(app: Flask) -> None:
+    from .ops.logs import configure_logging
+    from .ops.metrics import init_metrics
+    from .ops.startup import apply_proxy_fix, check_shared_state
+
+    apply_proxy_fix(app)
+    configure_logging(app)
+    init_metrics(app)
+    check_shared_state(app)
+
+
 def register_extensions(app: Flask) -> None:
     from .db import configure_sqlite
     from .extensions import db, limiter, migrate
@@ -35,9 +47,17 @@ def register_extensions(app: Flask) -> None:
         os.makedirs(os.path.dirname(os.path.abspath(uri[len("sqlite:///"):])), exist_ok=True)
     configure_sqlite(app.config["SQLITE_BUSY_TIMEOUT_MS"])
     db.init_app(app)
-    migrate.init_app(app, db, directory=os.path.join(os.path.dirname(os.path.dirname(__file__)), "migrations"),
-                     render_as_batch=True, compare_type=True)
+    migrate.init_app(app, db, directory=migrations_directory(), render_as_batch=True, compare_type=True)
     limiter.init_app(app)
+
+
+def migrations_directory() -> str:
+    """The checkout's migrations/, or the copy an installed package carries (setup.py bundles it)."""
+    package = os.path.dirname(os.path.abspath(__file__))
+    root = os.path.dirname(package)
+    if os.path.isfile(os.path.join(root, "pyproject.toml")):
+        return os.path.join(root, "migrations")
+    return os.path.join(package, "_data", "migrations")
 
 
 def register_models(app: Flask) -> None:

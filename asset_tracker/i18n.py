@@ -1,7 +1,8 @@
-"""Languages: locale selection, catalogs from every capability, compiled on start when stale."""
+"""Languages: locale selection, catalogs from every capability (compiled on start in a checkout when stale)."""
 from __future__ import annotations
 
 import glob
+import logging
 import os
 
 from flask import Flask, request, session
@@ -11,6 +12,7 @@ from flask_login import current_user
 from .extensions import babel
 
 PACKAGE_DIR = os.path.dirname(__file__)
+log = logging.getLogger(__name__)
 
 
 def translation_directories() -> list[str]:
@@ -20,23 +22,46 @@ def translation_directories() -> list[str]:
     return [d for d in dirs if os.path.isdir(d)]
 
 
-def compile_catalogs(directories: list[str]) -> None:
-    """Compile .po to .mo when the .mo is missing or older (the .mo files are build products)."""
+def is_checkout() -> bool:
+    """True in a source checkout (pyproject.toml beside the package), False in an installed package."""
+    return os.path.isfile(os.path.join(os.path.dirname(PACKAGE_DIR), "pyproject.toml"))
+
+
+def compile_catalogs(directories: list[str], *, checkout: bool | None = None) -> list[str]:
+    """In a checkout, compile .po to .mo when the .mo is missing or older and the folder is writable.
+
+    An installed package never writes into its own directory: its .mo files were compiled when the package
+    was built (setup.py). A catalog that cannot be compiled, or an installed one without its .mo, is logged
+    as an error (the pages then show English for that catalog). Returns the .mo files written.
+    """
     from babel.messages.mofile import write_mo
     from babel.messages.pofile import read_po
 
+    checkout = is_checkout() if checkout is None else checkout
+    written = []
     for directory in directories:
         for po_path in glob.glob(os.path.join(directory, "*", "LC_MESSAGES", "*.po")):
             mo_path = po_path[:-3] + ".mo"
-            if os.path.exists(mo_path) and os.path.getmtime(mo_path) >= os.path.getmtime(po_path):
+            present = os.path.exists(mo_path)
+            if not checkout:
+                if not present:
+                    log.error("translations missing: %s has no compiled %s (rebuild the package)", po_path, mo_path)
                 continue
-            with open(po_path, "rb") as f:
-                catalog = read_po(f)
+            if present and os.path.getmtime(mo_path) >= os.path.getmtime(po_path):
+                continue
+            if not os.access(os.path.dirname(po_path), os.W_OK):
+                log.error("cannot compile %s: its folder is read-only (run `pybabel compile` as its owner)", po_path)
+                continue
             try:
+                with open(po_path, "rb") as f:
+                    catalog = read_po(f)
                 with open(mo_path, "wb") as f:
                     write_mo(f, catalog)
-            except OSError:  # read-only install: the .mo must have been built at packaging time
-                pass
+            except Exception:
+                log.exception("cannot compile %s to %s", po_path, mo_path)
+                continue
+            written.append(mo_path)
+    return written
 
 
 def select_locale() -> str:

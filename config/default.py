@@ -1,10 +1,16 @@
 """Every configuration key with its default; environment files and ASSET_TRACKER_* variables override them."""
 import os
 
+# A checkout (pyproject.toml beside config/) keeps its database and keys in <checkout>/instance; an installed package
+# keeps them in ./instance of the directory it is started from, and reads its bundled labels and migrations.
+_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_CHECKOUT = os.path.isfile(os.path.join(_ROOT, "pyproject.toml"))
+_INSTANCE = os.path.join(_ROOT if _CHECKOUT else os.getcwd(), "instance")
+
 # Signs session cookies and CSRF tokens; production.py refuses to start without one.
 SECRET_KEY = "dev-only-secret-change-me"
 # Database URL: sqlite:///path.db or postgresql+psycopg://user@host/db; DATABASE_URL wins.
-SQLALCHEMY_DATABASE_URI = "sqlite:///" + os.path.join(os.path.dirname(os.path.dirname(__file__)), "instance", "asset_tracker.db")
+SQLALCHEMY_DATABASE_URI = "sqlite:///" + os.path.join(_INSTANCE, "asset_tracker.db")
 # Extra engine options (pool size, etc.).
 SQLALCHEMY_ENGINE_OPTIONS = {}
 # Milliseconds SQLite waits for a write lock before giving up (then the request answers 503 + Retry-After).
@@ -118,7 +124,7 @@ WIPE_CONFIDENTIALITY_DEFAULT = "moderate"
 # Per donor organisation (its name) when it differs from the default, e.g. {"CAF du Rhône": "high"}.
 WIPE_CONFIDENTIALITY_BY_DONOR = {}
 # Directory of the label templates, one JSON file each; a malformed file is refused (logged, shown to admins), the others stay usable.
-LABEL_TEMPLATE_DIR = os.path.join(os.path.dirname(os.path.dirname(__file__)), "labels")
+LABEL_TEMPLATE_DIR = os.path.join(_ROOT, "labels") if _CHECKOUT else os.path.join(_ROOT, "asset_tracker", "_data", "labels")
 # Short line under the tag: "type_model" (device type in the printing user's language, brand and model) or "programme" (the programme's name; type and model until the device is reserved).
 LABEL_LINE = "type_model"
 # Template offered first on the print forms.
@@ -128,7 +134,7 @@ LABEL_MAX_PER_JOB = 5000
 # Ed25519 private key (PEM) that signs the daily custody checkpoints; kept OUTSIDE the database and its backups
 # (an attacker who can rewrite the database must not be able to re-sign). `flask audit keygen` creates it (mode 0600)
 # and its public key next to it (<name>.pub.pem), which auditors download.
-AUDIT_SIGNING_KEY_PATH = os.path.join(os.path.dirname(os.path.dirname(__file__)), "instance", "audit_signing_key.pem")
+AUDIT_SIGNING_KEY_PATH = os.path.join(_INSTANCE, "audit_signing_key.pem")
 # Rows fetched per round trip by streamed exports (key-set pages: memory stays flat whatever the size).
 EXPORT_CHUNK_ROWS = 5000
 # Seconds the dashboard's figures are reused before they are computed again (0: always fresh).
@@ -148,3 +154,14 @@ REPORTS_SECOND_LIFE_YEARS = 3
 # E-waste avoided: typical mass in kg of a device kept out of the waste stream (an assumption: typical catalogue
 # masses, not weighed; set your own measured averages).
 REPORTS_DEVICE_MASS_KG = {"laptop": 2.0, "desktop": 8.0, "tablet": 0.5, "phone": 0.2, "monitor": 4.5, "other": 1.0}
+# Reverse proxies in front of the app (nginx: 1). When above 0, the client address, scheme and host come from the
+# last N X-Forwarded-For/-Proto/-Host entries (Werkzeug ProxyFix): logs, the login limit and redirects see the client.
+TRUSTED_PROXIES = 0
+# Log lines: "text" (the server's format) or "json" (one JSON object a line, with the request id and client address).
+LOG_FORMAT = "text"
+# Level of the application's logs when LOG_FORMAT is json.
+LOG_LEVEL = "INFO"
+# One log line per request (method, path, status, endpoint, duration, client address, request id) at INFO.
+ACCESS_LOG = True
+# Bearer token of the Prometheus scraper for GET /metrics (admins signed in may read it too; anyone else gets 404).
+METRICS_TOKEN = None

@@ -14,6 +14,7 @@ import hashlib
 import logging
 import os
 import threading
+import time
 from typing import Callable
 
 from flask import Flask
@@ -117,14 +118,18 @@ def job_list(app: Flask) -> list[tuple[str, Callable, dict]]:
 def _in_app(app: Flask, func: Callable, job_id: str) -> Callable:
     def run():
         from ..extensions import db
+        from ..ops.metrics import observe_job
 
         with app.app_context():
+            started, ok = time.perf_counter(), False
             try:
                 func()
+                ok = True
             except Exception:  # noqa: BLE001  (one failed run must not stop the scheduler)
                 log.exception("scheduled job %s failed", job_id)
                 db.session.rollback()
             finally:
+                observe_job(job_id, started, ok)
                 db.session.remove()
 
     return run

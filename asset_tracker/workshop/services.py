@@ -19,6 +19,7 @@ from ..errors import Conflict, DomainError, Invalid, NotFound
 from ..extensions import db
 from ..idempotency import payload_hash, remember, replay
 from ..lifecycle import N_, State
+from ..ops.metrics import record_scan
 
 SCAN_SCOPE = "scan"
 UNDO_SCOPE = "scan_undo"
@@ -155,6 +156,7 @@ def handle_scan(
         if stored is None:
             raise
         return _replayed(stored)
+    record_scan(status)
     return ScanAnswer(status, body)
 
 

@@ -240,3 +240,13 @@ def test_lists_and_exports_show_only_ones_own_organisations_objects(client, orgs
     if role != "coordinator":
         ids = {b["id"] for b in client.get("/api/v1/batches", headers=headers).get_json()}
         assert world[own]["batch_id"] in ids and theirs["batch_id"] not in ids
+
+
+@pytest.mark.parametrize("role", ["donor", "coordinator", "technician", "auditor"])
+def test_metrics_exist_only_for_the_scraper_token_and_admins(app, client, api_headers, role):
+    # /metrics is declared PUBLIC so that the scraper's token (METRICS_TOKEN) works without a user; the view
+    # itself answers 404 to anyone else, as for an object out of scope.
+    assert rule_for(app, "ops.metrics_page") == {PUBLIC}
+    assert client.get("/metrics").status_code == 404
+    assert client.get("/metrics", headers=api_headers(role)).status_code == 404
+    assert client.get("/metrics", headers=api_headers("admin")).status_code == 200
