@@ -92,7 +92,7 @@ def register_error_handlers(app: Flask) -> None:
         # Python's JSON parser recurses: a body nested ~1,000 deep would end in RecursionError (a 500).
         if request.is_json and request.content_length:
             limit = app.config["JSON_MAX_DEPTH"]
-            if json_depth(request.get_data(cache=True)) > limit:
+            if json_depth(request.get_data(cache=True), stop_above=limit) > limit:
                 raise DomainError("The JSON body is nested deeper than %(n)s levels.", n=limit, code="too_deep",
                                   details={"json": [f"deeper than {limit} levels"]})
 
@@ -212,15 +212,25 @@ def _is_foreign_key(err: IntegrityError) -> bool:
 
 
 _JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+_NOT_BRACKETS = bytes(set(range(256)) - set(b"[]{}"))
 
 
-def json_depth(body: bytes) -> int:
-    """Deepest nesting of arrays and objects in a JSON text, without parsing it (strings are skipped)."""
+def json_depth(body: bytes, stop_above: int | None = None) -> int:
+    """Deepest nesting of arrays and objects in a JSON text, without parsing it (strings are skipped).
+
+    With ``stop_above``, counting stops as soon as the depth passes it.
+    """
+    brackets = _JSON_STRING.sub(b"", body).translate(None, delete=_NOT_BRACKETS)
+    if stop_above is not None and len(brackets) <= stop_above:
+        return len(brackets)  # cannot be deeper than it has brackets
     depth = deepest = 0
-    for ch in _JSON_STRING.sub(b"", body).translate(None, delete=bytes(set(range(256)) - set(b"[]{}"))):
+    for ch in brackets:
         if ch in (0x5B, 0x7B):
             depth += 1
-            deepest = max(deepest, depth)
+            if depth > deepest:
+                deepest = depth
+                if stop_above is not None and deepest > stop_above:
+                    return deepest
         else:
             depth -= 1
     return deepest

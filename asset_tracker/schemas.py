@@ -12,6 +12,8 @@ def _bounded(field: fields.Field) -> None:
     """An integer field without a range of its own gets the database's, so a huge number is a 422, not a 500."""
     if isinstance(field, fields.List):
         _bounded(field.inner)
+    elif isinstance(field, fields.Mapping) and field.value_field is not None:
+        _bounded(field.value_field)
     elif isinstance(field, fields.Integer) and not any(isinstance(v, validate.Range) and v.max is not None
                                                        for v in field.validators):
         field.validators.append(validate.Range(min=-MAX_INT, max=MAX_INT))

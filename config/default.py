@@ -28,7 +28,7 @@ BABEL_DEFAULT_TIMEZONE = "Europe/Paris"
 WTF_CSRF_TIME_LIMIT = None
 # A signed-in session ends after this many minutes without a request (a workshop station left alone)...
 SESSION_IDLE_MINUTES = 120
-# ...and this many hours after sign-in whatever the activity (one workshop day); the cookie lives as long.
+# ...and this many hours after sign-in whatever the activity (one workshop day); the cookie lives an hour more.
 SESSION_MAX_HOURS = 12
 # Shortest password accepted, in characters.
 PASSWORD_MIN_LENGTH = 10

@@ -56,6 +56,21 @@ def create_token(email, name):
     click.echo(secret)
 
 
+@tokens.command("list")
+@click.option("--email", default=None, help="Only this user's tokens.")
+@with_appcontext
+def list_tokens(email):
+    """Every token (never its secret) with its expiry and last use."""
+    try:
+        user_id = services.find_user(email).id if email else None
+    except DomainError as err:
+        raise click.ClickException(str(err)) from None
+    for t in services.list_tokens(actor=Actor.system("cli"), user_id=user_id):
+        status = "revoked" if t.revoked_at else "active"
+        used = t.last_used_at.isoformat(timespec="minutes") if t.last_used_at else "never used"
+        click.echo(f"{t.id}\t{t.user.email}\t{t.name}\t{t.prefix}…\t{status}\texpires {t.expires_at.date()}\t{used}")
+
+
 @tokens.command("revoke")
 @click.argument("token_id", type=int)
 @with_appcontext

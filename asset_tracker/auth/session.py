@@ -18,7 +18,9 @@ def init_login(app: Flask) -> None:
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.session_protection = "basic"
-    app.permanent_session_lifetime = dt.timedelta(hours=app.config["SESSION_MAX_HOURS"])
+    # The cookie itself outlives the session by an hour: the server-side rule below (session_is_live) is the one
+    # that decides, to the second, whatever the browser does with the cookie's expiry.
+    app.permanent_session_lifetime = dt.timedelta(hours=app.config["SESSION_MAX_HOURS"] + 1)
 
     @login_manager.user_loader
     def _load(user_id: str):

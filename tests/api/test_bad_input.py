@@ -123,3 +123,24 @@ def test_the_openapi_error_schema_is_the_envelope(client):
     assert error["required"] == ["error"]
     body = spec["components"]["schemas"][error["properties"]["error"]["$ref"].rsplit("/", 1)[1]]
     assert set(body["properties"]) == {"code", "message", "details"}
+
+
+# ---------------------------------------------------------------- pages: the same refusals as HTML pages
+
+
+def test_pages_refuse_bad_input_with_an_html_page_of_the_same_status(client, login, orgs):
+    from tests.conftest import csrf_token
+
+    login("donor")
+    missing = client.get(f"/batches/{HUGE}")
+    assert missing.status_code == 404 and missing.mimetype == "text/html"
+
+    token = csrf_token(client, "/batches/new")
+    huge = client.post("/batches/new", data={"csrf_token": token, "name": "Dons de décembre",
+                                             "count_laptop": str(HUGE)})
+    assert huge.status_code == 422 and huge.mimetype == "text/html"
+    assert "declared_counts" in huge.get_data(as_text=True)
+
+    wrong_method = client.put("/batches/new", data={"csrf_token": token})
+    assert wrong_method.status_code == 405 and wrong_method.mimetype == "text/html"
+    assert "POST" in wrong_method.headers["Allow"]

@@ -173,3 +173,13 @@ def test_a_token_is_revoked_only_by_its_owner_or_an_admin(client, users, api_hea
     second_id = db.session.query(ApiToken).filter_by(user_id=users["donor"].id).order_by(ApiToken.id.desc()).first().id
     assert client.delete(f"/api/v1/tokens/{second_id}", headers=api_headers("admin")).status_code == 200
     assert client.get("/api/v1/me", headers={"Authorization": f"Bearer {second}"}).status_code == 401
+
+
+def test_the_command_line_lists_tokens_with_their_expiry_and_last_use(runner, users, client, frozen_clock):
+    frozen_clock(T0)
+    secret = token_for(users["donor"])
+    client.get("/api/v1/me", headers={"Authorization": f"Bearer {secret}"})
+    result = runner.invoke(args=["tokens", "list", "--email", users["donor"].email])
+    assert result.exit_code == 0, result.output
+    assert users["donor"].email in result.output and "expires 2027-11-30" in result.output
+    assert "2026-11-30T08:00" in result.output and secret not in result.output
