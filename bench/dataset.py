@@ -534,13 +534,13 @@ def build(app, devices: int, events: int | None = None, *, seed: int = 2026, log
                   w.ts(x[6] - 300), x[5], tech.user_id, tech.name, "nwipe", "{}", w.ts(x[6])) for x in replay.wipes))
         log(f"  devices, media and wipe records written in {time.perf_counter() - started:.1f}s")
 
-        replay.events.sort(key=lambda e: e[0])
+        events = sorted(replay.events, key=lambda e: e[0])
         seq, prev_hash = setup_events, setup_hash
         ev_cols = ("id",) + custody.HASHED + ("hash",)
 
         def event_rows():
             nonlocal seq, prev_hash
-            for (t, type_, device_id, tag, actor, sb, sa, cb, ca, station, note, details) in replay.events:
+            for (t, type_, device_id, tag, actor, sb, sa, cb, ca, station, note, details) in events:
                 seq += 1
                 when = _us(t)
                 values = {

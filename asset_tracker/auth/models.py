@@ -48,10 +48,6 @@ class User(UserMixin, Base):
     def is_active(self) -> bool:  # Flask-Login
         return bool(self.active)
 
-    @property
-    def display_name(self) -> str:
-        return self.name or self.email
-
     def __repr__(self) -> str:
         return f"<User {self.email} {self.role.value}>"
 
