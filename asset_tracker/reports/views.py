@@ -69,7 +69,7 @@ def dashboard():
             step_rows, (_("Median"), _("90th percentile")), unit=_("d"), fmt=decimal),
         "programmes": charts.progress_bars(
             _("Programme progress"), _("Devices or kits handed over against each target of each programme."),
-            programme_rows, label_width=330, width=760),
+            programme_rows, width=760),
     }
     return render_template("reports/dashboard.html", board=board, charts=charts_, lifecycle=lifecycle, unit=_unit,
                            tables=services.TABLES)
