@@ -51,8 +51,9 @@ def visible_text(html: str) -> str:
 
 
 def raw_identifiers(text: str) -> list[str]:
-    # Examples of what to type in a field are literal input ("Par exemple : Fill With Zeros, …").
-    text = re.sub(r"Par exemple\s?:[^|]*", "", text)
+    # Examples of what to type in a field are literal input ("Par exemple : Fill With Zeros, …"), up to the
+    # end of that text (" | " joins texts; a bare "|" may be part of the example, as in "laptop|desktop").
+    text = re.sub(r"Par exemple\s?:.*?(?= \| |$)", "", text)
     found = [m.group(0) for m in SNAKE.finditer(text) if "@" not in text[max(0, m.start() - 40):m.end() + 40]]
     for word in RAW_WORDS:
         # A tool's own label may follow its French translation in parentheses: "Réécriture… (Fill With Zeros)".
