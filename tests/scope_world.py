@@ -47,7 +47,6 @@ def build(orgs, users) -> dict:
     db.session.add(workshop_b)
     db.session.commit()
     tech_b = factories.make_user("technician", workshop_b, "tech.w2@example.org")
-    checker_b = factories.make_user("technician", workshop_b, "tech.w2.check@example.org")  # second-person checks
     out = {"users": {"donor": {"A": users["donor"], "B": users["donor_b"]},
                      "technician": {"A": users["technician"], "B": tech_b},
                      "coordinator": {"A": users["coordinator"], "B": users["coordinator_b"]}},
@@ -56,8 +55,7 @@ def build(orgs, users) -> dict:
         tech_user = out["users"]["technician"][side]
         tech = Actor.of(tech_user)
         donor_actor = Actor.of(users[donor])
-        side_users = {**users, "technician": tech_user,
-                      "technician_b": users["technician_b"] if side == "A" else checker_b}
+        side_users = {**users, "technician": tech_user}
 
         batch = intake.create_batch(actor=donor_actor, name=f"Collecte {side}")
         in_batch = intake.add_device(batch.id, actor=donor_actor, type="laptop", serial=f"LOT{side}000001")

@@ -132,7 +132,10 @@ def _new_context() -> dict:
 
 @bp.route("/new", methods=["GET", "POST"])
 @access("donor", "technician", "admin")
-@keeps_form("intake/new.html", _new_context, aliases={"unit_value_cents": "unit_value"})
+@keeps_form("intake/new.html", _new_context, aliases={
+    "unit_value_cents": "unit_value",
+    # A declared count is refused under declared_counts.<type> (its value): shown next to that type's field.
+    **{f"declared_counts.{t.value}{part}": f"count_{t.value}" for t in DeviceType for part in ("", ".value")}})
 def new():
     who = actor()
     if request.method == "POST":

@@ -2,6 +2,7 @@
 import io
 import logging
 import pathlib
+import re
 
 import pytest
 
@@ -139,7 +140,8 @@ def test_pages_refuse_bad_input_with_an_html_page_of_the_same_status(client, log
     huge = client.post("/batches/new", data={"csrf_token": token, "name": "Dons de décembre",
                                              "count_laptop": str(HUGE)})
     assert huge.status_code == 422 and huge.mimetype == "text/html"
-    assert "declared_counts" in huge.get_data(as_text=True)
+    # The refusal is shown next to the laptops' count field, in words (not as the API's field name).
+    assert re.search(r'id="f-count_laptop-error"[^>]*>[^<]*\S', huge.get_data(as_text=True))
 
     wrong_method = client.put("/batches/new", data={"csrf_token": token})
     assert wrong_method.status_code == 405 and wrong_method.mimetype == "text/html"

@@ -81,7 +81,8 @@ CASES = [
      lambda w, o, v: {"type": "laptop", "donor_organisation_id": v}, lambda w, o: o["workshop"].id,
      "donor_organisation_id"),
     ("programme open to an organisation that is no partner", "admin", "POST", lambda w, o: "/api/v1/programmes",
-     lambda w, o, v: {"name": "Programme C", "owner_organisation_id": o["owner"].id, "target_count": 5,
+     lambda w, o, v: {"name": "Programme C", "owner_organisation_id": o["owner"].id,
+                      "targets": [{"unit": "laptop", "count": 5}],
                       "partner_ids": [v]}, lambda w, o: o["donor"].id, "partner_ids"),
 ]
 
