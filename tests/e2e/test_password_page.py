@@ -12,6 +12,7 @@ def test_a_technician_changes_their_password_and_every_session_ends(users, live_
     other = browser.new_context(locale="fr-FR").new_page()  # the same person on a second browser
     login_as(other, live_server, users["technician"])
 
+    page.locator("button[aria-controls=account-menu]").click()  # the account menu in the header
     page.get_by_role("link", name="Mon mot de passe").click()
     expect(page.get_by_role("heading", name="Changer mon mot de passe")).to_be_visible()
     axe_check(page)

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.e2e
 PHONE = {"width": 390, "height": 844}
 WORKSHOP_SCREEN = {"width": 1366, "height": 768}
 # Links that are files, actions or another application, not pages of the site.
-NOT_PAGES = (".pdf", ".csv", ".xlsx", ".zip", ".json", "/api/", "/logout", "/export")
+NOT_PAGES = (".pdf", ".csv", ".xlsx", ".zip", ".json", "/api/", "/logout", "/export", "export=")
 
 
 @pytest.fixture
