@@ -259,15 +259,8 @@ PROBLEMS = {
 }
 
 
-def import_nwipe(files: list[tuple[str, bytes]], *, actor: Actor, assignments: dict[str, object] | None = None,
-                 timezone: str = "Europe/Paris", overrides: dict[str, str] | None = None) -> list[WipeRecord]:
-    """Record every disk of the logs against its medium, all or nothing, keeping each raw log once.
-
-    nwipe writes local times without a zone: they are read in ``timezone`` (the wiping station's clock).
-    A disk section already recorded for another medium is refused (409) naming that device; a log whose
-    serial or size differs from the medium's is refused (409) unless ``overrides`` gives a written reason.
-    """
-    plan = plan_nwipe_import(files, actor=actor, assignments=assignments, overrides=overrides, timezone=timezone)
+def _refuse_problems(plan: NwipePlan) -> None:
+    """Refuses the import, naming the first disk that cannot be recorded, or every disk still unmatched."""
     for d in plan.disks:
         if d.skip:
             continue
@@ -292,6 +285,50 @@ def import_nwipe(files: list[tuple[str, bytes]], *, actor: Actor, assignments: d
                       num=len(plan.unresolved), code="unmatched_disks",
                       details={d.key: [d.problem or "unmatched_disk", d.filename, d.disk.device, d.disk.serial]
                                for d in plan.unresolved})
+
+
+def _record_disk(d: DiskPlan, log: nwipe.NwipeLog, zone: ZoneInfo, evidence: EvidenceFile, *, now: dt.datetime,
+                 actor: Actor, events: list) -> tuple[WipeRecord, dict]:
+    """The wipe record of one disk, with the identity it adopts from the log and an override's own event."""
+    disk = d.disk
+    if d.adopt:
+        _adopt_identity(d, actor=actor, events=events)
+    if d.override:
+        events.append({"type": "wipe_identity_override", "device": d.device, "note": d.override, "details": {
+            "medium_id": d.medium.id, "medium_serial": d.medium.serial, "medium_capacity_bytes":
+            d.medium.capacity_bytes, "log_serial": disk.serial if disk.serial_readable else None,
+            "log_size_bytes": disk.size_bytes, "mismatches": d.mismatches, "reason": d.override,
+            "evidence_sha256": d.sha256, "disk": disk.device}})
+    record, event = _add_record(
+        d.device, d.medium, actor=actor, result=d.result, method=disk.method,
+        nist_category=disk.nist_category, tool="nwipe", tool_version=disk.nwipe_version or log.nwipe_version,
+        passes=(disk.rounds or 1) * (disk.passes_per_round or 1) if disk.rounds else None,
+        pattern=(disk.pattern or None) and disk.pattern[:100],
+        verification=_verification_text(disk), started_at=_local(disk.started_at, zone),
+        ended_at=_local(disk.ended_at, zone), bytes_erased=disk.bytes_erased, source="nwipe",
+        evidence=evidence, now=now, fingerprint=disk.fingerprint or None,
+        unverified=disk.verification in (None, "none") or disk.verified is not True,
+        override_reason=d.override, details={
+            "nwipe_status": disk.raw_status, "device_path": disk.device, "disk_model": disk.model,
+            "disk_serial": disk.serial, "serial_readable": disk.serial_readable, "size_bytes": disk.size_bytes,
+            "rounds": disk.rounds, "blanking": disk.blanking, "prng": disk.prng, "verified": disk.verified,
+            "errors": disk.errors, "concerns": list(disk.concerns), "matched_by": d.how,
+            "log_line": disk.summary_line, "times_zone": None if disk.timezone_known else str(zone),
+            "mismatches": d.mismatches, "identity_from_log": sorted(d.adopt),
+        })
+    return record, event
+
+
+def import_nwipe(files: list[tuple[str, bytes]], *, actor: Actor, assignments: dict[str, object] | None = None,
+                 timezone: str = "Europe/Paris", overrides: dict[str, str] | None = None) -> list[WipeRecord]:
+    """Record every disk of the logs against its medium, all or nothing, keeping each raw log once.
+
+    nwipe writes local times without a zone: they are read in ``timezone`` (the wiping station's clock).
+    A disk section already recorded for another medium is refused (409) naming that device; a log whose
+    serial or size differs from the medium's is refused (409) unless ``overrides`` gives a written reason.
+    """
+    plan = plan_nwipe_import(files, actor=actor, assignments=assignments, overrides=overrides, timezone=timezone)
+    _refuse_problems(plan)
     zone = log_zone(timezone)
     by_sha = {log.sha256: (log, data, filename) for (filename, data) in files
               for log in plan.files if hashlib.sha256(data).hexdigest() == log.sha256}
@@ -304,32 +341,7 @@ def import_nwipe(files: list[tuple[str, bytes]], *, actor: Actor, assignments: d
         log, data, filename = by_sha[d.sha256]
         if d.sha256 not in evidence:
             evidence[d.sha256] = store_evidence(data, filename, actor=actor, content_type="text/plain")
-        disk = d.disk
-        if d.adopt:
-            _adopt_identity(d, actor=actor, events=events)
-        if d.override:
-            events.append({"type": "wipe_identity_override", "device": d.device, "note": d.override, "details": {
-                "medium_id": d.medium.id, "medium_serial": d.medium.serial, "medium_capacity_bytes":
-                d.medium.capacity_bytes, "log_serial": disk.serial if disk.serial_readable else None,
-                "log_size_bytes": disk.size_bytes, "mismatches": d.mismatches, "reason": d.override,
-                "evidence_sha256": d.sha256, "disk": disk.device}})
-        record, event = _add_record(
-            d.device, d.medium, actor=actor, result=d.result, method=disk.method,
-            nist_category=disk.nist_category, tool="nwipe", tool_version=disk.nwipe_version or log.nwipe_version,
-            passes=(disk.rounds or 1) * (disk.passes_per_round or 1) if disk.rounds else None,
-            pattern=(disk.pattern or None) and disk.pattern[:100],
-            verification=_verification_text(disk), started_at=_local(disk.started_at, zone),
-            ended_at=_local(disk.ended_at, zone), bytes_erased=disk.bytes_erased, source="nwipe",
-            evidence=evidence[d.sha256], now=now, fingerprint=disk.fingerprint or None,
-            unverified=disk.verification in (None, "none") or disk.verified is not True,
-            override_reason=d.override, details={
-                "nwipe_status": disk.raw_status, "device_path": disk.device, "disk_model": disk.model,
-                "disk_serial": disk.serial, "serial_readable": disk.serial_readable, "size_bytes": disk.size_bytes,
-                "rounds": disk.rounds, "blanking": disk.blanking, "prng": disk.prng, "verified": disk.verified,
-                "errors": disk.errors, "concerns": list(disk.concerns), "matched_by": d.how,
-                "log_line": disk.summary_line, "times_zone": None if disk.timezone_known else str(zone),
-                "mismatches": d.mismatches, "identity_from_log": sorted(d.adopt),
-            })
+        record, event = _record_disk(d, log, zone, evidence[d.sha256], now=now, actor=actor, events=events)
         records.append(record)
         events.append(event)
     if not records:
