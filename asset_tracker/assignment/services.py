@@ -739,6 +739,55 @@ def check_reference(value: str | None, partner: Organisation) -> str:
         raise Invalid(exc.message, code=exc.code, details={"beneficiary_ref": [exc.code]}, **exc.params) from None
 
 
+def _reserved_device(tag: str, actor: Actor):
+    """The reserved device (locked) and its reservation; a coordinator sees only its partner's."""
+    device = devices.named_device(tag, actor=actor, for_update=True)
+    reservation = active_reservation(device)
+    if device.state != State.RESERVED or reservation is None:
+        raise Conflict("Device %(tag)s is %(state)s: only a reserved device can be handed over.", tag=device.tag,
+                       state=device.state.value, code="not_reserved")
+    if actor.role == "coordinator" and reservation.partner_organisation_id != actor.organisation_id:
+        raise devices.unknown_reference("device_tag")
+    return device, reservation
+
+
+def _beneficiary_category(programme: Programme, beneficiary_category: str | None) -> str:
+    category = (beneficiary_category or "").strip()
+    if not category:
+        raise Invalid("Say the beneficiary's category.", details={"beneficiary_category": ["required"]})
+    if programme.beneficiary_categories and category not in programme.beneficiary_categories:
+        raise Invalid("The programme %(programme)s serves these categories: %(categories)s.",
+                      programme=programme.name, categories=", ".join(programme.beneficiary_categories),
+                      details={"beneficiary_category": ["not in the programme"]})
+    return category
+
+
+def _handover_date(handed_over_on: dt.date | None, loan: bool, expected_return_on: dt.date | None) -> dt.date:
+    """The hand-over date (today when not given), not in the future and before a loan's return."""
+    today = utcnow().date()
+    handed_over_on = handed_over_on or today
+    if handed_over_on > today:
+        raise Invalid("The hand-over date is in the future.", details={"handed_over_on": ["in the future"]})
+    if loan and expected_return_on and expected_return_on <= handed_over_on:
+        raise Invalid("The expected return date of a loan must be after the hand-over.",
+                      details={"expected_return_on": ["not after the hand-over"]})
+    return handed_over_on
+
+
+def _handed_kit(device: Device, accessory_ids, new_accessories, actor: Actor) -> tuple[list, list]:
+    """The kit parts handed over (all, or those named) and the parts added at the hand-over."""
+    kit = kit_of(device)
+    if accessory_ids is not None:
+        wanted = set(accessory_ids)
+        unknown = wanted - {a.id for a in kit}
+        if unknown:
+            raise devices.unknown_reference("accessory_ids")  # not in this device's kit
+        kit = [a for a in kit if a.id in wanted]
+    added = [_new_accessory(actor, device, **spec) for spec in new_accessories or ()]
+    kit += added
+    return kit, added
+
+
 def record_handover(tag: str, *, actor: Actor, beneficiary_ref: str, beneficiary_category: str,
                     handed_over_on: dt.date | None = None, loan: bool = False,
                     expected_return_on: dt.date | None = None, accessory_ids=None, new_accessories=(),
@@ -751,44 +800,18 @@ def record_handover(tag: str, *, actor: Actor, beneficiary_ref: str, beneficiary
     recorded and the kit counts toward its target only when complete. The programme's second-device policy
     compares keyed hashes with the partner's open hand-overs in the programme.
     """
-    device = devices.named_device(tag, actor=actor, for_update=True)
-    reservation = active_reservation(device)
-    if device.state != State.RESERVED or reservation is None:
-        raise Conflict("Device %(tag)s is %(state)s: only a reserved device can be handed over.", tag=device.tag,
-                       state=device.state.value, code="not_reserved")
-    if actor.role == "coordinator" and reservation.partner_organisation_id != actor.organisation_id:
-        raise devices.unknown_reference("device_tag")
+    device, reservation = _reserved_device(tag, actor)
     partner = db.session.get(Organisation, reservation.partner_organisation_id)
     programme = db.session.get(Programme, reservation.programme_id)
     ref = check_reference(beneficiary_ref, partner)
-    category = (beneficiary_category or "").strip()
-    if not category:
-        raise Invalid("Say the beneficiary's category.", details={"beneficiary_category": ["required"]})
-    if programme.beneficiary_categories and category not in programme.beneficiary_categories:
-        raise Invalid("The programme %(programme)s serves these categories: %(categories)s.",
-                      programme=programme.name, categories=", ".join(programme.beneficiary_categories),
-                      details={"beneficiary_category": ["not in the programme"]})
-    today = utcnow().date()
-    handed_over_on = handed_over_on or today
-    if handed_over_on > today:
-        raise Invalid("The hand-over date is in the future.", details={"handed_over_on": ["in the future"]})
-    if loan and expected_return_on and expected_return_on <= handed_over_on:
-        raise Invalid("The expected return date of a loan must be after the hand-over.",
-                      details={"expected_return_on": ["not after the hand-over"]})
+    category = _beneficiary_category(programme, beneficiary_category)
+    handed_over_on = _handover_date(handed_over_on, loan, expected_return_on)
     kind = _kit_kind(programme, kit_kind) if kit_kind else (
         db.session.get(KitKind, reservation.kit_kind_id) if reservation.kit_kind_id else None)
     digest = reference_hmac(ref, _hmac_key())
     holds = second_device_check(programme, partner.id, digest, confirmed=confirm_second_device)
 
-    kit = kit_of(device)
-    if accessory_ids is not None:
-        wanted = set(accessory_ids)
-        unknown = wanted - {a.id for a in kit}
-        if unknown:
-            raise devices.unknown_reference("accessory_ids")  # not in this device's kit
-        kit = [a for a in kit if a.id in wanted]
-    added = [_new_accessory(actor, device, **spec) for spec in new_accessories or ()]
-    kit += added
+    kit, added = _handed_kit(device, accessory_ids, new_accessories, actor)
     lacking = missing_parts(kind, device, kit) if kind else []
 
     handover = Handover(

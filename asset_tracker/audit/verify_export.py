@@ -52,14 +52,10 @@ def load_public_key(pem: bytes):
     return key, hashlib.sha256(raw).hexdigest()[:16]
 
 
-def verify(events_lines, checkpoint_lines, public_pem: bytes, *, partial: bool = False,
-           trailer_required: bool = True) -> tuple[bool, list[str]]:
-    """(ok, report lines). ``events_lines`` may be any iterable of JSON lines (a file is read as it goes)."""
+def _read_checkpoints(checkpoint_lines, key, key_id: str, problems: list[str]) -> dict[int, dict]:
+    """The checkpoints whose signature verifies with this key, by sequence number; the others are problems."""
     from cryptography.exceptions import InvalidSignature
 
-    key, key_id = load_public_key(public_pem)
-    report: list[str] = []
-    problems: list[str] = []
     checkpoints = {}
     for n, line in enumerate(checkpoint_lines, start=1):
         if not line.strip():
@@ -80,80 +76,122 @@ def verify(events_lines, checkpoint_lines, public_pem: bytes, *, partial: bool =
             problems.append(f"checkpoint #{cp['seq']}: the signature does not verify (forged or altered)")
             continue
         checkpoints[cp["seq"]] = cp
-    matched = set()
-    count, first_seq, last_seq, last_hash = 0, None, None, None
-    trailer = None
-    for n, line in enumerate(events_lines, start=1):
-        if not line.strip():
-            continue
-        if trailer is not None:
-            problems.append(f"line {n} comes after the trailer line")
-            break
+    return checkpoints
+
+
+class _Walk:
+    """Reads the export's events in order, each chained to the previous one and to its checkpoint."""
+
+    def __init__(self, checkpoints: dict[int, dict], partial: bool):
+        self.checkpoints, self.partial = checkpoints, partial
+        self.matched: set[int] = set()
+        self.count, self.first_seq, self.last_seq, self.last_hash = 0, None, None, None
+        self.trailer = None
+
+    def run(self, events_lines) -> str | None:
+        """The first problem met (reading stops there), or None."""
+        for n, line in enumerate(events_lines, start=1):
+            if not line.strip():
+                continue
+            if self.trailer is not None:
+                return f"line {n} comes after the trailer line"
+            problem = self.line(n, line)
+            if problem:
+                return problem
+        return None
+
+    def line(self, n: int, line: str) -> str | None:
         try:
             event = json.loads(line)
             if isinstance(event, dict) and "trailer" in event:
-                trailer = event["trailer"]
-                if not isinstance(trailer, dict) or not isinstance(trailer.get("rows"), int):
-                    problems.append(f"trailer line {n} is malformed")
-                    break
-                continue
+                self.trailer = event["trailer"]
+                if not isinstance(self.trailer, dict) or not isinstance(self.trailer.get("rows"), int):
+                    return f"trailer line {n} is malformed"
+                return None
             seq = int(event["seq"])
             digest = event_digest(event)
         except (ValueError, KeyError, TypeError):
-            problems.append(f"event line {n} is malformed")
-            break
+            return f"event line {n} is malformed"
         if digest != event["hash"]:
-            problems.append(f"event #{seq} (line {n}) was altered: its content does not give its hash")
-            break
+            return f"event #{seq} (line {n}) was altered: its content does not give its hash"
+        problem = self.link(event, seq, n) or self.checkpoint(seq, digest)
+        if problem:
+            return problem
+        self.count, self.last_seq, self.last_hash = self.count + 1, seq, digest
+        return None
+
+    def link(self, event: dict, seq: int, n: int) -> str | None:
+        """The event follows the previous one (gaps allowed in a partial export)."""
+        last_seq = self.last_seq
         if last_seq is None:
-            first_seq = seq
+            self.first_seq = seq
             if seq == 1 and event["prev_hash"] != GENESIS:
-                problems.append("event #1 does not start from the genesis hash")
-                break
-            if seq != 1 and not partial:
-                problems.append(f"the export starts at event #{seq}, not #1 (use --partial for a filtered export)")
-                break
+                return "event #1 does not start from the genesis hash"
+            if seq != 1 and not self.partial:
+                return f"the export starts at event #{seq}, not #1 (use --partial for a filtered export)"
         elif seq <= last_seq:
-            problems.append(f"event #{seq} (line {n}) is out of order after #{last_seq}")
-            break
+            return f"event #{seq} (line {n}) is out of order after #{last_seq}"
         elif seq == last_seq + 1:
-            if event["prev_hash"] != last_hash:
-                problems.append(f"event #{seq} does not follow event #{last_seq} (prev_hash mismatch)")
-                break
-        elif not partial:
-            problems.append(f"events #{last_seq + 1} to #{seq - 1} are missing from the export")
-            break
-        cp = checkpoints.get(seq)
-        if cp is not None:
-            if cp["head_hash"] != digest:
-                problems.append(f"checkpoint #{seq} of {cp['signed_at']}: the exported event has another hash "
-                                "(the log was rewritten after it was signed)")
-                break
-            matched.add(seq)
-        count, last_seq, last_hash = count + 1, seq, digest
-    if not problems and trailer is None and trailer_required:
-        problems.append(f"the export ends after {count} events without its trailer line: it was truncated "
-                        "(the transfer was cut short)")
-    elif not problems and trailer is not None and trailer["rows"] != count:
-        problems.append(f"the trailer counts {trailer['rows']} events but the export holds {count}: "
-                        "it was truncated or altered")
-    if not problems:
-        for seq, cp in sorted(checkpoints.items()):
-            if seq in matched:
+            if event["prev_hash"] != self.last_hash:
+                return f"event #{seq} does not follow event #{last_seq} (prev_hash mismatch)"
+        elif not self.partial:
+            return f"events #{last_seq + 1} to #{seq - 1} are missing from the export"
+        return None
+
+    def checkpoint(self, seq: int, digest: str) -> str | None:
+        cp = self.checkpoints.get(seq)
+        if cp is None:
+            return None
+        if cp["head_hash"] != digest:
+            return (f"checkpoint #{seq} of {cp['signed_at']}: the exported event has another hash "
+                    "(the log was rewritten after it was signed)")
+        self.matched.add(seq)
+        return None
+
+    def end_problem(self, trailer_required: bool) -> str | None:
+        """A missing trailer, or one that counts another number of events."""
+        if self.trailer is None and trailer_required:
+            return (f"the export ends after {self.count} events without its trailer line: it was truncated "
+                    "(the transfer was cut short)")
+        if self.trailer is not None and self.trailer["rows"] != self.count:
+            return (f"the trailer counts {self.trailer['rows']} events but the export holds {self.count}: "
+                    "it was truncated or altered")
+        return None
+
+    def uncovered(self, report: list[str], problems: list[str]) -> None:
+        """Checkpoints the export does not reach: a truncation, unless the export is partial."""
+        for seq, cp in sorted(self.checkpoints.items()):
+            if seq in self.matched:
                 continue
-            if last_seq is None or seq > last_seq:
-                if not partial:
-                    problems.append(f"checkpoint #{seq} of {cp['signed_at']} is beyond the export's last event "
-                                    f"#{last_seq or 0}: the log was truncated (or the export is incomplete)")
-                    break
-                report.append(f"checkpoint #{seq}: not covered by this export")
-            else:
-                report.append(f"checkpoint #{seq}: not covered by this export")
-    report.insert(0, f"{count} events checked (#{first_seq or 0} to #{last_seq or 0}), "
-                     f"{len(matched)} of {len(checkpoints)} valid checkpoints matched, key {key_id}")
+            if (self.last_seq is None or seq > self.last_seq) and not self.partial:
+                problems.append(f"checkpoint #{seq} of {cp['signed_at']} is beyond the export's last event "
+                                f"#{self.last_seq or 0}: the log was truncated (or the export is incomplete)")
+                break
+            report.append(f"checkpoint #{seq}: not covered by this export")
+
+
+def verify(events_lines, checkpoint_lines, public_pem: bytes, *, partial: bool = False,
+           trailer_required: bool = True) -> tuple[bool, list[str]]:
+    """(ok, report lines). ``events_lines`` may be any iterable of JSON lines (a file is read as it goes)."""
+    key, key_id = load_public_key(public_pem)
+    report: list[str] = []
+    problems: list[str] = []
+    checkpoints = _read_checkpoints(checkpoint_lines, key, key_id, problems)
+    walk = _Walk(checkpoints, partial)
+    problem = walk.run(events_lines)
+    if problem:
+        problems.append(problem)
+    if not problems:
+        problem = walk.end_problem(trailer_required)
+        if problem:
+            problems.append(problem)
+    if not problems:
+        walk.uncovered(report, problems)
+    report.insert(0, f"{walk.count} events checked (#{walk.first_seq or 0} to #{walk.last_seq or 0}), "
+                     f"{len(walk.matched)} of {len(checkpoints)} valid checkpoints matched, key {key_id}")
     if problems:
         return False, report + ["FAILED: " + problems[0]] + problems[1:]
-    if not matched and not partial:
+    if not walk.matched and not partial:
         return False, report + ["FAILED: no checkpoint vouches for this export"]
     return True, report + ["OK: the export matches the signed checkpoints"]
 

@@ -362,6 +362,78 @@ def is_distribution_step(source: State, target: State) -> bool:
     return target in DISTRIBUTION_STEPS or (source == State.RESERVED and target == State.READY)
 
 
+def _check_who(device: Device, target: State, actor: Actor) -> None:
+    """Another workshop's device is unknown (except a collection or reception of an unclaimed one); roles."""
+    if claimed_by_other(device, actor) and not (device.workshop_organisation_id is None
+                                                and target in (State.COLLECTED, State.RECEIVED)):
+        raise NotFound("No device %(tag)s.", tag=device.tag)
+    if actor.role not in (None, "admin") and actor.role not in lifecycle.ROLES_FOR.get(target, ()):
+        raise Conflict("Your role (%(role)s) cannot move a device to %(target)s.", role=actor.role,
+                       target=target.value, code="role_not_allowed")
+
+
+def _check_move(device: Device, source: State, target: State, params: dict, via_distribution: bool) -> None:
+    """The lifecycle allows the move and its guards pass; distribution steps go through the distribution."""
+    if lifecycle.is_allowed(source, target) and is_distribution_step(source, target) and not via_distribution:
+        raise Conflict("Reservations, hand-overs, returns and recycling are recorded on the distribution pages "
+                       "(or their API), which keep the reservation, the kit and the beneficiary reference.",
+                       code="use_distribution", details={"from": source.value, "to": target.value})
+    try:
+        lifecycle.check_transition(source, target, facts_for(device, params, wipe_evidence=target == State.WIPED,
+                                                                 wipe_check=target == State.READY))
+    except TransitionRefused as exc:
+        r = exc.refusal
+        raise Conflict(r.message, code=r.code, details={"from": source.value, "to": target.value}, **r.params) from None
+
+
+# What a move to each state sets on the device besides its state: (device, source, params, now) -> values.
+
+
+def _received_values(device: Device, source: State, params: dict, now: dt.datetime) -> dict:
+    return {"last_received_at": now, "expected_return_on": None}
+
+
+def _diagnosed_values(device: Device, source: State, params: dict, now: dt.datetime) -> dict:
+    return {"verdict": lifecycle.Verdict(params["verdict"]) if params.get("verdict") else device.verdict}
+
+
+def _ready_values(device: Device, source: State, params: dict, now: dt.datetime) -> dict:
+    values = {"grade": lifecycle.Grade(params.get("grade") or device.grade.value)}
+    if source == State.RESERVED:  # reservation cancelled
+        values["programme_id"] = None
+        values["partner_organisation_id"] = None
+    return values
+
+
+def _reserved_values(device: Device, source: State, params: dict, now: dt.datetime) -> dict:
+    return {"programme_id": params["programme_id"], "partner_organisation_id": params["partner_organisation_id"]}
+
+
+def _handed_over_values(device: Device, source: State, params: dict, now: dt.datetime) -> dict:
+    return {"loan": bool(params.get("loan")),
+            "expected_return_on": params.get("expected_return_on") if params.get("loan") else None}
+
+
+def _no_return_expected(device: Device, source: State, params: dict, now: dt.datetime) -> dict:
+    return {"expected_return_on": None}
+
+
+def _recycled_values(device: Device, source: State, params: dict, now: dt.datetime) -> dict:
+    return {"recycler_organisation_id": params["recycler_organisation_id"]}
+
+
+_TARGET_VALUES = {
+    State.RECEIVED: _received_values,
+    State.DIAGNOSED: _diagnosed_values,
+    State.READY: _ready_values,
+    State.RESERVED: _reserved_values,
+    State.HANDED_OVER: _handed_over_values,
+    State.RETURNED: _no_return_expected,
+    State.LOST: _no_return_expected,
+    State.RECYCLED: _recycled_values,
+}
+
+
 def transition(
     tag_or_device, target: str | State, *, actor: Actor, params: dict | None = None, note: str | None = None,
     client_time: dt.datetime | None = None, station: str | None = None, commit: bool = True,
@@ -381,27 +453,13 @@ def transition(
     except ValueError:
         raise Invalid("Unknown state %(state)s.", state=str(target), details={"target": ["unknown state"]}) from None
     device = tag_or_device if isinstance(tag_or_device, Device) else get_device(tag_or_device, actor=actor)
-    if claimed_by_other(device, actor) and not (device.workshop_organisation_id is None
-                                                and target in (State.COLLECTED, State.RECEIVED)):
-        raise NotFound("No device %(tag)s.", tag=device.tag)
-    if actor.role not in (None, "admin") and actor.role not in lifecycle.ROLES_FOR.get(target, ()):
-        raise Conflict("Your role (%(role)s) cannot move a device to %(target)s.", role=actor.role,
-                       target=target.value, code="role_not_allowed")
+    _check_who(device, target, actor)
     if target == State.LOST and not params.get("reason"):
         params["reason"] = note  # a note given when declaring a device lost is its reason
     _check_org(params.get("recycler_organisation_id"), OrgKind.RECYCLER, "recycler_organisation_id")
     _check_org(params.get("partner_organisation_id"), OrgKind.PARTNER, "partner_organisation_id")
     source = device.state
-    if lifecycle.is_allowed(source, target) and is_distribution_step(source, target) and not via_distribution:
-        raise Conflict("Reservations, hand-overs, returns and recycling are recorded on the distribution pages "
-                       "(or their API), which keep the reservation, the kit and the beneficiary reference.",
-                       code="use_distribution", details={"from": source.value, "to": target.value})
-    try:
-        lifecycle.check_transition(source, target, facts_for(device, params, wipe_evidence=target == State.WIPED,
-                                                                 wipe_check=target == State.READY))
-    except TransitionRefused as exc:
-        r = exc.refusal
-        raise Conflict(r.message, code=r.code, details={"from": source.value, "to": target.value}, **r.params) from None
+    _check_move(device, source, target, params, via_distribution)
 
     now = utcnow()
     custodian_before = device.custodian_organisation_id
@@ -411,25 +469,9 @@ def transition(
     workshop_after = _workshop_after(device, target, custodian_after, actor)
     if workshop_after != device.workshop_organisation_id:
         values["workshop_organisation_id"] = workshop_after
-    if target == State.RECEIVED:
-        values["last_received_at"] = now
-    if target == State.DIAGNOSED:
-        values["verdict"] = lifecycle.Verdict(params["verdict"]) if params.get("verdict") else device.verdict
-    if target == State.READY:
-        values["grade"] = lifecycle.Grade(params.get("grade") or device.grade.value)
-        if source == State.RESERVED:  # reservation cancelled
-            values["programme_id"] = None
-            values["partner_organisation_id"] = None
-    if target == State.RESERVED:
-        values["programme_id"] = params["programme_id"]
-        values["partner_organisation_id"] = params["partner_organisation_id"]
-    if target == State.HANDED_OVER:
-        values["loan"] = bool(params.get("loan"))
-        values["expected_return_on"] = params.get("expected_return_on") if params.get("loan") else None
-    if target in (State.RETURNED, State.RECEIVED, State.LOST):
-        values["expected_return_on"] = None
-    if target == State.RECYCLED:
-        values["recycler_organisation_id"] = params["recycler_organisation_id"]
+    setter = _TARGET_VALUES.get(target)
+    if setter is not None:
+        values.update(setter(device, source, params, now))
 
     result = db.session.execute(
         update(Device).where(and_(Device.id == device.id, Device.state == source)).values(**values)

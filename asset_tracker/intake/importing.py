@@ -317,146 +317,178 @@ _SCIENTIFIC = re.compile(r"^[0-9]+([.,][0-9]+)?[eE]\+?[0-9]+$")
 _MONEY_STRIP = re.compile(r"[\s\u00a0\u202f€]|EUR", re.IGNORECASE)
 
 
+class _RowChecks:
+    """The checks of each column of a device sheet, sharing what the file has seen so far (duplicates)."""
+
+    def __init__(self, sheet: Sheet, cols: dict[str, int]):
+        self.headers = sheet.headers
+        self.idx = {k: cols.get(k) for k in BY_KEY}
+        self.errors: list[RowError] = []
+        self.seen_serial: dict[str, int] = {}
+        self.seen_imei: dict[str, int] = {}
+        self.seen_disk: dict[str, int] = {}
+        # The same few spellings repeat on every row: normalise each once.
+        self.type_index = _Memo(_TYPE_INDEX)
+        self.disk_index = _Memo(_DISK_INDEX)
+        self.rownum = 0
+        self.cells: list[str] = []
+
+    def err(self, key, cell, code, message, **params):
+        i = self.idx.get(key)
+        self.errors.append(RowError(self.rownum, self.headers[i] if i is not None else BY_KEY[key].en,
+                                    column_letter(i) if i is not None else None, key,
+                                    None if cell is None else str(cell)[:100], code, message, params))
+
+    def get(self, key: str) -> str:
+        i = self.idx[key]
+        return self.cells[i].strip() if i is not None and i < len(self.cells) else ""
+
+    def row(self, rownum: int, cells: list[str]) -> ParsedRow | None:
+        """The row's values, or None when one of its cells is wrong (the errors are collected)."""
+        self.rownum, self.cells = rownum, cells
+        before = len(self.errors)
+        dtype = self.device_type()
+        serial, imei = self.identity()
+        values = self.lengths()
+        cents = self.unit_value()
+        disk = self.disk()
+        if len(self.errors) != before:
+            return None
+        return ParsedRow(rownum, dtype, values["brand"], values["model"], serial, imei, cents,
+                         values["notes"], disk, values["donor_inventory_number"])
+
+    def device_type(self):
+        raw_type = self.get("type")
+        dtype = self.type_index.get(raw_type)
+        if not raw_type:
+            self.err("type", raw_type, "required", N_("The device type is required."))
+        elif dtype is None:
+            self.err("type", raw_type, "unknown_type", N_(
+                "Unknown device type \"%(value)s\": use laptop, desktop, tablet, phone, monitor or other "
+                "(portable, unité centrale, tablette, téléphone, écran, autre)."), value=raw_type)
+        return dtype
+
+    def identity(self) -> tuple[str | None, str | None]:
+        """Serial number and IMEI: their formats, one of them at least, each once in the file."""
+        serial = self.get("serial").upper() or None
+        imei = re.sub(r"[\s\-]", "", self.get("imei")) or None
+        if serial and not SERIAL_RE.match(serial):
+            self.serial_format(serial)
+        if imei:
+            self.imei_format(imei)
+        if not serial and not imei:
+            self.err("serial" if self.idx["serial"] is not None else "imei", "", "identity_required", N_(
+                "A serial number or an IMEI is required, so the workshop can recognise the device."))
+        if serial and SERIAL_RE.match(serial):
+            self.once(self.seen_serial, "serial", serial, N_(
+                "Serial number %(value)s is already on row %(first)s of this file."))
+        if imei and IMEI_RE.match(imei):
+            self.once(self.seen_imei, "imei", imei, N_("IMEI %(value)s is already on row %(first)s of this file."))
+        return serial, imei
+
+    def serial_format(self, serial: str) -> None:
+        if _SCIENTIFIC.match(serial):
+            self.err("serial", serial, "number_format", N_(
+                "The spreadsheet turned this serial number into a number (%(value)s): format the column "
+                "as text."), value=serial)
+        else:
+            self.err("serial", serial, "bad_serial", N_(
+                "A serial number has 2-100 letters, digits, spaces or . _ / - (found \"%(value)s\")."),
+                value=serial)
+
+    def imei_format(self, imei: str) -> None:
+        if _SCIENTIFIC.match(imei):
+            self.err("imei", imei, "number_format", N_(
+                "The spreadsheet turned this IMEI into a number (%(value)s): format the column as text."),
+                value=imei)
+        elif not IMEI_RE.match(imei):
+            self.err("imei", imei, "bad_imei", N_("An IMEI has exactly 15 digits (found \"%(value)s\")."),
+                     value=imei)
+        elif not imei_checksum_ok(imei):
+            self.err("imei", imei, "imei_check", N_(
+                "The check digit of IMEI %(value)s is wrong: it was probably mistyped."), value=imei)
+
+    def once(self, seen: dict[str, int], key: str, value: str, message: str) -> None:
+        """Refuses a value already on an earlier row of the file; remembers it otherwise."""
+        first = seen.get(value)
+        if first is not None:
+            self.err(key, value, "duplicate_in_file", message, value=value, first=first)
+        else:
+            seen[value] = self.rownum
+
+    def lengths(self) -> dict[str, str | None]:
+        values = {}
+        for key, limit in MAX_LENGTHS.items():
+            v = self.get(key)
+            if len(v) > limit:
+                self.err(key, v, "too_long", N_("At most %(max)s characters (found %(length)s)."),
+                         max=limit, length=len(v))
+            values[key] = v or None
+        return values
+
+    def unit_value(self) -> int | None:
+        raw_value = self.get("unit_value")
+        if not raw_value:
+            return None
+        cleaned = _MONEY_STRIP.sub("", raw_value).replace(",", ".")
+        try:
+            amount = Decimal(cleaned)
+            if not amount.is_finite() or amount < 0 or amount > 1_000_000:
+                raise InvalidOperation
+            return int((amount * 100).quantize(Decimal(1)))
+        except InvalidOperation:
+            self.err("unit_value", raw_value, "bad_value", N_(
+                "A value is an amount in euros, such as 45 or 45,50 (found \"%(value)s\")."), value=raw_value)
+            return None
+
+    def disk(self) -> dict | None:
+        raw_kind, disk_serial = self.get("disk_kind"), self.get("disk_serial").upper()
+        raw_cap = self.get("disk_capacity_gb")
+        if not (raw_kind or disk_serial or raw_cap):
+            return None
+        kind = self.disk_index.get(raw_kind) if raw_kind else None
+        if not raw_kind:
+            self.err("disk_kind", raw_kind, "required", N_(
+                "Say the disk type (HDD, SSD, NVMe, eMMC or other) when a disk is described."))
+        elif kind is None:
+            self.err("disk_kind", raw_kind, "unknown_disk", N_(
+                "Unknown disk type \"%(value)s\": use HDD, SSD, NVMe, eMMC or other."), value=raw_kind)
+        capacity = self.disk_capacity(raw_cap) if raw_cap else None
+        if disk_serial:
+            if not SERIAL_RE.match(disk_serial):
+                self.err("disk_serial", disk_serial, "bad_serial", N_(
+                    "A serial number has 2-100 letters, digits, spaces or . _ / - (found \"%(value)s\")."),
+                    value=disk_serial)
+            else:
+                self.once(self.seen_disk, "disk_serial", disk_serial, N_(
+                    "Disk serial number %(value)s is already on row %(first)s of this file."))
+        return {"kind": kind, "serial": disk_serial or None, "capacity_bytes": capacity}
+
+    def disk_capacity(self, raw_cap: str) -> int | None:
+        try:
+            gb = Decimal(raw_cap.replace(",", ".").replace(" ", ""))
+            if not gb.is_finite() or gb <= 0 or gb > 1_000_000:
+                raise InvalidOperation
+            return int(gb * 10**9)
+        except InvalidOperation:
+            self.err("disk_capacity_gb", raw_cap, "bad_capacity", N_(
+                "A disk capacity is a number of gigabytes, such as 256 (found \"%(value)s\")."),
+                value=raw_cap)
+            return None
+
+
 def validate_rows(sheet: Sheet) -> tuple[list[ParsedRow], list[RowError], list[str]]:
     """Check every row (types, required fields, formats, duplicates inside the file), in one pass."""
     cols, unknown = map_headers(sheet.headers)
-    headers = sheet.headers
-    idx = {k: cols.get(k) for k in BY_KEY}
+    checks = _RowChecks(sheet, cols)
     parsed: list[ParsedRow] = []
-    errors: list[RowError] = []
-    seen_serial: dict[str, int] = {}
-    seen_imei: dict[str, int] = {}
-    seen_disk: dict[str, int] = {}
-    serial_re, imei_re = SERIAL_RE.match, IMEI_RE.match
-    # The same few spellings repeat on every row: normalise each once.
-    type_index = _Memo(_TYPE_INDEX)
-    disk_index = _Memo(_DISK_INDEX)
-
-    def err(rownum, key, cell, code, message, **params):
-        i = idx.get(key)
-        errors.append(RowError(rownum, headers[i] if i is not None else BY_KEY[key].en,
-                               column_letter(i) if i is not None else None, key,
-                               None if cell is None else str(cell)[:100], code, message, params))
-
     for offset, cells in enumerate(sheet.rows):
-        rownum = sheet.first_row + offset
         if not any(c.strip() for c in cells):
             continue  # blank lines at the end of spreadsheets
-        n = len(cells)
-
-        def get(key):
-            i = idx[key]
-            return cells[i].strip() if i is not None and i < n else ""
-
-        before = len(errors)
-        raw_type = get("type")
-        dtype = type_index.get(raw_type)
-        if not raw_type:
-            err(rownum, "type", raw_type, "required", N_("The device type is required."))
-        elif dtype is None:
-            err(rownum, "type", raw_type, "unknown_type", N_(
-                "Unknown device type \"%(value)s\": use laptop, desktop, tablet, phone, monitor or other "
-                "(portable, unité centrale, tablette, téléphone, écran, autre)."), value=raw_type)
-
-        serial = get("serial").upper() or None
-        imei = re.sub(r"[\s\-]", "", get("imei")) or None
-        if serial and not serial_re(serial):
-            if _SCIENTIFIC.match(serial):
-                err(rownum, "serial", serial, "number_format", N_(
-                    "The spreadsheet turned this serial number into a number (%(value)s): format the column "
-                    "as text."), value=serial)
-            else:
-                err(rownum, "serial", serial, "bad_serial", N_(
-                    "A serial number has 2-100 letters, digits, spaces or . _ / - (found \"%(value)s\")."),
-                    value=serial)
-        if imei:
-            if _SCIENTIFIC.match(imei):
-                err(rownum, "imei", imei, "number_format", N_(
-                    "The spreadsheet turned this IMEI into a number (%(value)s): format the column as text."),
-                    value=imei)
-            elif not imei_re(imei):
-                err(rownum, "imei", imei, "bad_imei", N_("An IMEI has exactly 15 digits (found \"%(value)s\")."),
-                    value=imei)
-            elif not imei_checksum_ok(imei):
-                err(rownum, "imei", imei, "imei_check", N_(
-                    "The check digit of IMEI %(value)s is wrong: it was probably mistyped."), value=imei)
-        if not serial and not imei:
-            err(rownum, "serial" if idx["serial"] is not None else "imei", "", "identity_required", N_(
-                "A serial number or an IMEI is required, so the workshop can recognise the device."))
-        if serial and serial_re(serial):
-            first = seen_serial.get(serial)
-            if first is not None:
-                err(rownum, "serial", serial, "duplicate_in_file", N_(
-                    "Serial number %(value)s is already on row %(first)s of this file."), value=serial, first=first)
-            else:
-                seen_serial[serial] = rownum
-        if imei and imei_re(imei):
-            first = seen_imei.get(imei)
-            if first is not None:
-                err(rownum, "imei", imei, "duplicate_in_file", N_(
-                    "IMEI %(value)s is already on row %(first)s of this file."), value=imei, first=first)
-            else:
-                seen_imei[imei] = rownum
-
-        values = {}
-        for key, limit in MAX_LENGTHS.items():
-            v = get(key)
-            if len(v) > limit:
-                err(rownum, key, v, "too_long", N_("At most %(max)s characters (found %(length)s)."),
-                    max=limit, length=len(v))
-            values[key] = v or None
-
-        cents = None
-        raw_value = get("unit_value")
-        if raw_value:
-            cleaned = _MONEY_STRIP.sub("", raw_value).replace(",", ".")
-            try:
-                amount = Decimal(cleaned)
-                if not amount.is_finite() or amount < 0 or amount > 1_000_000:
-                    raise InvalidOperation
-                cents = int((amount * 100).quantize(Decimal(1)))
-            except InvalidOperation:
-                err(rownum, "unit_value", raw_value, "bad_value", N_(
-                    "A value is an amount in euros, such as 45 or 45,50 (found \"%(value)s\")."), value=raw_value)
-
-        disk = None
-        raw_kind, disk_serial, raw_cap = get("disk_kind"), get("disk_serial").upper(), get("disk_capacity_gb")
-        if raw_kind or disk_serial or raw_cap:
-            kind = disk_index.get(raw_kind) if raw_kind else None
-            if not raw_kind:
-                err(rownum, "disk_kind", raw_kind, "required", N_(
-                    "Say the disk type (HDD, SSD, NVMe, eMMC or other) when a disk is described."))
-            elif kind is None:
-                err(rownum, "disk_kind", raw_kind, "unknown_disk", N_(
-                    "Unknown disk type \"%(value)s\": use HDD, SSD, NVMe, eMMC or other."), value=raw_kind)
-            capacity = None
-            if raw_cap:
-                try:
-                    gb = Decimal(raw_cap.replace(",", ".").replace(" ", ""))
-                    if not gb.is_finite() or gb <= 0 or gb > 1_000_000:
-                        raise InvalidOperation
-                    capacity = int(gb * 10**9)
-                except InvalidOperation:
-                    err(rownum, "disk_capacity_gb", raw_cap, "bad_capacity", N_(
-                        "A disk capacity is a number of gigabytes, such as 256 (found \"%(value)s\")."),
-                        value=raw_cap)
-            if disk_serial:
-                if not serial_re(disk_serial):
-                    err(rownum, "disk_serial", disk_serial, "bad_serial", N_(
-                        "A serial number has 2-100 letters, digits, spaces or . _ / - (found \"%(value)s\")."),
-                        value=disk_serial)
-                elif disk_serial in seen_disk:
-                    err(rownum, "disk_serial", disk_serial, "duplicate_in_file", N_(
-                        "Disk serial number %(value)s is already on row %(first)s of this file."),
-                        value=disk_serial, first=seen_disk[disk_serial])
-                else:
-                    seen_disk[disk_serial] = rownum
-            disk = {"kind": kind, "serial": disk_serial or None, "capacity_bytes": capacity}
-
-        if len(errors) == before:
-            parsed.append(ParsedRow(rownum, dtype, values["brand"], values["model"], serial, imei, cents,
-                                    values["notes"], disk, values["donor_inventory_number"]))
-    return parsed, errors, unknown
+        row = checks.row(sheet.first_row + offset, cells)
+        if row is not None:
+            parsed.append(row)
+    return parsed, checks.errors, unknown
 
 
 # ---------------------------------------------------------------- templates

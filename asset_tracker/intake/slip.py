@@ -67,22 +67,14 @@ def slip_pdf(rec: Reconciliation, lang: str = "fr") -> bytes:
     small = styles["BodyText"].clone("slipsmall", fontSize=8, leading=10)
     heading = styles["Heading3"].clone("sliph", spaceBefore=3 * mm, spaceAfter=1.5 * mm)
     e = lambda text: escape(str(text if text is not None else ""))  # noqa: E731
+    donor, workshop = batch.donor, batch.workshop
 
     def build(tail_header: bool, seen: dict) -> bytes:
         with force_locale(lang):
             return _layout(tail_header, seen)
 
-    def _layout(tail_header: bool, seen: dict) -> bytes:
-        reference = batch_reference(batch, lang)
-        story = []
-        title = _("Equipment donation slip")
-        if batch.status != BatchStatus.CLOSED:
-            title += " — " + _("DRAFT: the batch is not closed")
-        story.append(Paragraph(e(title), styles["Title"]))
-
+    def _parties() -> list:
         # ---- the two parties
-        donor, workshop = batch.donor, batch.workshop
-
         def party(org, signatory_name, signatory_title) -> list[str]:
             if org is None:
                 return ["—"] * 6
@@ -106,8 +98,9 @@ def slip_pdf(rec: Reconciliation, lang: str = "fr") -> bytes:
         parties.setStyle(TableStyle([
             ("GRID", (0, 0), (-1, -1), 0.4, colors.grey), ("VALIGN", (0, 0), (-1, -1), "TOP"),
             ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#E8EAF0"))]))
-        story += [Paragraph(e(_("Parties")), heading), parties]
+        return [Paragraph(e(_("Parties")), heading), parties]
 
+    def _transfer(reference: str) -> list:
         # ---- the transfer
         if batch.disposal_decision_ref:
             decision = (_("%(ref)s of %(date)s", ref=batch.disposal_decision_ref,
@@ -125,7 +118,7 @@ def slip_pdf(rec: Reconciliation, lang: str = "fr") -> bytes:
                   colWidths=[50 * mm, 124 * mm])
         t.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"),
                                ("LINEBELOW", (0, 0), (-1, -1), 0.25, colors.lightgrey)]))
-        story += [Paragraph(e(_("Transfer")), heading), t, Spacer(1, 2 * mm)]
+        story = [Paragraph(e(_("Transfer")), heading), t, Spacer(1, 2 * mm)]
         if donor is not None and donor.donation_legal_basis:
             basis = e(donor.donation_legal_basis)
             if donor.donation_legal_basis_ref:
@@ -135,8 +128,9 @@ def slip_pdf(rec: Reconciliation, lang: str = "fr") -> bytes:
         story.append(Paragraph(e(_(
             "The devices below are handed over free of charge for reuse within a digital-inclusion programme, "
             "after certified data erasure.")), body))
+        return story
 
-        # ---- the devices
+    def _device_rows():
         valued = [d for d in own if _unit_cents(d, batch) is not None]
         show_values = bool(valued)
         header = [_("#"), _("Tag"), _("Donor inventory no."), _("Type"), _("Brand and model"),
@@ -152,6 +146,71 @@ def slip_pdf(rec: Reconciliation, lang: str = "fr") -> bytes:
             if show_values:
                 row.append(_money(_unit_cents(d, batch), lang))
             table_rows.append(row)
+        return table_rows, widths, show_values, valued
+
+    def _totals(valued: list, show_values: bool) -> list:
+        # ---- counts and totals
+        by_type = Counter(d.type for d in own)
+        count_rows = [[_("Type"), _("Count")]]
+        for kind in DeviceType:
+            if by_type.get(kind):
+                count_rows.append([DEVICE_TYPE_LABELS[kind][lang], str(by_type[kind])])
+        count_rows.append([_("Total"), str(len(own))])
+        counts = Table(count_rows, colWidths=[40 * mm, 20 * mm], hAlign="LEFT")
+        counts.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.4, colors.grey), ("FONTSIZE", (0, 0), (-1, -1), 8),
+                                    ("ALIGN", (1, 0), (1, -1), "RIGHT"),
+                                    ("FONTNAME", (0, 0), (-1, 0), "Helvetica-Bold"),
+                                    ("FONTNAME", (0, -1), (-1, -1), "Helvetica-Bold")]))
+        closing = [Paragraph(e(_("Devices handed over: %(count)s.", count=len(own))), body), counts]
+        if show_values:
+            total = sum(_unit_cents(d, batch) for d in valued)
+            if len(valued) == len(own):
+                line = _("Total value: %(total)s.", total=_money(total, lang))
+            else:
+                line = _("Total value of the %(valued)s devices with a declared value (of %(count)s): %(total)s.",
+                         valued=len(valued), count=len(own), total=_money(total, lang))
+            closing.append(Paragraph(e(line), body))
+        if rec.missing:
+            tags = ", ".join(line.device.tag for line in rec.missing)
+            closing.append(Paragraph(e(_("Logged but not handed over (%(count)s): %(tags)s.",
+                                         count=len(rec.missing), tags=tags)), small))
+        if others:
+            closing.append(Paragraph(e(_(
+                "%(count)s device(s) of another donor or batch received with this batch are not part of this "
+                "transfer: %(tags)s.", count=len(others), tags=", ".join(d.tag for d in others))), small))
+        if batch.closing_note:
+            closing.append(Paragraph(e(_("Note: %(note)s", note=batch.closing_note)), small))
+        return closing
+
+    def _signatures():
+        def signature(label, org, name, job) -> list:
+            who = ", ".join(x for x in (name, job) if x) or _("name and title")
+            return [Paragraph(f"<b>{e(label)}</b> — {e(org.official_name if org else '—')}", small),
+                    Paragraph(e(who), small),
+                    Paragraph(e(_("Date, signature and stamp")), small)]
+
+        left_sig = signature(_("For the donor"), donor, batch.donor_signatory_name, batch.donor_signatory_title)
+        right_sig = signature(_("For the workshop"), workshop, batch.workshop_signatory_name,
+                              batch.workshop_signatory_title)
+        sign = Table([[left_sig, right_sig], ["", ""]], colWidths=[87 * mm, 87 * mm], rowHeights=[None, 28 * mm])
+        sign.setStyle(TableStyle([("BOX", (0, 0), (0, -1), 0.6, colors.black),
+                                  ("BOX", (1, 0), (1, -1), 0.6, colors.black), ("VALIGN", (0, 0), (-1, -1), "TOP")]))
+        return sign
+
+    def _layout(tail_header: bool, seen: dict) -> bytes:
+        reference = batch_reference(batch, lang)
+        story = []
+        title = _("Equipment donation slip")
+        if batch.status != BatchStatus.CLOSED:
+            title += " — " + _("DRAFT: the batch is not closed")
+        story.append(Paragraph(e(title), styles["Title"]))
+
+        story += _parties()
+
+        story += _transfer(reference)
+
+        # ---- the devices
+        table_rows, widths, show_values, valued = _device_rows()
         story.append(Paragraph(e(_("Devices handed over")), heading))
         body_rows, tail_rows = keep_last_rows(table_rows, keep=3)
 
@@ -174,53 +233,11 @@ def slip_pdf(rec: Reconciliation, lang: str = "fr") -> bytes:
             closing.append(Paragraph(e(_("No device was handed over with this batch.")), body))
         closing.append(Spacer(1, 3 * mm))
 
-        # ---- counts and totals
-        by_type = Counter(d.type for d in own)
-        count_rows = [[_("Type"), _("Count")]]
-        for kind in DeviceType:
-            if by_type.get(kind):
-                count_rows.append([DEVICE_TYPE_LABELS[kind][lang], str(by_type[kind])])
-        count_rows.append([_("Total"), str(len(own))])
-        counts = Table(count_rows, colWidths=[40 * mm, 20 * mm], hAlign="LEFT")
-        counts.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.4, colors.grey), ("FONTSIZE", (0, 0), (-1, -1), 8),
-                                    ("ALIGN", (1, 0), (1, -1), "RIGHT"),
-                                    ("FONTNAME", (0, 0), (-1, 0), "Helvetica-Bold"),
-                                    ("FONTNAME", (0, -1), (-1, -1), "Helvetica-Bold")]))
-        closing += [Paragraph(e(_("Devices handed over: %(count)s.", count=len(own))), body), counts]
-        if show_values:
-            total = sum(_unit_cents(d, batch) for d in valued)
-            if len(valued) == len(own):
-                line = _("Total value: %(total)s.", total=_money(total, lang))
-            else:
-                line = _("Total value of the %(valued)s devices with a declared value (of %(count)s): %(total)s.",
-                         valued=len(valued), count=len(own), total=_money(total, lang))
-            closing.append(Paragraph(e(line), body))
-        if rec.missing:
-            tags = ", ".join(line.device.tag for line in rec.missing)
-            closing.append(Paragraph(e(_("Logged but not handed over (%(count)s): %(tags)s.",
-                                         count=len(rec.missing), tags=tags)), small))
-        if others:
-            closing.append(Paragraph(e(_(
-                "%(count)s device(s) of another donor or batch received with this batch are not part of this "
-                "transfer: %(tags)s.", count=len(others), tags=", ".join(d.tag for d in others))), small))
-        if batch.closing_note:
-            closing.append(Paragraph(e(_("Note: %(note)s", note=batch.closing_note)), small))
+        closing += _totals(valued, show_values)
         closing.append(Spacer(1, 6 * mm))
 
         # ---- signatures, kept with the last rows and the totals
-        def signature(label, org, name, job) -> list:
-            who = ", ".join(x for x in (name, job) if x) or _("name and title")
-            return [Paragraph(f"<b>{e(label)}</b> — {e(org.official_name if org else '—')}", small),
-                    Paragraph(e(who), small),
-                    Paragraph(e(_("Date, signature and stamp")), small)]
-
-        left_sig = signature(_("For the donor"), donor, batch.donor_signatory_name, batch.donor_signatory_title)
-        right_sig = signature(_("For the workshop"), workshop, batch.workshop_signatory_name,
-                              batch.workshop_signatory_title)
-        sign = Table([[left_sig, right_sig], ["", ""]], colWidths=[87 * mm, 87 * mm], rowHeights=[None, 28 * mm])
-        sign.setStyle(TableStyle([("BOX", (0, 0), (0, -1), 0.6, colors.black),
-                                  ("BOX", (1, 0), (1, -1), 0.6, colors.black), ("VALIGN", (0, 0), (-1, -1), "TOP")]))
-        closing.append(sign)
+        closing.append(_signatures())
         story.append(KeepTogether(closing))
 
         out = io.BytesIO()

@@ -72,54 +72,80 @@ def parse_rules(raw: list[dict]) -> list[Rule]:
         raise RuleError("REMINDER_RULES must be a list of rules")
     rules, seen = [], set()
     for position, item in enumerate(raw, 1):
-        name = item.get("id") if isinstance(item, dict) else None
-        where = f"reminder rule {name!r}" if name else f"reminder rule #{position}"
-
-        def bad(problem: str):
-            raise RuleError(f"{where}: {problem}")
-
-        if not isinstance(item, dict):
-            bad("must be a dict")
-        unknown = set(item) - KEYS
-        if unknown:
-            bad(f"unknown key(s) {', '.join(sorted(unknown))} (allowed: {', '.join(sorted(KEYS))})")
-        if not isinstance(name, str) or not ID_RE.match(name):
-            bad("needs an id of lower-case letters, digits and _ (2-64 characters)")
-        if name in seen:
-            bad("the id is used twice")
-        seen.add(name)
-        try:
-            state = State(item.get("state"))
-        except ValueError:
-            bad(f"unknown state {item.get('state')!r} (states: {', '.join(s.value for s in State)})")
-        if state in TERMINAL:
-            bad(f"state {state.value!r} is terminal: a device never leaves it, so it cannot be overdue")
-        days = item.get("days")
-        if isinstance(days, bool) or not isinstance(days, int) or days < 0:
-            bad(f"days must be a whole number >= 0, not {days!r}")
-        responsible = item.get("responsible")
-        if responsible not in PARTIES:
-            bad(f"responsible must be one of {', '.join(PARTIES)}, not {responsible!r}")
-        escalate_days = item.get("escalate_days")
-        if escalate_days is not None:
-            if isinstance(escalate_days, bool) or not isinstance(escalate_days, int) or escalate_days <= days:
-                bad(f"escalate_days must be a whole number greater than days ({days}), or None; not {escalate_days!r}")
-        escalate_to = item.get("escalate_to", "programme_owner")
-        if escalate_to not in PARTIES:
-            bad(f"escalate_to must be one of {', '.join(PARTIES)}, not {escalate_to!r}")
-        loan = item.get("loan", False)
-        if not isinstance(loan, bool):
-            bad(f"loan must be True or False, not {loan!r}")
-        if loan and state is not State.HANDED_OVER:
-            bad("a loan rule counts from the expected return date and applies only to state 'handed_over'")
-        plan_end = item.get("plan_end", False)
-        if not isinstance(plan_end, bool):
-            bad(f"plan_end must be True or False, not {plan_end!r}")
-        if plan_end and (state is not State.HANDED_OVER or loan or escalate_days is not None):
-            bad("a plan_end rule counts back from a data plan's end: state 'handed_over', no loan, no escalation")
-        label = item.get("label") or LABELS.get(name) or name
-        rules.append(Rule(name, state, days, responsible, escalate_days, escalate_to, loan, label, plan_end))
+        rules.append(_parse_rule(item, position, seen))
     return rules
+
+
+def _parse_rule(item, position: int, seen: set) -> Rule:
+    name = item.get("id") if isinstance(item, dict) else None
+    where = f"reminder rule {name!r}" if name else f"reminder rule #{position}"
+
+    def bad(problem: str):
+        raise RuleError(f"{where}: {problem}")
+
+    _check_identity(item, name, seen, bad)
+    state = _rule_state(item, bad)
+    days, responsible, escalate_days, escalate_to = _rule_timing(item, bad)
+    loan, plan_end = _rule_kind(item, state, escalate_days, bad)
+    label = item.get("label") or LABELS.get(name) or name
+    return Rule(name, state, days, responsible, escalate_days, escalate_to, loan, label, plan_end)
+
+
+def _check_identity(item, name, seen: set, bad) -> None:
+    """A dict of known keys with a well-formed id used once."""
+    if not isinstance(item, dict):
+        bad("must be a dict")
+    unknown = set(item) - KEYS
+    if unknown:
+        bad(f"unknown key(s) {', '.join(sorted(unknown))} (allowed: {', '.join(sorted(KEYS))})")
+    if not isinstance(name, str) or not ID_RE.match(name):
+        bad("needs an id of lower-case letters, digits and _ (2-64 characters)")
+    if name in seen:
+        bad("the id is used twice")
+    seen.add(name)
+
+
+def _rule_state(item: dict, bad) -> State:
+    try:
+        state = State(item.get("state"))
+    except ValueError:
+        bad(f"unknown state {item.get('state')!r} (states: {', '.join(s.value for s in State)})")
+    if state in TERMINAL:
+        bad(f"state {state.value!r} is terminal: a device never leaves it, so it cannot be overdue")
+    return state
+
+
+def _rule_timing(item: dict, bad) -> tuple[int, str, int | None, str]:
+    """Days, who is reminded, and when and to whom the reminder escalates."""
+    days = item.get("days")
+    if isinstance(days, bool) or not isinstance(days, int) or days < 0:
+        bad(f"days must be a whole number >= 0, not {days!r}")
+    responsible = item.get("responsible")
+    if responsible not in PARTIES:
+        bad(f"responsible must be one of {', '.join(PARTIES)}, not {responsible!r}")
+    escalate_days = item.get("escalate_days")
+    if escalate_days is not None:
+        if isinstance(escalate_days, bool) or not isinstance(escalate_days, int) or escalate_days <= days:
+            bad(f"escalate_days must be a whole number greater than days ({days}), or None; not {escalate_days!r}")
+    escalate_to = item.get("escalate_to", "programme_owner")
+    if escalate_to not in PARTIES:
+        bad(f"escalate_to must be one of {', '.join(PARTIES)}, not {escalate_to!r}")
+    return days, responsible, escalate_days, escalate_to
+
+
+def _rule_kind(item: dict, state: State, escalate_days: int | None, bad) -> tuple[bool, bool]:
+    """A loan rule or a plan-ending rule, each only for handed-over devices."""
+    loan = item.get("loan", False)
+    if not isinstance(loan, bool):
+        bad(f"loan must be True or False, not {loan!r}")
+    if loan and state is not State.HANDED_OVER:
+        bad("a loan rule counts from the expected return date and applies only to state 'handed_over'")
+    plan_end = item.get("plan_end", False)
+    if not isinstance(plan_end, bool):
+        bad(f"plan_end must be True or False, not {plan_end!r}")
+    if plan_end and (state is not State.HANDED_OVER or loan or escalate_days is not None):
+        bad("a plan_end rule counts back from a data plan's end: state 'handed_over', no loan, no escalation")
+    return loan, plan_end
 
 
 def rules_of(app) -> list[Rule]:

@@ -13,7 +13,7 @@ from flask_babel import force_locale, gettext as _
 
 from ..db import utcnow
 from ..devices.models import DEVICE_TYPE_LABELS
-from .services import DeviceEvidence
+from .certificate_data import DeviceEvidence
 
 KIND_LABELS = {"hdd": "HDD", "ssd": "SSD", "nvme": "NVMe", "emmc": "eMMC", "other": "—"}
 INK = "#1F2A44"
@@ -273,6 +273,157 @@ def _backup_statement() -> str:
              "donor's responsibility.")
 
 
+def _heading(doc: _Doc, title: str) -> list:
+    """Title and subtitle shared by both certificates."""
+    from reportlab.lib.units import mm
+    from reportlab.platypus import Spacer
+
+    return [doc.p(doc.e(title), doc.title),
+            doc.p(doc.e(_("Media sanitisation record following NIST SP 800-88 Rev. 1, Appendix G")), doc.centre),
+            Spacer(1, 4 * mm)]
+
+
+def _closing(doc: _Doc, story: list, *, chain_line: str, verify_name: str, performer: str, validator: str) -> None:
+    """The chain head line, the signature block and the hand-signature boxes shared by both certificates."""
+    from reportlab.lib.units import mm
+    from reportlab.platypus import KeepTogether, Spacer
+
+    e = doc.e
+    story.append(doc.p(e(chain_line), doc.small))
+    doc.signature_block(story, verify_name=verify_name)
+    story.append(Spacer(1, 6 * mm))
+    story.append(KeepTogether([doc.p(e(_("Validation")), doc.h2), doc.signature(performer, validator)]))
+
+
+# ---------------------------------------------------------------- device certificate
+
+
+def _outcome_banner(doc: _Doc, L: dict, outcome: str):
+    from reportlab.lib import colors
+    from reportlab.lib.units import mm
+    from reportlab.platypus import Table, TableStyle
+
+    e, s = doc.e, doc.s
+    banner = Table([[doc.p(f'<font color="#FFFFFF"><b>{e(_("Outcome"))}{e(" :" if doc.lang == "fr" else ":")} '
+                           f'{s(_("Outcome"), L["outcome"][outcome])}</b></font>')]],
+                   colWidths=[172 * mm])
+    banner.setStyle(TableStyle([("BACKGROUND", (0, 0), (-1, -1), colors.HexColor(OUTCOME_COLOURS[outcome])),
+                                ("TOPPADDING", (0, 0), (-1, -1), 5), ("BOTTOMPADDING", (0, 0), (-1, -1), 5)]))
+    return banner
+
+
+def _device_facts(doc: _Doc, L: dict, ev: DeviceEvidence, outcome: str, config: dict,
+                  workshop_name: str | None) -> list:
+    e, s = doc.e, doc.s
+    d = ev.device
+    orgs = sorted({r.operator_organisation.name for r in ev.records.values() if r.operator_organisation})
+    # Without records (a "no storage media" statement), the organisation that moved the device to `wiped`.
+    sanitiser = ", ".join(orgs) or (ev.wiped_event.actor_organisation_name if ev.wiped_event else None) \
+        or workshop_name or "—"
+    level = confidentiality_of(d.donor.name, config)
+    return [doc.p(e(_("Device")), doc.h2), doc.facts([
+        (_("Asset tag"), f"<b>{s(_('Asset tag'), d.tag)}</b>"),
+        (_("Type, make and model"), s(_("Type, make and model"),
+                                      f"{DEVICE_TYPE_LABELS[d.type][doc.lang]} {d.brand or ''} {d.model or ''}")),
+        (_("Manufacturer serial number"), s(_("Manufacturer serial number"), d.serial or d.imei or "—")),
+        (_("Source: data owner (donor)"), s(_("Source: data owner (donor)"), d.donor.name)),
+        (_("Sanitised by (organisation)"), s(_("Sanitised by (organisation)"), sanitiser)),
+        (_("Pre-sanitisation confidentiality"), s(_("Pre-sanitisation confidentiality"),
+                                                  L["confidentiality"].get(level, level))),
+        (_("Post-sanitisation confidentiality"), s(_("Post-sanitisation confidentiality"), _(
+            "Low: no data recoverable with the method used") if outcome in ("sanitised", "no_media")
+            else _("Unchanged: not sanitised yet"))),
+        (_("Post-sanitisation destination"), s(_("Post-sanitisation destination"), _destination(d, outcome))),
+        (_("Data backup"), s(_("Data backup"), _backup_statement())),
+    ])]
+
+
+def _record_rows(doc: _Doc, L: dict, ev: DeviceEvidence, r) -> list:
+    """Every Appendix G field of one wipe or destruction record."""
+    e, s = doc.e, doc.s
+    event = ev.events.get(r.id)
+    vmethod, vresult = _verification(L, doc, r)
+    result_colour = OUTCOME_COLOURS["sanitised" if r.result.value == "passed" else "failed"]
+    rows = [
+        (_("Sanitisation type (NIST SP 800-88)"),
+         f"<b>{s(_('Sanitisation type (NIST SP 800-88)'), L['category'][r.nist_category.value])}</b>"),
+        (_("Method and technique"), s(_("Method and technique"), doc.tool(L, r.method) + " — "
+                                      + L["technique"][r.nist_category.value])),
+        (_("Tool and version"), s(_("Tool and version"),
+                                  " ".join(x for x in (r.tool, r.tool_version) if x) or "—")),
+        (_("Passes / pattern"), e(" / ".join(str(x) for x in (r.passes, r.pattern) if x) or "—")),
+        (_("Verification method"), s(_("Verification method"), vmethod)),
+        (_("Verification result"), f"<b>{s(_('Verification result'), vresult)}</b>"),
+        (_("Result"), f'<b><font color="{result_colour}">'
+                      f'{s(_("Result"), L["result"][r.result.value])}</font></b>'),
+        (_("Started / ended"), s(_("Started / ended"), f"{doc.when(r.started_at)} — {doc.when(r.ended_at)}")),
+        (_("Performed by (name, title, organisation)"),
+         s(_("Performed by (name, title, organisation)"), _performer(r))),
+    ]
+    if r.override_reason:
+        what = ", ".join(L["mismatch"].get(x, x) for x in r.details.get("mismatches") or [])
+        text = _("The log did not match the medium (%(what)s); recorded on the technician's written "
+                 "reason: %(reason)s", what=what, reason=r.override_reason)
+        rows.append((_("Override of a mismatch"),
+                     f'<font color="#7A2E00"><b>{s(_("Override of a mismatch"), text)}</b></font>'))
+    rows += [
+        (_("Evidence file (SHA-256)"), doc.p(s(_("Evidence file (SHA-256)"),
+                                               f"{r.evidence.filename}: {r.evidence.sha256}")
+                                             if r.evidence else e("—"), doc.mono)),
+        (_("Custody event"), doc.p(s(_("Custody event"), f"#{event.seq} {event.hash}") if event
+                                   else "—", doc.mono)),
+    ]
+    return rows
+
+
+def _medium_block(doc: _Doc, L: dict, ev: DeviceEvidence, n: int, m):
+    from reportlab.platypus import KeepTogether
+
+    e, s = doc.e, doc.s
+    r = ev.records.get(m.id)
+    block = [doc.p(e(_("Storage medium %(n)s of %(total)s", n=n, total=len(ev.media))), doc.h2)]
+    disk_model = m.model or (r.details.get("disk_model") if r else None)
+    rows = [
+        (_("Media type"), s(_("Media type"), KIND_LABELS.get(m.kind.value, m.kind.value))),
+        (_("Manufacturer"), s(_("Manufacturer"), (disk_model or "—").split(" ")[0])),
+        (_("Model"), s(_("Model"), disk_model or "—")),
+        (_("Serial number"), f"<b>{s(_('Serial number'), m.serial or '—')}</b>"),
+        (_("Capacity"), s(_("Capacity"), doc.size(m.capacity_bytes))),
+    ]
+    if r is None:
+        rows.append((_("Sanitisation"), f'<font color="#B3261E"><b>{e(_("not recorded yet"))}</b></font>'))
+    else:
+        rows += _record_rows(doc, L, ev, r)
+    block.append(doc.facts(rows))
+    return KeepTogether(block)
+
+
+def _media_section(doc: _Doc, L: dict, ev: DeviceEvidence) -> list:
+    e = doc.e
+    if not ev.media:
+        return [doc.p(e(_("Storage media")), doc.h2),
+                doc.p(e(_("A technician stated on %(date)s that this device holds no storage medium.",
+                          date=doc.when(ev.device.no_media_statement_at)) if ev.no_media
+                        else _("No storage medium is recorded for this device yet.")))]
+    return [_medium_block(doc, L, ev, n, m) for n, m in enumerate(ev.media, 1)]
+
+
+def _second_person_section(doc: _Doc, L: dict, ev: DeviceEvidence) -> list:
+    s = doc.s
+    story = [doc.p(doc.e(_("Validation by a second person")), doc.h2)]
+    if ev.check is not None:
+        c = ev.check
+        text = L["check"][c.status.value] % {"name": c.verified_by_name or "—"}
+        story.append(doc.p(s(_("Validation by a second person"),
+                             _("Drawn for a check by another technician on %(date)s: %(status)s, %(when)s.",
+                               date=doc.when(c.selected_at), status=text,
+                               when=doc.when(c.verified_at) if c.verified_at else "—"))))
+    else:
+        story.append(doc.p(s(_("Validation by a second person"),
+                             _("Not drawn: checks are made on a random share of the devices."))))
+    return story
+
+
 def device_certificate_pdf(ev: DeviceEvidence, *, chain_head: tuple[int, str], lang: str = "fr",
                            timezone: str = "Europe/Paris", config: dict | None = None, signing_key=None,
                            workshop_name: str | None = None) -> bytes:
@@ -281,9 +432,8 @@ def device_certificate_pdf(ev: DeviceEvidence, *, chain_head: tuple[int, str], l
     Who sanitised is read from the wipe records (the organisation of the person who recorded them), never
     from the device's current custodian; ``workshop_name`` only names the workshop when no record does.
     """
-    from reportlab.lib import colors
     from reportlab.lib.units import mm
-    from reportlab.platypus import KeepTogether, Spacer, Table, TableStyle
+    from reportlab.platypus import Spacer
 
     config = config or {}
     issued = utcnow()
@@ -294,121 +444,172 @@ def device_certificate_pdf(ev: DeviceEvidence, *, chain_head: tuple[int, str], l
     with force_locale(doc.lang):
         L = _labels()
         title = _("Certificate of sanitisation")
-        story = [doc.p(e(title), doc.title),
-                 doc.p(e(_("Media sanitisation record following NIST SP 800-88 Rev. 1, Appendix G")), doc.centre),
-                 Spacer(1, 4 * mm)]
+        story = _heading(doc, title)
         outcome = ev.outcome
-        banner = Table([[doc.p(f'<font color="#FFFFFF"><b>{e(_("Outcome"))}{e(" :" if doc.lang == "fr" else ":")} {s(_("Outcome"), L["outcome"][outcome])}</b></font>')]],
-                       colWidths=[172 * mm])
-        banner.setStyle(TableStyle([("BACKGROUND", (0, 0), (-1, -1), colors.HexColor(OUTCOME_COLOURS[outcome])),
-                                    ("TOPPADDING", (0, 0), (-1, -1), 5), ("BOTTOMPADDING", (0, 0), (-1, -1), 5)]))
-        story += [banner, Spacer(1, 3 * mm)]
-        orgs = sorted({r.operator_organisation.name for r in ev.records.values() if r.operator_organisation})
-        # Without records (a "no storage media" statement), the organisation that moved the device to `wiped`.
-        sanitiser = ", ".join(orgs) or (ev.wiped_event.actor_organisation_name if ev.wiped_event else None) \
-            or workshop_name or "—"
-        level = confidentiality_of(d.donor.name, config)
-        story.append(doc.p(e(_("Device")), doc.h2))
-        story.append(doc.facts([
-            (_("Asset tag"), f"<b>{s(_('Asset tag'), d.tag)}</b>"),
-            (_("Type, make and model"), s(_("Type, make and model"),
-                                          f"{DEVICE_TYPE_LABELS[d.type][doc.lang]} {d.brand or ''} {d.model or ''}")),
-            (_("Manufacturer serial number"), s(_("Manufacturer serial number"), d.serial or d.imei or "—")),
-            (_("Source: data owner (donor)"), s(_("Source: data owner (donor)"), d.donor.name)),
-            (_("Sanitised by (organisation)"), s(_("Sanitised by (organisation)"), sanitiser)),
-            (_("Pre-sanitisation confidentiality"), s(_("Pre-sanitisation confidentiality"),
-                                                      L["confidentiality"].get(level, level))),
-            (_("Post-sanitisation confidentiality"), s(_("Post-sanitisation confidentiality"), _(
-                "Low: no data recoverable with the method used") if outcome in ("sanitised", "no_media")
-                else _("Unchanged: not sanitised yet"))),
-            (_("Post-sanitisation destination"), s(_("Post-sanitisation destination"), _destination(d, outcome))),
-            (_("Data backup"), s(_("Data backup"), _backup_statement())),
-        ]))
-        if not ev.media:
-            story.append(doc.p(e(_("Storage media")), doc.h2))
-            story.append(doc.p(e(_("A technician stated on %(date)s that this device holds no storage medium.",
-                                   date=doc.when(d.no_media_statement_at)) if ev.no_media
-                                 else _("No storage medium is recorded for this device yet."))))
-        for n, m in enumerate(ev.media, 1):
-            r = ev.records.get(m.id)
-            block = [doc.p(e(_("Storage medium %(n)s of %(total)s", n=n, total=len(ev.media))), doc.h2)]
-            disk_model = m.model or (r.details.get("disk_model") if r else None)
-            rows = [
-                (_("Media type"), s(_("Media type"), KIND_LABELS.get(m.kind.value, m.kind.value))),
-                (_("Manufacturer"), s(_("Manufacturer"), (disk_model or "—").split(" ")[0])),
-                (_("Model"), s(_("Model"), disk_model or "—")),
-                (_("Serial number"), f"<b>{s(_('Serial number'), m.serial or '—')}</b>"),
-                (_("Capacity"), s(_("Capacity"), doc.size(m.capacity_bytes))),
-            ]
-            if r is None:
-                rows.append((_("Sanitisation"), f'<font color="#B3261E"><b>{e(_("not recorded yet"))}</b></font>'))
-            else:
-                event = ev.events.get(r.id)
-                vmethod, vresult = _verification(L, doc, r)
-                rows += [
-                    (_("Sanitisation type (NIST SP 800-88)"),
-                     f"<b>{s(_('Sanitisation type (NIST SP 800-88)'), L['category'][r.nist_category.value])}</b>"),
-                    (_("Method and technique"), s(_("Method and technique"), doc.tool(L, r.method) + " — "
-                                                  + L["technique"][r.nist_category.value])),
-                    (_("Tool and version"), s(_("Tool and version"),
-                                              " ".join(x for x in (r.tool, r.tool_version) if x) or "—")),
-                    (_("Passes / pattern"), e(" / ".join(str(x) for x in (r.passes, r.pattern) if x) or "—")),
-                    (_("Verification method"), s(_("Verification method"), vmethod)),
-                    (_("Verification result"), f"<b>{s(_('Verification result'), vresult)}</b>"),
-                    (_("Result"), f'<b><font color="{OUTCOME_COLOURS["sanitised" if r.result.value == "passed" else "failed"]}">'
-                                  f'{s(_("Result"), L["result"][r.result.value])}</font></b>'),
-                    (_("Started / ended"), s(_("Started / ended"), f"{doc.when(r.started_at)} — {doc.when(r.ended_at)}")),
-                    (_("Performed by (name, title, organisation)"),
-                     s(_("Performed by (name, title, organisation)"), _performer(r))),
-                ]
-                if r.override_reason:
-                    what = ", ".join(L["mismatch"].get(x, x) for x in r.details.get("mismatches") or [])
-                    text = _("The log did not match the medium (%(what)s); recorded on the technician's written "
-                             "reason: %(reason)s", what=what, reason=r.override_reason)
-                    rows.append((_("Override of a mismatch"),
-                                 f'<font color="#7A2E00"><b>{s(_("Override of a mismatch"), text)}</b></font>'))
-                rows += [
-                    (_("Evidence file (SHA-256)"), doc.p(s(_("Evidence file (SHA-256)"),
-                                                           f"{r.evidence.filename}: {r.evidence.sha256}")
-                                                         if r.evidence else e("—"), doc.mono)),
-                    (_("Custody event"), doc.p(s(_("Custody event"), f"#{event.seq} {event.hash}") if event
-                                               else "—", doc.mono)),
-                ]
-            block.append(doc.facts(rows))
-            story.append(KeepTogether(block))
-        story.append(doc.p(e(_("Validation by a second person")), doc.h2))
-        if ev.check is not None:
-            c = ev.check
-            text = L["check"][c.status.value] % {"name": c.verified_by_name or "—"}
-            story.append(doc.p(s(_("Validation by a second person"),
-                                 _("Drawn for a check by another technician on %(date)s: %(status)s, %(when)s.",
-                                   date=doc.when(c.selected_at), status=text,
-                                   when=doc.when(c.verified_at) if c.verified_at else "—"))))
-        else:
-            story.append(doc.p(s(_("Validation by a second person"),
-                                 _("Not drawn: checks are made on a random share of the devices."))))
+        story += [_outcome_banner(doc, L, outcome), Spacer(1, 3 * mm)]
+        story += _device_facts(doc, L, ev, outcome, config, workshop_name)
+        story += _media_section(doc, L, ev)
+        story += _second_person_section(doc, L, ev)
         story.append(doc.p(e(_("Custody chain reference")), doc.h2))
         basis = _deciding_event(ev)
         story.append(doc.p(e(_("This certificate is based on custody event #%(seq)s of %(date)s, hash:",
                                seq=basis.seq if basis else "—", date=doc.when(basis.server_time) if basis else "—"))))
         story.append(doc.p(s(_("Custody event hash"), basis.hash if basis else "—"), doc.mono))
-        story.append(doc.p(e(_("Chain head when issued: event #%(seq)s, hash %(hash)s. An auditor can check both "
-                               "against the custody chain (flask audit verify).", seq=chain_head[0],
-                               hash=chain_head[1])), doc.small))
-        doc.signature_block(story, verify_name=f"certificat-effacement-{d.tag}.pdf")
-        story.append(Spacer(1, 6 * mm))
-        story.append(KeepTogether([doc.p(e(_("Validation")), doc.h2), doc.signature(
-            _("Person performing the sanitisation — name, title, place, date and signature"),
-            _("Person validating (data-protection officer or witness) — name, title, date and signature"))]))
+        _closing(doc, story, verify_name=f"certificat-effacement-{d.tag}.pdf",
+                 chain_line=_("Chain head when issued: event #%(seq)s, hash %(hash)s. An auditor can check both "
+                              "against the custody chain (flask audit verify).", seq=chain_head[0],
+                              hash=chain_head[1]),
+                 performer=_("Person performing the sanitisation — name, title, place, date and signature"),
+                 validator=_("Person validating (data-protection officer or witness) — name, title, date and "
+                             "signature"))
         footer = _("Issued %(date)s by Reboot Tracker · %(tag)s", date=doc.when(issued), tag=d.tag)
         return doc.build(story, title=f"{title} {d.tag}", footer=footer)
 
 
-def batch_certificate_pdf(batch, evidence: list[DeviceEvidence], *, chain_head: tuple[int, str], lang: str = "fr",
-                          timezone: str = "Europe/Paris", config: dict | None = None, signing_key=None) -> bytes:
+# ---------------------------------------------------------------- batch certificate
+
+
+def _batch_counts(evidence: list[DeviceEvidence]) -> dict[str, int]:
+    counts = {k: sum(1 for ev in evidence if ev.outcome == k)
+              for k in ("sanitised", "no_media", "failed", "pending", "unverified")}
+    counts["pending"] += counts.pop("unverified")  # not certified as sanitised: to be wiped again with verification
+    return counts
+
+
+def _batch_facts(doc: _Doc, L: dict, batch, evidence: list[DeviceEvidence], counts: dict[str, int],
+                 config: dict):
+    e, s = doc.e, doc.s
+    done = counts["sanitised"] + counts["no_media"]
+    records = [r for ev in evidence for r in ev.records.values()]
+    orgs = sorted({r.operator_organisation.name for r in records if r.operator_organisation})
+    people = sorted({", ".join(x for x in (r.operator_name, r.operator_title) if x) for r in records})
+    level = confidentiality_of(batch.donor.name, config)
+    return doc.facts([
+        (_("Batch"), f"<b>{s(_('Batch'), batch.name)}</b> (n° {s(_('Batch number'), batch.id)})"),
+        (_("Source: data owner (donor)"), s(_("Source: data owner (donor)"), batch.donor.name)),
+        (_("Sanitised by (organisation)"), s(_("Sanitised by (organisation)"), ", ".join(orgs) or (
+            batch.workshop.name if batch.workshop else "—"))),
+        (_("Performed by (name, title)"), s(_("Performed by (name, title)"), "; ".join(people) or "—")),
+        (_("Pickup date"), e(doc.when(batch.collected_at, False) if batch.collected_at
+                             else (batch.pickup_date.strftime("%d/%m/%Y") if batch.pickup_date else "—"))),
+        (_("Devices"), s(_("Devices"), _("%(total)s devices: %(done)s sanitised or without media, %(failed)s failed, "
+                                         "%(pending)s pending.", total=len(evidence), done=done,
+                                         failed=counts["failed"], pending=counts["pending"]))),
+        (_("Pre-sanitisation confidentiality"), s(_("Pre-sanitisation confidentiality"),
+                                                  L["confidentiality"].get(level, level))),
+        (_("Post-sanitisation confidentiality"), s(_("Post-sanitisation confidentiality"), _(
+            "Low: no data recoverable with the method used (sanitised devices)"))),
+        (_("Post-sanitisation destination"), s(_("Post-sanitisation destination"), _(
+            "External reuse through a digital-inclusion programme; recycling facility for devices beyond repair "
+            "(per device below)"))),
+        (_("Data backup"), s(_("Data backup"), _backup_statement())),
+    ])
+
+
+class _BatchRows:
+    """The batch table's rows, with the evidence files and overrides its devices add on the way."""
+
+    def __init__(self, doc: _Doc, L: dict):
+        self.doc, self.L = doc, L
+        head = [_("Tag"), _("Device"), _("Storage media (type, make, model, serial)"),
+                _("Sanitisation type, method and technique, tool"), _("Verification method and result"),
+                _("Date"), _("Outcome and destination"), _("Second person")]
+        self.rows = [[doc.p(f"<b>{doc.e(h)}</b>", doc.small) for h in head]]
+        self.styles: list = []
+        self.evidence_rows: list[list[str]] = []
+        self.overrides: list[str] = []
+
+    def add(self, i: int, ev: DeviceEvidence) -> None:
+        from reportlab.lib import colors
+
+        doc, L = self.doc, self.L
+        e, s = doc.e, doc.s
+        d = ev.device
+        media, methods, checks, dates = self.media_cells(ev)
+        outcome = ev.outcome
+        check = "—"
+        if ev.check is not None:
+            check = (L["check"][ev.check.status.value] % {"name": ev.check.verified_by_name or "—"}
+                     + (f", {doc.when(ev.check.verified_at, False)}" if ev.check.verified_at else ""))
+        self.rows.append([
+            doc.p(f"<b>{s(_('Asset tag'), d.tag)}</b>", doc.small),
+            doc.p(e(f"{DEVICE_TYPE_LABELS[d.type][doc.lang]} {d.brand or ''} {d.model or ''}".strip())
+                  + (f"<br/>{e(d.serial)}" if d.serial else ""), doc.small),
+            doc.p("<br/>".join(media), doc.small),
+            doc.p("<br/>".join(methods) or "—", doc.small),
+            doc.p("<br/>".join(checks) or "—", doc.small),
+            doc.p("<br/>".join(dates) or "—", doc.small),
+            doc.p(f'<font color="{OUTCOME_COLOURS[outcome]}"><b>{e(L["outcome"][outcome])}</b></font><br/>'
+                  + e(_short_destination(d, outcome)), doc.small),
+            doc.p(s(_("Validation by a second person"), check) if ev.check else "—", doc.small),
+        ])
+        if outcome in ("failed", "pending", "unverified"):
+            self.styles.append(("BACKGROUND", (0, i), (-1, i), colors.HexColor("#FFF4EC")))
+
+    def media_cells(self, ev: DeviceEvidence) -> tuple[list, list, list, list]:
+        doc, L = self.doc, self.L
+        e, s = doc.e, doc.s
+        d = ev.device
+        media, methods, checks, dates = [], [], [], []
+        for m in ev.media:
+            r = ev.records.get(m.id)
+            model = m.model or (r.details.get("disk_model") if r else None) or ""
+            media.append(s(_("Serial number"),
+                           f"{KIND_LABELS.get(m.kind.value)} {model} {m.serial or '—'}".replace("  ", " ")))
+            if r is None:
+                methods.append(e(_("not recorded")))
+                continue
+            methods.append(s(_("Method and technique"),
+                             f"{L['category'][r.nist_category.value]}: {doc.tool(L, r.method)}"
+                             + (f" ({' '.join(x for x in (r.tool, r.tool_version) if x)})" if r.tool else "")
+                             + ("" if r.result.value == "passed" else f" — {L['result'][r.result.value]}")))
+            vmethod, vresult = _verification(L, doc, r)
+            checks.append(s(_("Verification result"), f"{vmethod}: {vresult}"))
+            dates.append(e(doc.when(r.ended_at or r.recorded_at, False)))
+            event = ev.events.get(r.id)
+            self.evidence_rows.append([d.tag, m.serial or "—", r.evidence.sha256 if r.evidence else "—",
+                                       f"#{event.seq} {event.hash}" if event else "—"])
+            if r.override_reason:
+                self.overrides.append(f"{d.tag} / {m.serial or '—'}: {r.override_reason}")
+        if not ev.media:
+            media.append(e(_("none (statement)") if ev.no_media else _("none recorded")))
+        return media, methods, checks, dates
+
+    def table(self):
+        from reportlab.lib import colors
+        from reportlab.lib.units import mm
+        from reportlab.platypus import Table, TableStyle
+
+        table = Table(self.rows, repeatRows=1, colWidths=[19 * mm, 21 * mm, 26 * mm, 32 * mm, 24 * mm, 17 * mm,
+                                                          18 * mm, 15 * mm])
+        table.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.3, colors.HexColor("#9AA3B5")),
+                                   ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#E8EAF0")),
+                                   ("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (-1, -1), 2.5),
+                                   ("RIGHTPADDING", (0, 0), (-1, -1), 2.5)] + self.styles))
+        return table
+
+
+def _evidence_table(doc: _Doc, evidence_rows: list[list[str]]):
     from reportlab.lib import colors
     from reportlab.lib.units import mm
-    from reportlab.platypus import KeepTogether, Spacer, Table, TableStyle
+    from reportlab.platypus import Table, TableStyle
+
+    e, s = doc.e, doc.s
+    head = (_("Tag"), _("Serial number"), _("Evidence file (SHA-256)"), _("Custody event hash"))
+    ev_table = Table([[doc.p(f"<b>{e(h)}</b>", doc.small) for h in head]]
+                     + [[doc.p(e(a), doc.small), doc.p(e(b), doc.small),
+                         doc.p(s(_("Evidence file (SHA-256)"), c), doc.mono),
+                         doc.p(s(_("Custody event hash"), h), doc.mono)] for a, b, c, h in evidence_rows],
+                     repeatRows=1, colWidths=[22 * mm, 28 * mm, 61 * mm, 61 * mm])
+    ev_table.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.3, colors.HexColor("#9AA3B5")),
+                                  ("VALIGN", (0, 0), (-1, -1), "TOP")]))
+    return ev_table
+
+
+def batch_certificate_pdf(batch, evidence: list[DeviceEvidence], *, chain_head: tuple[int, str], lang: str = "fr",
+                          timezone: str = "Europe/Paris", config: dict | None = None, signing_key=None) -> bytes:
+    from reportlab.lib.units import mm
+    from reportlab.platypus import Spacer
 
     config = config or {}
     issued = utcnow()
@@ -418,130 +619,41 @@ def batch_certificate_pdf(batch, evidence: list[DeviceEvidence], *, chain_head: 
     with force_locale(doc.lang):
         L = _labels()
         title = _("Certificate of sanitisation — collection batch")
-        story = [doc.p(e(title), doc.title),
-                 doc.p(e(_("Media sanitisation record following NIST SP 800-88 Rev. 1, Appendix G")), doc.centre),
-                 Spacer(1, 4 * mm)]
-        counts = {k: sum(1 for ev in evidence if ev.outcome == k)
-                  for k in ("sanitised", "no_media", "failed", "pending", "unverified")}
-        counts["pending"] += counts.pop("unverified")  # not certified as sanitised: to be wiped again with verification
-        done = counts["sanitised"] + counts["no_media"]
-        records = [r for ev in evidence for r in ev.records.values()]
-        orgs = sorted({r.operator_organisation.name for r in records if r.operator_organisation})
-        people = sorted({", ".join(x for x in (r.operator_name, r.operator_title) if x) for r in records})
-        level = confidentiality_of(batch.donor.name, config)
-        story.append(doc.facts([
-            (_("Batch"), f"<b>{s(_('Batch'), batch.name)}</b> (n° {s(_('Batch number'), batch.id)})"),
-            (_("Source: data owner (donor)"), s(_("Source: data owner (donor)"), batch.donor.name)),
-            (_("Sanitised by (organisation)"), s(_("Sanitised by (organisation)"), ", ".join(orgs) or (
-                batch.workshop.name if batch.workshop else "—"))),
-            (_("Performed by (name, title)"), s(_("Performed by (name, title)"), "; ".join(people) or "—")),
-            (_("Pickup date"), e(doc.when(batch.collected_at, False) if batch.collected_at
-                                 else (batch.pickup_date.strftime("%d/%m/%Y") if batch.pickup_date else "—"))),
-            (_("Devices"), s(_("Devices"), _("%(total)s devices: %(done)s sanitised or without media, %(failed)s failed, "
-                                             "%(pending)s pending.", total=len(evidence), done=done,
-                                             failed=counts["failed"], pending=counts["pending"]))),
-            (_("Pre-sanitisation confidentiality"), s(_("Pre-sanitisation confidentiality"),
-                                                      L["confidentiality"].get(level, level))),
-            (_("Post-sanitisation confidentiality"), s(_("Post-sanitisation confidentiality"), _(
-                "Low: no data recoverable with the method used (sanitised devices)"))),
-            (_("Post-sanitisation destination"), s(_("Post-sanitisation destination"), _(
-                "External reuse through a digital-inclusion programme; recycling facility for devices beyond repair "
-                "(per device below)"))),
-            (_("Data backup"), s(_("Data backup"), _backup_statement())),
-        ]))
+        story = _heading(doc, title)
+        counts = _batch_counts(evidence)
+        story.append(_batch_facts(doc, L, batch, evidence, counts, config))
         if counts["failed"] or counts["pending"]:
             story.append(Spacer(1, 2 * mm))
             story.append(doc.p(f'<font color="#B3261E"><b>{e(_("This certificate is partial: the devices marked failed or pending are not sanitised yet. A new certificate will list them once they are."))}</b></font>'))
         story.append(doc.p(e(_("Devices and storage media")), doc.h2))
-        head = [_("Tag"), _("Device"), _("Storage media (type, make, model, serial)"),
-                _("Sanitisation type, method and technique, tool"), _("Verification method and result"),
-                _("Date"), _("Outcome and destination"), _("Second person")]
-        rows = [[doc.p(f"<b>{e(h)}</b>", doc.small) for h in head]]
-        styles, evidence_rows, overrides = [], [], []
+        table = _BatchRows(doc, L)
         for i, ev in enumerate(evidence, 1):
-            d = ev.device
-            media, methods, checks, dates = [], [], [], []
-            for m in ev.media:
-                r = ev.records.get(m.id)
-                model = m.model or (r.details.get("disk_model") if r else None) or ""
-                media.append(s(_("Serial number"), f"{KIND_LABELS.get(m.kind.value)} {model} {m.serial or '—'}".replace("  ", " ")))
-                if r is None:
-                    methods.append(e(_("not recorded")))
-                    continue
-                methods.append(s(_("Method and technique"),
-                                 f"{L['category'][r.nist_category.value]}: {doc.tool(L, r.method)}"
-                                 + (f" ({' '.join(x for x in (r.tool, r.tool_version) if x)})" if r.tool else "")
-                                 + ("" if r.result.value == "passed" else f" — {L['result'][r.result.value]}")))
-                vmethod, vresult = _verification(L, doc, r)
-                checks.append(s(_("Verification result"), f"{vmethod}: {vresult}"))
-                dates.append(e(doc.when(r.ended_at or r.recorded_at, False)))
-                event = ev.events.get(r.id)
-                evidence_rows.append([d.tag, m.serial or "—", r.evidence.sha256 if r.evidence else "—",
-                                      f"#{event.seq} {event.hash}" if event else "—"])
-                if r.override_reason:
-                    overrides.append(f"{d.tag} / {m.serial or '—'}: {r.override_reason}")
-            if not ev.media:
-                media.append(e(_("none (statement)") if ev.no_media else _("none recorded")))
-            outcome = ev.outcome
-            check = "—"
-            if ev.check is not None:
-                check = (L["check"][ev.check.status.value] % {"name": ev.check.verified_by_name or "—"}
-                         + (f", {doc.when(ev.check.verified_at, False)}" if ev.check.verified_at else ""))
-            rows.append([
-                doc.p(f"<b>{s(_('Asset tag'), d.tag)}</b>", doc.small),
-                doc.p(e(f"{DEVICE_TYPE_LABELS[d.type][doc.lang]} {d.brand or ''} {d.model or ''}".strip())
-                      + (f"<br/>{e(d.serial)}" if d.serial else ""), doc.small),
-                doc.p("<br/>".join(media), doc.small),
-                doc.p("<br/>".join(methods) or "—", doc.small),
-                doc.p("<br/>".join(checks) or "—", doc.small),
-                doc.p("<br/>".join(dates) or "—", doc.small),
-                doc.p(f'<font color="{OUTCOME_COLOURS[outcome]}"><b>{e(L["outcome"][outcome])}</b></font><br/>'
-                      + e(_short_destination(d, outcome)), doc.small),
-                doc.p(s(_("Validation by a second person"), check) if ev.check else "—", doc.small),
-            ])
-            if outcome in ("failed", "pending", "unverified"):
-                styles.append(("BACKGROUND", (0, i), (-1, i), colors.HexColor("#FFF4EC")))
-        table = Table(rows, repeatRows=1, colWidths=[19 * mm, 21 * mm, 26 * mm, 32 * mm, 24 * mm, 17 * mm, 18 * mm,
-                                                     15 * mm])
-        table.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.3, colors.HexColor("#9AA3B5")),
-                                   ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#E8EAF0")),
-                                   ("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (-1, -1), 2.5),
-                                   ("RIGHTPADDING", (0, 0), (-1, -1), 2.5)] + styles))
-        story.append(table)
+            table.add(i, ev)
+        story.append(table.table())
         story.append(Spacer(1, 3 * mm))
         story.append(doc.p(e(_(
             "Method types follow NIST SP 800-88 Rev. 1: Clear overwrites user-addressable storage; Purge uses the "
             "drive's own sanitise or secure-erase commands; Destroy renders the medium unusable (shredding, "
             "drilling). Each storage medium's raw evidence file is kept with its SHA-256; the device certificate "
             "gives every field of each record.")), doc.small))
-        if overrides:
+        if table.overrides:
             story.append(doc.p(e(_("Overrides of a mismatch")), doc.h2))
-            for line in overrides:
+            for line in table.overrides:
                 story.append(doc.p(s(_("Override of a mismatch"), line), doc.small))
-        if evidence_rows:
+        if table.evidence_rows:
             story.append(doc.p(e(_("Evidence files and custody events")), doc.h2))
-            ev_table = Table([[doc.p(f"<b>{e(h)}</b>", doc.small) for h in (_("Tag"), _("Serial number"),
-                                                                            _("Evidence file (SHA-256)"),
-                                                                            _("Custody event hash"))]]
-                             + [[doc.p(e(a), doc.small), doc.p(e(b), doc.small), doc.p(s(_("Evidence file (SHA-256)"), c), doc.mono),
-                                 doc.p(s(_("Custody event hash"), h), doc.mono)] for a, b, c, h in evidence_rows],
-                             repeatRows=1, colWidths=[22 * mm, 28 * mm, 61 * mm, 61 * mm])
-            ev_table.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.3, colors.HexColor("#9AA3B5")),
-                                          ("VALIGN", (0, 0), (-1, -1), "TOP")]))
-            story.append(ev_table)
+            story.append(_evidence_table(doc, table.evidence_rows))
         story.append(doc.p(e(_("Custody chain reference")), doc.h2))
         based = [b for b in (_deciding_event(ev) for ev in evidence) if b is not None]
         latest = max(based, key=lambda b: b.seq) if based else None
         story.append(doc.p(e(_("This certificate is based on the custody events listed per device; the latest is "
                                "#%(seq)s, hash:", seq=latest.seq if latest else "—"))))
         story.append(doc.p(s(_("Custody event hash"), latest.hash if latest else "—"), doc.mono))
-        story.append(doc.p(e(_("Chain head when issued: event #%(seq)s, hash %(hash)s. An auditor can check these "
-                               "hashes against the custody chain (flask audit verify).", seq=chain_head[0],
-                               hash=chain_head[1])), doc.small))
-        doc.signature_block(story, verify_name=f"certificat-effacement-lot-{batch.id}.pdf")
-        story.append(Spacer(1, 6 * mm))
-        story.append(KeepTogether([doc.p(e(_("Validation")), doc.h2), doc.signature(
-            _("For the workshop — name, title, place, date and signature"),
-            _("For the donor (data-protection officer) — name, title, date and signature"))]))
+        _closing(doc, story, verify_name=f"certificat-effacement-lot-{batch.id}.pdf",
+                 chain_line=_("Chain head when issued: event #%(seq)s, hash %(hash)s. An auditor can check these "
+                              "hashes against the custody chain (flask audit verify).", seq=chain_head[0],
+                              hash=chain_head[1]),
+                 performer=_("For the workshop — name, title, place, date and signature"),
+                 validator=_("For the donor (data-protection officer) — name, title, date and signature"))
         footer = _("Issued %(date)s by Reboot Tracker · batch %(id)s", date=doc.when(issued), id=batch.id)
         return doc.build(story, title=f"{title} {batch.name}", footer=footer)

@@ -803,58 +803,20 @@ class _Interpreter:
         opts = self.options
         concerns: list[str] = []
 
-        raw_status = row.status.strip()
-        status = _STATUS.get(raw_status.strip("-").strip().upper())
-        if status is None:
-            raise WipeLogError(row.line, f"unknown drive status {raw_status!r}")
+        raw_status, status = _row_status(row, counts)
         pass_errors = verify_errors = fsync_errors = None
         if counts is not None:
             pass_errors, verify_errors = counts[0], counts[1]
             fsync_errors = counts[2] if len(counts) > 2 else None
-        # nwipe marks a row with '!' exactly when it failed or was aborted, and fails any drive with
-        # a counted error; a log that says otherwise has been edited.
-        flagged = row.flag == "!"
-        if flagged != (status in (FAILED, ABORTED)) and row.flag in ("!", " "):
-            raise WipeLogError(row.line, f"status {raw_status!r} contradicts the row's '!' marker")
-        if status == PASSED and counts is not None and any(counts):
-            raise WipeLogError(row.line, f"status {raw_status!r} contradicts the Error Summary counts {counts}")
 
         model, serial_raw = self._model_serial(row, dev, concerns)
-
-        label = p.method if p and p.method else (opts.method if opts and opts.method else None)
-        if label is None and footer:
-            label = footer.method
-        if label is None:
-            raise WipeLogError(row.line, f"no line says which method wiped {path}")
-        if p and p.method and opts:
-            self._agree(p.method_line, "method", opts.method, p.method)
-        method = lookup_method(label)
-
-        rounds = opts.rounds if opts and opts.rounds is not None else (
-            footer.rounds if footer else (p.rounds if p else None))
-        verification = (opts.verification if opts and opts.verification else None) or (
-            footer.verification if footer else None)
-        blanking = footer.blanking if footer else (not opts.noblank if opts else None)
-        if method and method.key in ("ops2", "verify_zero", "verify_one"):
-            blanking = False  # nwipe never blanks after these, whatever the option says
+        label, method = self._method(row, path, p, footer)
+        rounds, verification, blanking = _settings(method, p, opts, footer)
 
         written = sum(p.written) if p else 0
         bytes_erased = max(p.written) if p and p.written else None
-        size = dev.size_exact
-        size_exact = size is not None
-        if size is None and dev.size_text:
-            sm = _SIZE_TEXT_RE.match(dev.size_text)
-            size = int(sm.group(1)) * _UNIT[sm.group(2)] if sm else None
-
-        verified: bool | None = None
-        if p and (p.failure_lines or (verify_errors or 0) > 0):
-            verified = False
-        elif p and p.verified:
-            verified = True
-        elif p and p.read and size_exact and max(p.read) >= size and verify_errors == 0:
-            # Not every method logs a "[SUCCESS] Verified" line (secure erase reads back silently):
-            # a whole-disk read with no verification error counted is a verification too.
-            verified = True
+        size, size_exact = _device_size(dev)
+        verified = _verified(p, verify_errors, size, size_exact)
 
         started_at = p.started_at if p else None
         ended_at = None
@@ -864,32 +826,8 @@ class _Interpreter:
 
         messages = tuple(p.messages) if p else ()
         if status == PASSED:
-            if messages:
-                concerns.append(f"nwipe says {raw_status} but logged {len(messages)} error line(s) about "
-                                f"this device (first at line {messages[0].line})")
-            if p and p.failure_lines:
-                concerns.append(f"[FAILURE] logged for this device at line {p.failure_lines[0]}")
-            if method and method.overwrites:
-                if bytes_erased is None:
-                    concerns.append("no 'bytes written' line for this device")
-                elif size_exact and bytes_erased < size:
-                    concerns.append(f"only {bytes_erased} of {size} bytes were overwritten")
-            # --verify only governs the pass loop (nwipe_runmethod); firmware methods ignore it.
-            if method and method.overwrites and verification in (VERIFY_LAST, VERIFY_ALL) and not verified:
-                concerns.append(f"verification '{verification}' was requested but no successful "
-                                "verification is logged")
-            if method is None:
-                concerns.append(f"unknown method {label!r}: no NIST SP 800-88 category")
-            elif method.nist_category is None:
-                concerns.append(f"method {method.label!r} only reads the disk: it sanitises nothing")
-
-        kind_hint = None
-        if dev.bus == "NVME" or path.startswith("/dev/nvme"):
-            kind_hint = "nvme"
-        elif path.startswith("/dev/mmcblk"):
-            kind_hint = "emmc"
-        elif dev.is_ssd:
-            kind_hint = "ssd"
+            concerns.extend(_passed_concerns(raw_status, p, messages, method, label, bytes_erased, size,
+                                             size_exact, verification, verified))
 
         anonymised = bool(_ANONYMISED.match(serial_raw))
         readable = bool(serial_raw) and not anonymised and all(0x20 <= b <= 0x7E for b in serial_raw)
@@ -901,7 +839,7 @@ class _Interpreter:
             serial_raw=serial_raw,
             serial_readable=readable,
             bus=dev.bus,
-            kind_hint=kind_hint,
+            kind_hint=_kind_hint(dev, path),
             size_bytes=size,
             size_exact=size_exact,
             method=_text(method.label if method else label),
@@ -933,6 +871,19 @@ class _Interpreter:
             messages=messages,
             concerns=tuple(concerns),
         )
+
+    def _method(self, row: _DriveRow, path: str, p: _Progress | None,
+                footer: _Footer | None) -> tuple[str, Method | None]:
+        """The method's label as logged (progress, options, then footer) and the known method it names."""
+        opts = self.options
+        label = p.method if p and p.method else (opts.method if opts and opts.method else None)
+        if label is None and footer:
+            label = footer.method
+        if label is None:
+            raise WipeLogError(row.line, f"no line says which method wiped {path}")
+        if p and p.method and opts:
+            self._agree(p.method_line, "method", opts.method, p.method)
+        return label, lookup_method(label)
 
     def _model_serial(self, row: _DriveRow, dev: _Device, concerns: list[str]) -> tuple[str, bytes]:
         cell = row.model_serial
@@ -996,6 +947,93 @@ class _Interpreter:
             warnings=tuple(self.warnings),
             error_messages=tuple(self.messages),
         )
+
+
+def _row_status(row: _DriveRow, counts: tuple[int, ...] | None) -> tuple[str, str]:
+    """The row's status as printed and as known, refused when the row or the error counts contradict it."""
+    raw_status = row.status.strip()
+    status = _STATUS.get(raw_status.strip("-").strip().upper())
+    if status is None:
+        raise WipeLogError(row.line, f"unknown drive status {raw_status!r}")
+    # nwipe marks a row with '!' exactly when it failed or was aborted, and fails any drive with
+    # a counted error; a log that says otherwise has been edited.
+    flagged = row.flag == "!"
+    if flagged != (status in (FAILED, ABORTED)) and row.flag in ("!", " "):
+        raise WipeLogError(row.line, f"status {raw_status!r} contradicts the row's '!' marker")
+    if status == PASSED and counts is not None and any(counts):
+        raise WipeLogError(row.line, f"status {raw_status!r} contradicts the Error Summary counts {counts}")
+    return raw_status, status
+
+
+def _settings(method: Method | None, p: _Progress | None, opts: _Options | None,
+              footer: _Footer | None) -> tuple[int | None, str | None, bool | None]:
+    """Rounds, verification and blanking: the options first, then the footer, then the progress lines."""
+    rounds = opts.rounds if opts and opts.rounds is not None else (
+        footer.rounds if footer else (p.rounds if p else None))
+    verification = (opts.verification if opts and opts.verification else None) or (
+        footer.verification if footer else None)
+    blanking = footer.blanking if footer else (not opts.noblank if opts else None)
+    if method and method.key in ("ops2", "verify_zero", "verify_one"):
+        blanking = False  # nwipe never blanks after these, whatever the option says
+    return rounds, verification, blanking
+
+
+def _device_size(dev: _Device) -> tuple[int | None, bool]:
+    """The disk's size in bytes and whether it is exact (else read from the rounded size text)."""
+    size = dev.size_exact
+    size_exact = size is not None
+    if size is None and dev.size_text:
+        sm = _SIZE_TEXT_RE.match(dev.size_text)
+        size = int(sm.group(1)) * _UNIT[sm.group(2)] if sm else None
+    return size, size_exact
+
+
+def _verified(p: _Progress | None, verify_errors: int | None, size: int | None, size_exact: bool) -> bool | None:
+    if p and (p.failure_lines or (verify_errors or 0) > 0):
+        return False
+    if p and p.verified:
+        return True
+    if p and p.read and size_exact and max(p.read) >= size and verify_errors == 0:
+        # Not every method logs a "[SUCCESS] Verified" line (secure erase reads back silently):
+        # a whole-disk read with no verification error counted is a verification too.
+        return True
+    return None
+
+
+def _passed_concerns(raw_status: str, p: _Progress | None, messages: tuple, method: Method | None, label: str,
+                     bytes_erased: int | None, size: int | None, size_exact: bool,
+                     verification: str | None, verified: bool | None) -> list[str]:
+    """What makes a disk nwipe calls passed doubtful: error lines, a short overwrite, no verification."""
+    concerns = []
+    if messages:
+        concerns.append(f"nwipe says {raw_status} but logged {len(messages)} error line(s) about "
+                        f"this device (first at line {messages[0].line})")
+    if p and p.failure_lines:
+        concerns.append(f"[FAILURE] logged for this device at line {p.failure_lines[0]}")
+    if method and method.overwrites:
+        if bytes_erased is None:
+            concerns.append("no 'bytes written' line for this device")
+        elif size_exact and bytes_erased < size:
+            concerns.append(f"only {bytes_erased} of {size} bytes were overwritten")
+    # --verify only governs the pass loop (nwipe_runmethod); firmware methods ignore it.
+    if method and method.overwrites and verification in (VERIFY_LAST, VERIFY_ALL) and not verified:
+        concerns.append(f"verification '{verification}' was requested but no successful "
+                        "verification is logged")
+    if method is None:
+        concerns.append(f"unknown method {label!r}: no NIST SP 800-88 category")
+    elif method.nist_category is None:
+        concerns.append(f"method {method.label!r} only reads the disk: it sanitises nothing")
+    return concerns
+
+
+def _kind_hint(dev: _Device, path: str) -> str | None:
+    if dev.bus == "NVME" or path.startswith("/dev/nvme"):
+        return "nvme"
+    if path.startswith("/dev/mmcblk"):
+        return "emmc"
+    if dev.is_ssd:
+        return "ssd"
+    return None
 
 
 def parse_nwipe_log(data: bytes, filename: str = "") -> NwipeLog:
