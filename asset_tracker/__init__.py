@@ -20,6 +20,7 @@ def create_app(env: str | None = None, **overrides) -> Flask:
     register_auth(app)
     register_forms(app)
     register_blueprints(app)
+    register_capability_hooks(app)
     register_errors(app)  # after the API, whose own handlers it replaces
     register_cli(app)
     register_scheduler(app)
@@ -87,6 +88,15 @@ def register_blueprints(app: Flask) -> None:
         app.register_blueprint(module.bp)
         for endpoint, label, roles, order in getattr(module, "NAV", ()):
             add_nav(app, endpoint, label, roles, order)
+
+
+def register_capability_hooks(app: Flask) -> None:
+    """Every capability's `hooks.register(app)`: what it adds to a device's registration and steps
+    (`asset_tracker/devices/extension_points.py`)."""
+    from .capabilities import modules
+
+    for module in modules("hooks"):
+        module.register(app)
 
 
 def register_cli(app: Flask) -> None:

@@ -12,7 +12,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from ..auth.models import User
 from ..custody import services as custody
-from ..custody.services import Actor
+from ..core import Actor
 from ..db import utcnow
 from ..devices.models import DEVICE_TYPE_LABELS, Device
 from ..devices.services import allocate_tags, scoped, unknown_reference
@@ -20,7 +20,8 @@ from ..errors import Conflict, Invalid, NotFound
 from ..extensions import db
 from ..organisations.models import OrgKind, Organisation
 from .models import BlankTag, BlankTagIssue, LabelPrint
-from .render import LabelData, LabelError, render_pdf, render_png, render_svg, render_zpl
+from .code128 import LabelError
+from .render import LabelData, render_pdf, render_png, render_svg, render_zpl
 from .templates import Template, TemplateError, load_template
 
 log = logging.getLogger(__name__)

@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..custody import services as custody
 from ..custody.models import CustodyEvent
-from ..custody.services import Actor
+from ..core import Actor
 from ..db import utcnow
 from ..devices.models import Device, MediumKind, StorageMedium
 from ..devices.services import get_device, scoped, transition, unknown_reference

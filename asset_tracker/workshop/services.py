@@ -10,7 +10,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 
 from .. import lifecycle
-from ..custody.services import Actor
+from ..core import Actor
 from ..db import utcnow
 from ..devices import services as devices
 from ..devices.models import Device
