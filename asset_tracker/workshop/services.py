@@ -2,14 +2,13 @@
 from __future__ import annotations
 
 import datetime as dt
-import importlib
-import inspect
 from dataclasses import dataclass
 
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 
 from .. import lifecycle
+from ..assignment.services import cancel_reservation, record_recycling, reserve_device
 from ..core import Actor
 from ..db import utcnow
 from ..devices import services as devices
@@ -17,6 +16,7 @@ from ..devices.models import Device
 from ..errors import Conflict, DomainError, Invalid, NotFound
 from ..extensions import db
 from ..idempotency import payload_hash, remember, replay
+from ..intake.services import receive_device
 from ..lifecycle import N_, State
 from ..tags import TagError, looks_like_tag, parse_tag
 from . import keyboard
@@ -292,38 +292,30 @@ def _apply(code, station_action: StationAction, values: dict, *, actor: Actor, s
 
 def _move(device: Device, station_action: StationAction, params: dict, batch_id, *, actor, client_time, station,
           note, details):
-    """Apply one station action; reception and reservation go through their capabilities when present."""
+    """Apply one station action; reception, reservation and recycling go through their capabilities' verbs."""
     target = station_action.target
-    delegate = None
     if target == State.RECEIVED:
-        delegate = _service("intake", "receive_device")
-    elif target == State.RESERVED:
-        delegate = _service("assignment", "reserve_device")
-    elif target == State.RECYCLED:
-        delegate = _service("assignment", "record_recycling")
-    if delegate is not None:
         # The device is already resolved: hand it over rather than its tag (one look-up fewer).
-        return _call(delegate, device if delegate.__name__ == "receive_device" else device.tag, actor=actor, batch_id=batch_id, client_time=client_time,
-                     scanned_at=client_time, station=station, note=note, commit=False, event_details=details,
-                     **params)
+        return receive_device(device, actor=actor, **_given(batch_id=batch_id, client_time=client_time,
+                                                             station=station, note=note), commit=False)
+    if target == State.RESERVED:
+        return reserve_device(device.tag, actor=actor, **_given(note=note, **_pick(
+            params, "programme_id", "partner_organisation_id", "kit_kind")))
+    if target == State.RECYCLED:
+        return record_recycling(device.tag, actor=actor, **_given(note=note, **_pick(
+            params, "recycler_organisation_id", "disposal_reference", "shipment_reference", "parts_harvested")))
     return devices.transition(device, target, actor=actor, params=params, note=note, client_time=client_time,
                               station=station, commit=False, event_details=details)
 
 
-def _service(capability: str, name: str):
-    try:
-        module = importlib.import_module(f"asset_tracker.{capability}.services")
-    except ImportError:
-        return None
-    return getattr(module, name, None)
+def _pick(params: dict, *names: str) -> dict:
+    """The step's inputs that the verb takes (a station sends the inputs of every step it offers)."""
+    return {name: params.get(name) for name in names}
 
 
-def _call(func, *args, **kwargs):
-    """Call another capability's verb with the keywords it accepts (it may not take a station or a time)."""
-    parameters = inspect.signature(func).parameters
-    if not any(p.kind is p.VAR_KEYWORD for p in parameters.values()):
-        kwargs = {k: v for k, v in kwargs.items() if k in parameters}
-    return func(*args, **{k: v for k, v in kwargs.items() if v is not None or k in ("actor",)})
+def _given(**values) -> dict:
+    """The values that were given: an input left out keeps the verb's default."""
+    return {k: v for k, v in values.items() if v is not None}
 
 
 def next_step(device: Device) -> str:
@@ -382,9 +374,8 @@ def undo_scan(scan_id: str, *, actor: Actor, station: str | None = None,
         if device.state != after:
             raise Conflict("%(tag)s has moved on since this scan (it is now %(state)s): it cannot be undone here.",
                            code="moved_on", tag=device.tag, state=device.state.value)
-        cancel = _service("assignment", "cancel_reservation") if after == State.RESERVED else None
-        if cancel is not None:  # the reservation record is closed along with the state
-            _call(cancel, device.tag, actor=actor, note=f"undo of scan {scan_id}")
+        if after == State.RESERVED:  # the reservation record is closed along with the state
+            cancel_reservation(device.tag, actor=actor, note=f"undo of scan {scan_id}")
         else:
             params = {"grade": device.grade.value} if before == State.READY and device.grade else {}
             devices.transition(device, before, actor=actor, params=params, note=None, client_time=undone_at,
