@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass
 
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 
 from .. import lifecycle
+from ..assignment.models import Programme
 from ..assignment.services import cancel_reservation, record_recycling, reserve_device
 from ..core import Actor
 from ..db import utcnow
@@ -15,9 +17,10 @@ from ..devices import services as devices
 from ..devices.models import Device
 from ..errors import Conflict, DomainError, Invalid, NotFound
 from ..extensions import db
-from ..idempotency import payload_hash, remember, replay
+from ..idempotency import IdempotencyKey, payload_hash, remember, replay
 from ..intake.services import receive_device
 from ..lifecycle import N_, State
+from ..organisations.models import OrgKind, Organisation
 from ..tags import TagError, looks_like_tag, parse_tag
 from . import keyboard
 
@@ -407,8 +410,6 @@ def undo_scan(scan_id: str, *, actor: Actor, station: str | None = None,
 
 def _hash_of(scan_id: str) -> str:
     """The stored request hash of a scan (undo only needs its answer, whatever its payload was)."""
-    from ..idempotency import IdempotencyKey
-
     value = db.session.execute(select(IdempotencyKey.request_hash).where(
         IdempotencyKey.scope == SCAN_SCOPE, IdempotencyKey.key == scan_id)).scalar_one_or_none()
     return value or ""
@@ -416,9 +417,6 @@ def _hash_of(scan_id: str) -> str:
 
 def recent_answers(keys: list[str], *, actor: Actor) -> list[dict]:
     """The stored answers of this person's recent scans ("undo:<id>" for an undo), in the order given."""
-    from ..idempotency import IdempotencyKey
-    import json
-
     wanted = [(UNDO_SCOPE, k[5:]) if k.startswith("undo:") else (SCAN_SCOPE, k) for k in keys]
     if not wanted:
         return []
@@ -434,9 +432,6 @@ def recent_answers(keys: list[str], *, actor: Actor) -> list[dict]:
 
 def station_choices() -> dict:
     """What the station's value pickers offer: programmes with their partners, recyclers."""
-    from ..assignment.models import Programme
-    from ..organisations.models import OrgKind, Organisation
-
     programmes = db.session.execute(select(Programme).order_by(Programme.name)).unique().scalars().all()
     partners = db.session.execute(select(Organisation).where(Organisation.kind == OrgKind.PARTNER)
                                   .order_by(Organisation.name)).scalars().all()
