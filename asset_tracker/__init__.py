@@ -8,6 +8,9 @@ from flask import Flask, g, request
 
 from .config_loader import load_config
 
+# The register_* functions below import inside their bodies on purpose: importing any module of the
+# package (``asset_tracker.core``, a model) runs this file first, and must not pull in every capability,
+# the API and the scheduler; they are imported when an application is created.
 
 def create_app(env: str | None = None, **overrides) -> Flask:
     env = env or os.environ.get("ASSET_TRACKER_ENV") or "development"
