@@ -8,6 +8,9 @@ from flask import Flask, g, request
 
 from .config_loader import load_config
 
+# The register_* functions below import inside their bodies on purpose: importing any module of the
+# package (``asset_tracker.core``, a model) runs this file first, and must not pull in every capability,
+# the API and the scheduler; they are imported when an application is created.
 
 def create_app(env: str | None = None, **overrides) -> Flask:
     env = env or os.environ.get("ASSET_TRACKER_ENV") or "development"
@@ -21,6 +24,7 @@ def create_app(env: str | None = None, **overrides) -> Flask:
     register_auth(app)
     register_forms(app)
     register_blueprints(app)
+    register_capability_hooks(app)
     register_errors(app)  # after the API, whose own handlers it replaces
     register_cli(app)
     register_scheduler(app)
@@ -107,6 +111,15 @@ def register_blueprints(app: Flask) -> None:
         app.register_blueprint(module.bp)
         for entry in getattr(module, "NAV", ()):
             add_nav(app, *entry)
+
+
+def register_capability_hooks(app: Flask) -> None:
+    """Every capability's `hooks.register(app)`: what it adds to a device's registration and steps
+    (`asset_tracker/devices/extension_points.py`)."""
+    from .capabilities import modules
+
+    for module in modules("hooks"):
+        module.register(app)
 
 
 def register_cli(app: Flask) -> None:

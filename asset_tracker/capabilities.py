@@ -3,16 +3,17 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+from pathlib import Path
 from types import ModuleType
-
-import asset_tracker
 
 # Packages that are not capabilities.
 _SKIP = {"templates", "static", "translations"}
+# The package's folder, found without importing the package (which creates the app from its capabilities).
+_PACKAGE_DIR = Path(__file__).resolve().parent
 
 
 def capability_names() -> list[str]:
-    return sorted(m.name for m in pkgutil.iter_modules(asset_tracker.__path__) if m.ispkg and m.name not in _SKIP)
+    return sorted(m.name for m in pkgutil.iter_modules([str(_PACKAGE_DIR)]) if m.ispkg and m.name not in _SKIP)
 
 
 def modules(kind: str) -> list[ModuleType]:

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from sqlalchemy import text
 
 from asset_tracker.custody import services as custody
-from asset_tracker.custody.services import Actor, canonical_details, event_hash
+from asset_tracker.custody.services import canonical_details, event_hash
+from asset_tracker.core import Actor
 from asset_tracker.db import clock
 from asset_tracker.lifecycle import State
 from asset_tracker.tags import format_tag

@@ -6,7 +6,7 @@ import itertools
 
 from asset_tracker.auth import services as auth
 from asset_tracker.auth.models import Role, User
-from asset_tracker.custody.services import Actor
+from asset_tracker.core import Actor
 from asset_tracker.devices import services as devices
 from asset_tracker.devices.models import Device, StorageMedium
 from asset_tracker.extensions import db

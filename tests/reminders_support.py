@@ -8,7 +8,7 @@ from email import policy
 
 import pytest
 
-from asset_tracker.custody.services import Actor
+from asset_tracker.core import Actor
 from asset_tracker.devices import services as devices
 from asset_tracker.lifecycle import State
 

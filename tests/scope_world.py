@@ -13,7 +13,7 @@ import uuid
 
 from asset_tracker.assignment import services as distribution
 from asset_tracker.assignment.models import Handover, Programme
-from asset_tracker.custody.services import Actor
+from asset_tracker.core import Actor
 from asset_tracker.db import utcnow
 from asset_tracker.extensions import db
 from asset_tracker.intake import services as intake

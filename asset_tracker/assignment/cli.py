@@ -6,7 +6,7 @@ import datetime as dt
 import click
 from flask.cli import with_appcontext
 
-from ..custody.services import Actor
+from ..core import Actor
 from . import services
 
 

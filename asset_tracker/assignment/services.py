@@ -10,7 +10,7 @@ from sqlalchemy import and_, case, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..custody import services as custody
-from ..custody.services import Actor
+from ..core import Actor, validate_identity
 from ..db import reclaim_erased_space, utcnow
 from ..devices import services as devices
 from ..devices.models import DEVICE_TYPE_LABELS, Device, DeviceType
@@ -535,7 +535,7 @@ def _clean_accessory(kind, tag, imei, iccid) -> tuple:
     errors = {}
     if tag and not ACCESSORY_TAG_RE.match(tag):
         errors["tag"] = ["A tag has 2-32 letters, digits or dashes."]
-    errors.update(devices.validate_identity(None, imei))
+    errors.update(validate_identity(None, imei))
     if iccid and not iccid_ok(iccid):
         errors["iccid"] = ["An ICCID has 19 or 20 digits, starts with 89 and ends with its check digit."]
     if errors:

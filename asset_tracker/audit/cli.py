@@ -9,7 +9,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from ..custody import services as custody
-from ..custody.services import Actor
+from ..core import Actor
 from . import keys, services
 
 

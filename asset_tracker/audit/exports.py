@@ -16,7 +16,8 @@ from typing import Callable, Iterator
 from sqlalchemy import Select, func, literal_column, select
 from sqlalchemy.orm import aliased
 
-from ..custody.services import HASHED, Actor
+from ..custody.services import HASHED
+from ..core import Actor
 from ..extensions import db
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")

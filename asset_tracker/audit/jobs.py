@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 
-from ..custody.services import Actor
+from ..core import Actor
 from ..errors import DomainError
 from . import services
 

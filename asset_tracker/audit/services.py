@@ -11,7 +11,7 @@ from flask import current_app
 from sqlalchemy import and_, exists, func, or_, select, text
 
 from ..custody import services as custody
-from ..custody.services import Actor
+from ..core import Actor
 from ..db import utcnow
 from ..errors import Conflict, Invalid, NotFound
 from ..extensions import db

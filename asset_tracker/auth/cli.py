@@ -4,7 +4,7 @@ from __future__ import annotations
 import click
 from flask.cli import with_appcontext
 
-from ..custody.services import Actor
+from ..core import Actor
 from ..errors import DomainError
 from ..organisations.services import by_name
 from . import services

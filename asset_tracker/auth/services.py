@@ -12,7 +12,7 @@ from sqlalchemy.exc import OperationalError
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..custody import services as custody
-from ..custody.services import Actor
+from ..core import Actor
 from ..db import utcnow
 from ..errors import Conflict, Invalid, NotFound
 from ..extensions import db

@@ -96,6 +96,6 @@ def actor():
     """The current user as a custody Actor."""
     from flask_login import current_user
 
-    from ..custody.services import Actor
+    from ..core import Actor
 
     return Actor.of(current_user)

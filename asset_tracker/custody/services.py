@@ -12,6 +12,7 @@ from sqlalchemy import select, text
 
 from ..db import UTCDateTime, utcnow
 from ..extensions import db
+from ..core import Actor
 from .models import ChainHead, CustodyEvent
 
 GENESIS = "0" * 64
@@ -23,28 +24,6 @@ HASHED = (
     "actor_organisation_name", "state_before", "state_after", "custodian_before_id", "custodian_after_id",
     "server_time", "client_time", "station", "note", "details", "request_id", "prev_hash",
 )
-
-
-@dataclass(frozen=True)
-class Actor:
-    """Who acts: a user of an organisation, or the system (scheduler, migrations)."""
-
-    user_id: int | None
-    name: str
-    organisation_id: int | None
-    organisation_name: str | None
-    role: str | None = None
-    title: str = ""  # job title, printed with the name on certificates
-
-    @classmethod
-    def of(cls, user) -> "Actor":
-        """The user as people and documents name them: display name (the e-mail until a name is set), title."""
-        return cls(user.id, user.display_name, user.organisation_id, user.organisation.name, user.role.value,
-                   getattr(user, "job_title", "") or "")
-
-    @classmethod
-    def system(cls, name: str = "system") -> "Actor":
-        return cls(None, name, None, None, None)
 
 
 def canonical_details(details: dict | None) -> str:

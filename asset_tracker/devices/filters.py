@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import and_, false, func, or_, select
 from sqlalchemy.orm import selectinload
 
-from ..custody.services import Actor
+from ..core import Actor
 from ..db import utcnow
 from ..lifecycle import State
 from .models import Device, DeviceType

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from sqlalchemy import or_, select
 
-from ..custody.services import Actor
+from ..core import Actor
 from ..errors import Conflict, Invalid, NotFound
 from ..extensions import db
 from ..tags import TagError, looks_like_tag, parse_tag

@@ -2,25 +2,22 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
 
-from flask import current_app
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from .. import lifecycle
 from ..custody import services as custody
-from ..custody.services import Actor
+from ..core import Actor, normalise_serial, validate_identity
 from ..db import utcnow
 from ..errors import Conflict, Invalid, NotFound
 from ..extensions import db
+from . import extension_points
 from ..lifecycle import N_, Facts, State, TransitionRefused
 from ..organisations.models import OrgKind, Organisation
 from ..tags import TagError, format_tag, parse_tag
 from .models import Device, DeviceType, StorageMedium, TagCounter
 
-IMEI_RE = re.compile(r"^[0-9]{15}$")
-SERIAL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._/\-]{1,99}$")
 DESCRIPTIVE_FIELDS = ("type", "brand", "model", "serial", "imei", "specs", "notes", "unit_value_cents",
                       "donor_inventory_number")
 
@@ -117,36 +114,6 @@ def allocate_tags(count: int, prefix: str, width: int = 6, session=None) -> list
     return [format_tag(prefix, n, width) for n in range(row - count + 1, row + 1)]
 
 
-def normalise_serial(value: str | None) -> str | None:
-    value = (value or "").strip()
-    return value.upper() or None
-
-
-def validate_identity(serial: str | None, imei: str | None) -> dict:
-    """Field errors for a serial number and an IMEI (empty dict when both are fine)."""
-    errors = {}
-    if serial and not SERIAL_RE.match(serial):
-        errors["serial"] = [N_("A serial number has 2-100 letters, digits, spaces or . _ / -")]
-    if imei:
-        if not IMEI_RE.match(imei):
-            errors["imei"] = [N_("An IMEI has exactly 15 digits.")]
-        elif not imei_checksum_ok(imei):
-            errors["imei"] = [N_("The last digit of this IMEI does not match its check digit (Luhn): "
-                                 "it was probably mistyped.")]
-    return errors
-
-
-def imei_checksum_ok(imei: str) -> bool:
-    total = 0
-    for i, ch in enumerate(imei):
-        d = int(ch)
-        if i % 2 == 1:
-            d *= 2
-            d = d - 9 if d > 9 else d
-        total += d
-    return total % 10 == 0
-
-
 def register_device(
     *, actor: Actor, type: str, donor_organisation_id: int, brand=None, model=None, serial=None, imei=None,
     specs=None, notes=None, unit_value_cents=None, batch_id=None, tag: str | None = None, tag_prefix: str = "RB",
@@ -161,9 +128,10 @@ def register_device(
         raise unknown_reference("donor_organisation_id")
     batch = None
     if batch_id is not None:
-        from ..intake.services import batch_for_registration
-
-        batch = batch_for_registration(batch_id, donor.id, actor=actor)  # in scope, open, of this donor
+        resolve = extension_points.points().batch
+        if resolve is None:
+            raise unknown_reference("batch_id")
+        batch = resolve(batch_id, donor.id, actor=actor)  # intake: in scope, open, of this donor
     serial, imei = normalise_serial(serial), (imei or "").strip() or None
     errors = validate_identity(serial, imei)
     if errors:
@@ -181,9 +149,12 @@ def register_device(
             raise Invalid(str(exc), details={"tag": [str(exc)]}) from None
         if db.session.execute(select(Device.id).where(Device.tag == tag)).first():
             raise Conflict("Tag %(tag)s is already bound to another device.", tag=tag, code="duplicate_tag")
-        from ..labels.services import claim_blank_tag
-
-        claim_blank_tag(tag, donor.id)  # only a blank tag issued to this donor, never a made-up one
+        claim = extension_points.points().tag_claim
+        if claim is None:
+            raise Invalid("Tag %(tag)s was never issued as a blank pre-printed tag. Check the label, or leave the tag "
+                          "empty to get a new one.", tag=tag, code="tag_not_issued",
+                          details={"preprinted_tag": ["never issued as a blank tag"]})
+        claim(tag, donor.id)  # labels: only a blank tag issued to this donor, never a made-up one
         preprinted = True
     else:
         tag = allocate_tags(1, tag_prefix, tag_width)[0]
@@ -248,54 +219,24 @@ def update_device(tag: str, changes: dict, *, actor: Actor) -> Device:
 
 def facts_for(device: Device, params: dict, today: dt.date | None = None, *, wipe_evidence: bool = True,
               wipe_check: bool = False) -> Facts:
-    """What the guards need: the device after the step's inputs are applied, and its wipe evidence.
+    """What the guards need: the device after the step's inputs are applied, and what capabilities add.
 
-    The wipe evidence costs a few queries; only the `wiped` guard reads it (``wipe_evidence=False`` skips it),
-    and only the `ready` guard reads the second-person check (``wipe_check``).
+    The registered facts providers (wiping: the media cleared, the second-person check) add their fields;
+    the wipe evidence costs a few queries, and only the `wiped` guard reads it (``wipe_evidence=False``
+    skips it), and only the `ready` guard reads the second-person check (``wipe_check``).
     """
-    from ..wiping.models import VerificationStatus, WipeRecord, WipeResult, WipeVerification
-
-    media_count = cleared = unverified = 0
-    if wipe_evidence:
-        media_count = db.session.scalar(select(func.count()).select_from(StorageMedium)
-                                        .where(StorageMedium.device_id == device.id)) or 0
-    if media_count:
-        since = device.last_received_at
-        # A refused second-person check voids the wipes before it: the device is wiped again.
-        refused = db.session.scalar(select(func.max(WipeVerification.verified_at)).where(
-            WipeVerification.device_id == device.id, WipeVerification.status == VerificationStatus.FAILED))
-        if refused is not None and (since is None or refused > since):
-            since = refused
-        q = (select(func.count(func.distinct(WipeRecord.medium_id)))
-             .where(WipeRecord.device_id == device.id, WipeRecord.result == WipeResult.PASSED))
-        if since is not None:
-            q = q.where(WipeRecord.recorded_at >= since)
-        if not current_app.config.get("WIPE_ACCEPT_UNVERIFIED", False):
-            total = db.session.scalar(q) or 0
-            cleared = db.session.scalar(q.where(WipeRecord.unverified.is_(False))) or 0
-            unverified = total - cleared
-        else:
-            cleared = db.session.scalar(q) or 0
-    check = None
-    if wipe_check:
-        latest = db.session.scalar(select(WipeVerification).where(WipeVerification.device_id == device.id)
-                                   .order_by(WipeVerification.id.desc()).limit(1))
-        if latest is not None and (device.last_received_at is None or latest.cycle_received_at is None
-                                   or latest.cycle_received_at >= device.last_received_at):
-            check = latest.status.value
-    no_media = bool(device.no_media_statement_at and (device.last_received_at is None
-                                                      or device.no_media_statement_at >= device.last_received_at))
+    extra = {}
+    for provider in extension_points.points().facts:
+        extra.update(provider(device, wipe_evidence=wipe_evidence, wipe_check=wipe_check))
     return Facts(
         verdict=params.get("verdict") or (device.verdict.value if device.verdict else None),
         grade=params.get("grade") or (device.grade.value if device.grade else None),
-        media_count=media_count, media_cleared=cleared, no_media_statement=no_media, media_unverified=unverified,
-        wipe_check=check,
         programme_id=params.get("programme_id") or device.programme_id,
         partner_id=params.get("partner_organisation_id") or device.partner_organisation_id,
         beneficiary_ref=params.get("beneficiary_ref"),
         loan=bool(params.get("loan")), expected_return_on=params.get("expected_return_on"),
         recycler_id=params.get("recycler_organisation_id"), reason=params.get("reason"),
-        today=today or utcnow().date(),
+        today=today or utcnow().date(), **extra,
     )
 
 
@@ -484,10 +425,8 @@ def transition(
     details = {k: (v.isoformat() if isinstance(v, (dt.date, dt.datetime)) else v)
                for k, v in params.items() if v is not None and k not in ("beneficiary_ref",)}
     details.update(event_details or {})
-    if target == State.WIPED:  # the second-person check is drawn as the device becomes wiped
-        from ..wiping.services import on_wiped
-
-        details.update(on_wiped(device, actor=actor))
+    for hook in extension_points.points().on_enter.get(target, ()):  # e.g. wiping draws its second-person check
+        details.update(hook(device, actor=actor))
     custody.record("state_changed", actor=actor, device=device, state_before=source, state_after=target,
                    custodian_before_id=custodian_before, custodian_after_id=custodian_after,
                    client_time=client_time, station=station, note=note, details=details)

@@ -13,7 +13,8 @@ from ..audit.api import streamed
 from ..audit.exports import devices_export
 from ..auth.access import ROLES, WRITERS, access
 from ..auth.session import actor
-from ..custody.services import Actor, device_events
+from ..custody.services import device_events
+from ..core import Actor
 from ..errors import DomainError
 from ..extensions import db
 from ..i18n import current_language

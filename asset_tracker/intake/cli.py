@@ -8,7 +8,7 @@ import click
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
-from ..custody.services import Actor
+from ..core import Actor
 from ..errors import DomainError
 from ..extensions import db
 from . import services

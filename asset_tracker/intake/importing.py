@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
 from ..devices.models import DeviceType, MediumKind
-from ..devices.services import IMEI_RE, SERIAL_RE, imei_checksum_ok
+from ..core import IMEI_RE, SERIAL_RE, imei_checksum_ok
 from ..errors import Invalid
 from ..lifecycle import N_
 

@@ -12,7 +12,7 @@ from sqlalchemy import and_, false, func, or_, select, update
 
 from .. import idempotency
 from ..custody import services as custody
-from ..custody.services import Actor
+from ..core import Actor
 from ..db import utcnow
 from ..devices import services as devices
 from ..devices.lookup import resolve_code

@@ -10,17 +10,20 @@ from flask import Flask, current_app
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from ..assignment.models import Programme
 from ..auth.models import User
 from ..custody import services as custody
-from ..custody.services import Actor
+from ..core import Actor
 from ..db import utcnow
 from ..devices.models import DEVICE_TYPE_LABELS, Device
 from ..devices.services import allocate_tags, scoped, unknown_reference
 from ..errors import Conflict, Invalid, NotFound
 from ..extensions import db
+from ..intake.services import get_batch
 from ..organisations.models import OrgKind, Organisation
 from .models import BlankTag, BlankTagIssue, LabelPrint
-from .render import LabelData, LabelError, render_pdf, render_png, render_svg, render_zpl
+from .code128 import LabelError
+from .render import LabelData, render_pdf, render_png, render_svg, render_zpl
 from .templates import Template, TemplateError, load_template
 
 log = logging.getLogger(__name__)
@@ -194,8 +197,6 @@ def print_labels(
 def print_batch(batch_id: int, *, template: str, actor: Actor, start_position: int = 0, qr: bool = False,
                 fmt: str = "pdf", language: str = "fr") -> PrintedFile:
     """Labels of every device of a collection batch in the caller's scope, in tag order."""
-    from ..intake.services import get_batch
-
     batch = get_batch(batch_id, actor=actor)
     ids = db.session.execute(scoped(select(Device.id).where(Device.batch_id == batch.id), actor)
                              .order_by(Device.tag)).scalars().all()
@@ -232,8 +233,6 @@ def _unique(items: Iterable[str | int]) -> list[str | int]:
 
 def _resolve(wanted: list[str | int], actor: Actor) -> list:
     """The devices to label, in the order asked, with one query; any tag out of scope or unknown is a 404."""
-    from ..assignment.models import Programme
-
     tags = [w for w in wanted if isinstance(w, str)]
     ids = [w for w in wanted if isinstance(w, int)]
     found = []

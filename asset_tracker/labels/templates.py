@@ -7,6 +7,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from asset_tracker.labels.code128 import barcode_modules
 from asset_tracker.tags import format_tag
 
 KINDS = ("sheet", "roll", "zpl")
@@ -295,9 +296,6 @@ def _check_fits(template: Template) -> None:
 
 
 def _check_barcode_width(t: Template) -> None:
-    # Imported here: the renderer imports this module for the Template type.
-    from asset_tracker.labels.render import barcode_modules
-
     modules = len(barcode_modules(REFERENCE_TAG)) + 2 * QUIET_MODULES
     for with_qr in (False, True) if t.shows("qr") else (False,):
         width = t.layout(with_qr).barcode.width

@@ -6,7 +6,7 @@ import re
 from sqlalchemy import or_, select
 
 from ..custody import services as custody
-from ..custody.services import Actor
+from ..core import Actor
 from ..errors import Conflict, Invalid, NotFound
 from ..extensions import db
 from ..lifecycle import N_

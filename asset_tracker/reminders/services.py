@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from ..assignment.models import Accessory, AccessoryStatus, Programme
 from ..auth.models import Role, User
 from ..custody import services as custody
-from ..custody.services import Actor
+from ..core import Actor
 from ..db import UTCDateTime, utcnow
 from ..devices.models import Device
 from ..devices.services import scope_clause

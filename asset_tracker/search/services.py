@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import and_, func, or_, select
 
-from ..custody.services import Actor
+from ..core import Actor
 from ..devices import keyboard
 from ..devices.models import Device
 from ..devices.services import scoped

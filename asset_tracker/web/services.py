@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import and_, func, select
 
 from ..assignment import services as assignment
-from ..custody.services import Actor
+from ..core import Actor
 from ..db import utcnow
 from ..devices.filters import overdue_clause
 from ..devices.models import Device

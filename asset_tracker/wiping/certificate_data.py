@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from ..custody import services as custody
 from ..custody.models import CustodyEvent
-from ..custody.services import Actor
+from ..core import Actor
 from ..devices.models import Device, StorageMedium
 from ..devices.services import get_device, scoped
 from ..extensions import db

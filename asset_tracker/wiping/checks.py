@@ -7,7 +7,7 @@ import hashlib
 from sqlalchemy import select
 
 from ..custody import services as custody
-from ..custody.services import Actor
+from ..core import Actor
 from ..db import utcnow
 from ..devices.models import Device
 from ..devices.services import get_device, scoped, transition

@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from ..custody import services as custody
-from ..custody.services import Actor
+from ..core import Actor
 from ..db import utcnow
 from ..devices.models import Device, StorageMedium
 from ..devices.services import get_device, scoped, unknown_reference

@@ -2,24 +2,27 @@
 from __future__ import annotations
 
 import datetime as dt
-import importlib
-import inspect
+import json
 from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from .. import lifecycle
-from ..custody.services import Actor
+from ..assignment.models import Programme
+from ..assignment.services import cancel_reservation, record_recycling, reserve_device
+from ..core import Actor
 from ..db import utcnow
 from ..devices import services as devices
 from ..devices.lookup import resolve_code  # noqa: F401 (the station's reader, shared with intake)
 from ..devices.models import Device
 from ..errors import Conflict, DomainError, Invalid, NotFound
 from ..extensions import db
-from ..idempotency import payload_hash, remember, replay
+from ..idempotency import IdempotencyKey, payload_hash, remember, replay
+from ..intake.services import receive_device
 from ..lifecycle import N_, State
 from ..ops.metrics import record_scan
+from ..organisations.models import OrgKind, Organisation
 
 SCAN_SCOPE = "scan"
 UNDO_SCOPE = "scan_undo"
@@ -227,38 +230,30 @@ def _apply(code, station_action: StationAction, values: dict, *, actor: Actor, s
 
 def _move(device: Device, station_action: StationAction, params: dict, batch_id, *, actor, client_time, station,
           note, details):
-    """Apply one station action; reception and reservation go through their capabilities when present."""
+    """Apply one station action; reception, reservation and recycling go through their capabilities' verbs."""
     target = station_action.target
-    delegate = None
     if target == State.RECEIVED:
-        delegate = _service("intake", "receive_device")
-    elif target == State.RESERVED:
-        delegate = _service("assignment", "reserve_device")
-    elif target == State.RECYCLED:
-        delegate = _service("assignment", "record_recycling")
-    if delegate is not None:
         # The device is already resolved: hand it over rather than its tag (one look-up fewer).
-        return _call(delegate, device if delegate.__name__ == "receive_device" else device.tag, actor=actor, batch_id=batch_id, client_time=client_time,
-                     scanned_at=client_time, station=station, note=note, commit=False, event_details=details,
-                     **params)
+        return receive_device(device, actor=actor, **_given(batch_id=batch_id, client_time=client_time,
+                                                             station=station, note=note), commit=False)
+    if target == State.RESERVED:
+        return reserve_device(device.tag, actor=actor, **_given(note=note, **_pick(
+            params, "programme_id", "partner_organisation_id", "kit_kind")))
+    if target == State.RECYCLED:
+        return record_recycling(device.tag, actor=actor, **_given(note=note, **_pick(
+            params, "recycler_organisation_id", "disposal_reference", "shipment_reference", "parts_harvested")))
     return devices.transition(device, target, actor=actor, params=params, note=note, client_time=client_time,
                               station=station, commit=False, event_details=details)
 
 
-def _service(capability: str, name: str):
-    try:
-        module = importlib.import_module(f"asset_tracker.{capability}.services")
-    except ImportError:
-        return None
-    return getattr(module, name, None)
+def _pick(params: dict, *names: str) -> dict:
+    """The step's inputs that the verb takes (a station sends the inputs of every step it offers)."""
+    return {name: params.get(name) for name in names}
 
 
-def _call(func, *args, **kwargs):
-    """Call another capability's verb with the keywords it accepts (it may not take a station or a time)."""
-    parameters = inspect.signature(func).parameters
-    if not any(p.kind is p.VAR_KEYWORD for p in parameters.values()):
-        kwargs = {k: v for k, v in kwargs.items() if k in parameters}
-    return func(*args, **{k: v for k, v in kwargs.items() if v is not None or k in ("actor",)})
+def _given(**values) -> dict:
+    """The values that were given: an input left out keeps the verb's default."""
+    return {k: v for k, v in values.items() if v is not None}
 
 
 def next_step(device: Device) -> str:
@@ -317,9 +312,8 @@ def undo_scan(scan_id: str, *, actor: Actor, station: str | None = None,
         if device.state != after:
             raise Conflict("%(tag)s has moved on since this scan (it is now %(state)s): it cannot be undone here.",
                            code="moved_on", tag=device.tag, state=device.state.value)
-        cancel = _service("assignment", "cancel_reservation") if after == State.RESERVED else None
-        if cancel is not None:  # the reservation record is closed along with the state
-            _call(cancel, device.tag, actor=actor, note=f"undo of scan {scan_id}")
+        if after == State.RESERVED:  # the reservation record is closed along with the state
+            cancel_reservation(device.tag, actor=actor, note=f"undo of scan {scan_id}")
         else:
             params = {"grade": device.grade.value} if before == State.READY and device.grade else {}
             devices.transition(device, before, actor=actor, params=params, note=None, client_time=undone_at,
@@ -351,8 +345,6 @@ def undo_scan(scan_id: str, *, actor: Actor, station: str | None = None,
 
 def _hash_of(scan_id: str) -> str:
     """The stored request hash of a scan (undo only needs its answer, whatever its payload was)."""
-    from ..idempotency import IdempotencyKey
-
     value = db.session.execute(select(IdempotencyKey.request_hash).where(
         IdempotencyKey.scope == SCAN_SCOPE, IdempotencyKey.key == scan_id)).scalar_one_or_none()
     return value or ""
@@ -360,9 +352,6 @@ def _hash_of(scan_id: str) -> str:
 
 def recent_answers(keys: list[str], *, actor: Actor) -> list[dict]:
     """The stored answers of this person's recent scans ("undo:<id>" for an undo), in the order given."""
-    from ..idempotency import IdempotencyKey
-    import json
-
     wanted = [(UNDO_SCOPE, k[5:]) if k.startswith("undo:") else (SCAN_SCOPE, k) for k in keys]
     if not wanted:
         return []
@@ -378,9 +367,6 @@ def recent_answers(keys: list[str], *, actor: Actor) -> list[dict]:
 
 def station_choices() -> dict:
     """What the station's value pickers offer: programmes with their partners, recyclers."""
-    from ..assignment.models import Programme
-    from ..organisations.models import OrgKind, Organisation
-
     programmes = db.session.execute(select(Programme).order_by(Programme.name)).unique().scalars().all()
     partners = db.session.execute(select(Organisation).where(Organisation.kind == OrgKind.PARTNER)
                                   .order_by(Organisation.name)).scalars().all()

@@ -16,7 +16,7 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import select  # noqa: E402
 
 from asset_tracker import create_app  # noqa: E402
-from asset_tracker.custody.services import Actor  # noqa: E402
+from asset_tracker.core import Actor  # noqa: E402
 from asset_tracker.db import clock  # noqa: E402
 from asset_tracker.devices.models import Device  # noqa: E402
 from asset_tracker.extensions import db  # noqa: E402

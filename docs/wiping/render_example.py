@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 from asset_tracker import create_app  # noqa: E402
 from asset_tracker.audit import keys  # noqa: E402
-from asset_tracker.custody.services import Actor  # noqa: E402
+from asset_tracker.core import Actor  # noqa: E402
 from asset_tracker.db import clock  # noqa: E402
 from asset_tracker.devices import services as devices  # noqa: E402
 from asset_tracker.extensions import db  # noqa: E402

@@ -11,7 +11,8 @@ from openpyxl import load_workbook
 from asset_tracker.audit import keys, services
 from asset_tracker.audit.exports import neutralise
 from asset_tracker.custody.models import CustodyEvent
-from asset_tracker.custody.services import HASHED, Actor
+from asset_tracker.custody.services import HASHED
+from asset_tracker.core import Actor
 from asset_tracker.devices import services as devices
 from tests.audit_support import TriggersOff, rehash_from, signing_key  # noqa: F401
 from tests.factories import make_device

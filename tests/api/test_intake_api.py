@@ -6,7 +6,7 @@ import io
 import pytest
 from sqlalchemy import func, select
 
-from asset_tracker.custody.services import Actor
+from asset_tracker.core import Actor
 from asset_tracker.devices.models import Device
 from asset_tracker.intake import services as intake
 

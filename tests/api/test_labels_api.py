@@ -83,7 +83,7 @@ def test_an_impossible_job_is_a_clear_422(client, api_headers, orgs, users):
 
 
 def test_batch_labels_through_the_api(client, api_headers, db, orgs, users):
-    from asset_tracker.custody.services import Actor
+    from asset_tracker.core import Actor
     from asset_tracker.intake import services as intake
 
     batch = intake.create_batch(actor=Actor.of(users["donor"]), name="Lot", donor_organisation_id=orgs["donor"].id)

@@ -159,7 +159,7 @@ def test_the_workshop_path_by_scanning(client, db, orgs, users, api_headers):
     h = api_headers("technician")
     assert scan(client, h, device.tag, "receive").status_code == 200
     assert scan(client, h, device.tag, "diagnose", verdict="refurbish").status_code == 200
-    wipe_all(db.session.get(Device, device.id), __import__("asset_tracker.custody.services", fromlist=["Actor"]).Actor.of(tech))
+    wipe_all(db.session.get(Device, device.id), __import__("asset_tracker.core", fromlist=["Actor"]).Actor.of(tech))
     assert scan(client, h, device.tag, "wipe").status_code == 200
     assert scan(client, h, device.tag, "refurbish").status_code == 200
     assert scan(client, h, device.tag, "ready", grade="B").status_code == 200

@@ -9,7 +9,7 @@ import pypdfium2 as pdfium
 from flask_babel import refresh
 import pytest
 
-from asset_tracker.custody.services import Actor
+from asset_tracker.core import Actor
 from asset_tracker.extensions import db
 from asset_tracker.intake import services as intake
 from asset_tracker.lifecycle import State

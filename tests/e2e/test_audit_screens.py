@@ -14,7 +14,7 @@ def _shot(page, name, full_page=True):
 
 def test_an_auditor_reads_the_dashboard_and_a_device_timeline(app, live_server, page, tmp_path):
     from asset_tracker.audit import keys, services
-    from asset_tracker.custody.services import Actor
+    from asset_tracker.core import Actor
     from asset_tracker.demo import DEMO_PASSWORD, load_demo
 
     load_demo(60)

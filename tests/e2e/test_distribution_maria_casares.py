@@ -8,9 +8,8 @@ import re
 from sqlalchemy import func, select
 
 from asset_tracker.assignment.models import AccessoryStatus, Handover, HandoverItem
-from asset_tracker.custody.services import Actor
+from asset_tracker.core import Actor, imei_checksum_ok
 from asset_tracker.devices import services as devices
-from asset_tracker.devices.services import imei_checksum_ok
 from asset_tracker.lifecycle import State
 from tests import factories
 

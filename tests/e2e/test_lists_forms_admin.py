@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 
 from asset_tracker.auth.models import ApiToken, User
-from asset_tracker.custody.services import Actor
+from asset_tracker.core import Actor
 from asset_tracker.extensions import db
 from asset_tracker.intake import services as intake
 

@@ -12,7 +12,7 @@ from sqlalchemy import create_engine, text
 
 from asset_tracker import create_app
 from asset_tracker.config_loader import normalise_database_url
-from asset_tracker.custody.services import Actor
+from asset_tracker.core import Actor
 from asset_tracker.devices import services as devices
 from asset_tracker.lifecycle import State
 from tests import factories

@@ -191,7 +191,7 @@ def test_several_processes_add_up_in_multiprocess_mode(app, tmp_path):
 def test_imports_are_counted_by_kind_and_outcome(app, client, users, api_headers, scrape):
     import io as _io
 
-    from asset_tracker.custody.services import Actor
+    from asset_tracker.core import Actor
     from asset_tracker.intake import services as intake
     from tests.intake_helpers import csv_rows
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import hashlib
 
 from asset_tracker.custody import services as custody
-from asset_tracker.custody.services import Actor
+from asset_tracker.core import Actor
 from asset_tracker.extensions import db
 
 TRICKY = ['quote " and backslash \\ and slash /', "line\nbreak\ttab\rreturn\bback\fform", "control \x01\x1f\x7f",

@@ -24,7 +24,7 @@ def test_demo_load_is_idempotent_and_verifies(runner, db):
 def test_demo_looks_like_a_healthy_programme_with_a_few_cases_to_show(app, db):
     """A visitor sees a few overdue devices and suspicious custody cases, not a programme in trouble."""
     from asset_tracker.audit.services import watch_counts
-    from asset_tracker.custody.services import Actor
+    from asset_tracker.core import Actor
     from asset_tracker.demo import load_demo
     from asset_tracker.web.services import overdue_by_state
 

@@ -9,7 +9,7 @@ import pytest
 from asset_tracker.assignment import pdf
 from asset_tracker.assignment import services as dist
 from asset_tracker.assignment.models import Handover
-from asset_tracker.custody.services import Actor
+from asset_tracker.core import Actor
 from asset_tracker.devices.models import Device
 from asset_tracker.lifecycle import State
 from asset_tracker.organisations import services as organisations

@@ -11,7 +11,8 @@ from sqlalchemy.exc import IntegrityError
 from asset_tracker.assignment import services as dist
 from asset_tracker.assignment.models import AccessoryStatus, Handover, Reservation
 from asset_tracker.custody.models import CustodyEvent
-from asset_tracker.custody.services import Actor, verify_chain
+from asset_tracker.custody.services import verify_chain
+from asset_tracker.core import Actor
 from asset_tracker.devices import services as devices
 from asset_tracker.errors import Conflict, Invalid, NotFound
 from asset_tracker.lifecycle import State

@@ -12,7 +12,7 @@ import subprocess
 import pytest
 from sqlalchemy import select
 
-from asset_tracker.custody.services import Actor
+from asset_tracker.core import Actor
 from asset_tracker.devices.models import Device
 from asset_tracker.errors import Conflict, Invalid, NotFound
 from asset_tracker.intake import services as intake

@@ -8,7 +8,8 @@ import pytest
 from sqlalchemy import select
 
 from asset_tracker.custody.models import CustodyEvent
-from asset_tracker.custody.services import Actor, verify_chain
+from asset_tracker.custody.services import verify_chain
+from asset_tracker.core import Actor
 from asset_tracker.devices.models import Device
 from asset_tracker.errors import Conflict, NotFound
 from asset_tracker.intake import services as intake

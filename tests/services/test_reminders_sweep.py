@@ -8,7 +8,8 @@ from sqlalchemy import func, select
 
 from asset_tracker import create_app
 from asset_tracker.custody.models import CustodyEvent
-from asset_tracker.custody.services import Actor, verify_chain
+from asset_tracker.custody.services import verify_chain
+from asset_tracker.core import Actor
 from asset_tracker.devices import services as devices
 from asset_tracker.extensions import db
 from asset_tracker.devices.models import Device

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from asset_tracker.audit import verify_certificate
 from asset_tracker.custody.models import CustodyEvent
-from asset_tracker.custody.services import Actor
+from asset_tracker.core import Actor
 from asset_tracker.devices import services as devices
 from asset_tracker.errors import Conflict, Invalid
 from asset_tracker.extensions import db

@@ -89,7 +89,7 @@ def test_wipe_events_name_real_wipe_records_of_the_same_device(built, db):
 
 
 def test_a_device_built_in_bulk_can_still_move_through_the_services(built, db):
-    from asset_tracker.custody.services import Actor
+    from asset_tracker.core import Actor
     from asset_tracker.devices import services
 
     device = db.session.execute(db.select(Device).where(Device.state == State.RECEIVED).limit(1)).scalar_one()

@@ -12,17 +12,8 @@ import pytest
 import zxingcpp
 from PIL import Image, ImageDraw
 
-from asset_tracker.labels.render import (
-    LabelData,
-    LabelError,
-    barcode_modules,
-    code128_values,
-    decode_values,
-    render_pdf,
-    render_png,
-    render_svg,
-    render_zpl,
-)
+from asset_tracker.labels.code128 import LabelError, barcode_modules, code128_values, decode_values
+from asset_tracker.labels.render import LabelData, render_pdf, render_png, render_svg, render_zpl
 from asset_tracker.labels.templates import Template, load_templates
 from asset_tracker.tags import format_tag
 

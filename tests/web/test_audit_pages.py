@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import text
 
 from asset_tracker.audit import services
-from asset_tracker.custody.services import Actor
+from asset_tracker.core import Actor
 from asset_tracker.devices.models import Device
 from tests.audit_support import TriggersOff, rehash_from, signing_key  # noqa: F401
 from tests.factories import make_device

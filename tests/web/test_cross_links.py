@@ -2,7 +2,7 @@
 wipe certificate and how many devices are wiped with evidence."""
 import re
 
-from asset_tracker.custody.services import Actor
+from asset_tracker.core import Actor
 from asset_tracker.wiping import services as wiping
 
 

@@ -6,7 +6,7 @@ import re
 import pytest
 from flask_babel import refresh
 
-from asset_tracker.custody.services import Actor
+from asset_tracker.core import Actor
 from asset_tracker.devices.models import Device
 from asset_tracker.extensions import db
 from asset_tracker.intake import services as intake

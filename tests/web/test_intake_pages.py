@@ -7,7 +7,7 @@ import re
 import pytest
 from openpyxl import load_workbook
 
-from asset_tracker.custody.services import Actor
+from asset_tracker.core import Actor
 from asset_tracker.intake import services as intake
 
 from tests.conftest import csrf_token

@@ -9,7 +9,7 @@ import pytest
 from openpyxl import Workbook, load_workbook
 from sqlalchemy import select
 
-from asset_tracker.custody.services import Actor
+from asset_tracker.core import Actor
 from asset_tracker.devices.models import Device
 from asset_tracker.intake import importing
 from asset_tracker.intake import services as intake

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from asset_tracker.assignment import services as dist
 from asset_tracker.assignment.models import Handover
-from asset_tracker.custody.services import Actor
+from asset_tracker.core import Actor
 from asset_tracker.lifecycle import State
 from tests import factories
 from tests.conftest import csrf_token

@@ -6,7 +6,7 @@ import re
 import pytest
 
 from asset_tracker import create_app
-from asset_tracker.custody.services import Actor
+from asset_tracker.core import Actor
 from asset_tracker.labels.templates import TemplateError
 from tests.conftest import csrf_token
 from tests.factories import make_device

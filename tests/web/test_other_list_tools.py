@@ -6,7 +6,7 @@ import io
 import re
 
 from asset_tracker.assignment import services as dist
-from asset_tracker.custody.services import Actor
+from asset_tracker.core import Actor
 from asset_tracker.intake import services as intake
 from asset_tracker.lifecycle import State
 

@@ -5,7 +5,7 @@ import io
 import json
 
 from asset_tracker.custody.models import CustodyEvent
-from asset_tracker.custody.services import Actor
+from asset_tracker.core import Actor
 from asset_tracker.devices import services as devices
 from asset_tracker.extensions import db as _db
 from asset_tracker.organisations.models import OrgKind, Organisation
