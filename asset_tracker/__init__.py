@@ -77,7 +77,6 @@ def register_i18n(app: Flask) -> None:
 def register_auth(app: Flask) -> None:
     from .auth.access import register_access_control
     from .auth.session import init_login
-
     from .extensions import csrf
 
     init_login(app)

@@ -8,7 +8,6 @@ from .auth.access import PUBLIC, access
 from .extensions import api, csrf, db
 
 
-
 def init_api(app: Flask) -> None:
     app.config.setdefault("OPENAPI_SWAGGER_UI_PATH", "docs")
     app.config.setdefault("OPENAPI_SWAGGER_UI_URL", "/static/vendor/swagger-ui/")

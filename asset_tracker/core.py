@@ -22,13 +22,13 @@ class Actor:
     title: str = ""  # job title, printed with the name on certificates
 
     @classmethod
-    def of(cls, user) -> "Actor":
+    def of(cls, user) -> Actor:
         """The user as people and documents name them: display name (the e-mail until a name is set), title."""
         return cls(user.id, user.display_name, user.organisation_id, user.organisation.name, user.role.value,
                    getattr(user, "job_title", "") or "")
 
     @classmethod
-    def system(cls, name: str = "system") -> "Actor":
+    def system(cls, name: str = "system") -> Actor:
         return cls(None, name, None, None, None)
 
 

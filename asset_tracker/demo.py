@@ -12,15 +12,15 @@ from sqlalchemy import select
 from .assignment import services as assignment
 from .assignment.models import Programme
 from .auth import services as auth
-from .custody import services as custody
 from .core import Actor, imei_checksum_ok
+from .custody import services as custody
 from .db import clock, utcnow
 from .devices import services as devices
 from .devices.models import Device, DeviceType, StorageMedium
 from .extensions import db
 from .intake.models import Batch, BatchStatus
 from .lifecycle import State
-from .organisations.models import LegalNature, OrgKind, Organisation
+from .organisations.models import LegalNature, Organisation, OrgKind
 from .wiping import services as wiping
 from .wiping.models import VerificationStatus, WipeVerification
 
@@ -197,7 +197,7 @@ def load_demo(count: int = 300, seed: int = 2026) -> bool:
         steps.extend(_recent_enough(rng, planned, limits.get(final.value), now) if not late else planned)
     steps.sort(key=lambda s: (s[0], s[1]))
     context = {}
-    for when, order, action in steps:
+    for when, _order, action in steps:
         clock.frozen = min(when, now)
         try:
             action(context)

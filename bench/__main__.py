@@ -164,7 +164,7 @@ def main(argv=None) -> int:
         result = report.merge(result)
     result["targets"] = report.targets(kind, result["sizes"])
     result["profiles"] = next((s["profiles"] for s in result["sizes"].values() if s.get("profiles")), {})
-    result["finished"] = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    result["finished"] = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     result["elapsed_s"] = round(time.time() - started, 1)
     # These machines are shared: the load average says how noisy the run was.
     result["machine"]["load_average"] = {"start": [round(x, 2) for x in load_before],

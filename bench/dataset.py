@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import text
 
+from asset_tracker.core import Actor
 from asset_tracker.custody import services as custody
 from asset_tracker.custody.services import canonical_details, event_hash
-from asset_tracker.core import Actor
 from asset_tracker.db import clock
 from asset_tracker.lifecycle import State
 from asset_tracker.tags import format_tag
@@ -76,7 +76,7 @@ FIRST_LIFE = [S.COLLECTED, S.RECEIVED, S.DIAGNOSED, "wipe", S.WIPED, S.REFURBISH
 NEXT_LIFE = [S.RECEIVED, S.DIAGNOSED, "wipe", S.WIPED, S.REFURBISHED, S.READY, S.RESERVED, S.HANDED_OVER,
              S.RETURNED]
 LOOPABLE = frozenset(NEXT_LIFE) - {"wipe"}
-EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
 @dataclass(eq=False)
@@ -130,8 +130,8 @@ def _path(plan: Plan, rng: random.Random) -> list:
 
 def plan_devices(count: int, events_target: int, setup_events: int, rng: random.Random, donors: list[int]) -> list[Plan]:
     """Choose every device's type, final state and number of lives so the chain totals ``events_target``."""
-    states, weights = zip(*FINAL_STATES)
-    types, type_weights = zip(*TYPES)
+    states, weights = zip(*FINAL_STATES, strict=False)
+    types, type_weights = zip(*TYPES, strict=False)
     finals = rng.choices(states, weights, k=count)
     kinds = rng.choices(types, type_weights, k=count)
     plans = []
@@ -180,7 +180,7 @@ class _Setup:
         from asset_tracker.auth import services as auth
         from asset_tracker.extensions import db
         from asset_tracker.intake.models import Batch, BatchStatus
-        from asset_tracker.organisations.models import OrgKind, Organisation
+        from asset_tracker.organisations.models import Organisation, OrgKind
 
         system = Actor.system("bench")
         clock.frozen = start
@@ -284,7 +284,7 @@ class _Replay:
         ev = self.events.append
         donor_actor = s.donor_actor[plan.donor]
         media_ids = []
-        for k in range(plan.media):
+        for _k in range(plan.media):
             self.medium_id += 1
             kind = ("emmc" if plan.type in ("tablet", "phone") else rng.choice(("ssd", "hdd", "nvme")))
             capacity = (32 if kind == "emmc" else rng.choice((128, 256, 500))) * 10**9
@@ -298,7 +298,7 @@ class _Replay:
         st = {"state": S.REGISTERED, "state_since": t, "last_received_at": None, "no_media_statement_at": None,
               "verdict": None, "grade": None, "custodian": plan.donor, "programme_id": None, "partner_id": None,
               "recycler_id": None, "loan": False, "expected_return_on": None, "version": 1, "updated_at": t}
-        for step, when in zip(plan.steps, times):
+        for step, when in zip(plan.steps, times, strict=False):
             if step == "wipe":
                 self._wipe(device_id, tag, media_ids, when, st)
             else:
@@ -483,9 +483,8 @@ class _Writer:
 def build(app, devices: int, events: int | None = None, *, seed: int = 2026, log=print) -> Built:
     """Fill the app's freshly migrated, empty database with ``devices`` devices and ``events`` custody events."""
     from asset_tracker.auth import services as auth
-    from asset_tracker.devices.models import Device, StorageMedium, TagCounter
+    from asset_tracker.devices.models import Device
     from asset_tracker.extensions import db
-    from asset_tracker.wiping.models import WipeRecord
 
     events = events or devices * 10
     started = time.perf_counter()

@@ -28,9 +28,9 @@ class Stats:
     first_error: str | None = None
     started_at: list[float] = field(default_factory=list, repr=False)  # epoch seconds, same order as latencies
 
-    def window(self, start: float, end: float) -> "Stats":
+    def window(self, start: float, end: float) -> Stats:
         """The requests that were in flight at some moment between ``start`` and ``end`` (epoch seconds)."""
-        pairs = [(t, l) for t, l in zip(self.started_at, self.latencies_ms) if t <= end and t + l / 1000 >= start]
+        pairs = [(t, l) for t, l in zip(self.started_at, self.latencies_ms, strict=False) if t <= end and t + l / 1000 >= start]
         return Stats(self.clients, len(pairs), max(end - start, 1e-9), [l for _, l in pairs], {}, None,
                      [t for t, _ in pairs])
 

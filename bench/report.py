@@ -33,9 +33,9 @@ def machine(database_url: str | None, kind: str) -> dict:
             "os": platform.platform(), "sqlite": sqlite3.sqlite_version}
     if kind == "postgresql":
         try:
-            import psycopg
-
             from urllib.parse import urlsplit, urlunsplit
+
+            import psycopg
 
             parts = urlsplit(database_url.replace("postgresql+psycopg://", "postgresql://"))
             with psycopg.connect(urlunsplit(parts._replace(path="/postgres"))) as conn:
@@ -203,10 +203,10 @@ def targets(kind: str, sizes: dict) -> list[dict]:
 def table(rows: list[dict]) -> str:
     headers = ("what", "target", "measured", "verdict")
     widths = [max(len(h), *(len(str(r[h])) for r in rows)) for h in headers] if rows else [10] * 4
-    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths))
+    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=False))
     out = [line, "  ".join("-" * w for w in widths)]
     for r in rows:
-        out.append("  ".join(str(r[h]).replace("**", "").ljust(w) for h, w in zip(headers, widths)))
+        out.append("  ".join(str(r[h]).replace("**", "").ljust(w) for h, w in zip(headers, widths, strict=False)))
     return "\n".join(out)
 
 

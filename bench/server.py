@@ -43,7 +43,7 @@ class Server:
         return (f"gunicorn -w {GUNICORN_WORKERS} --threads {GUNICORN_THREADS} wsgi:app "
                 "(gthread workers, production configuration)")
 
-    def __enter__(self) -> "Server":
+    def __enter__(self) -> Server:
         env = dict(os.environ, DATABASE_URL=self.database_url, PYTHONUNBUFFERED="1",
                    # The benchmark runs the reminder sweep itself, at a known moment.
                    ASSET_TRACKER_SCHEDULER_ENABLED="False")

@@ -4,6 +4,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 
+from asset_tracker.assignment.models import Programme, ProgrammeTarget
 from asset_tracker.auth import services as auth
 from asset_tracker.auth.models import Role, User
 from asset_tracker.core import Actor
@@ -11,8 +12,7 @@ from asset_tracker.devices import services as devices
 from asset_tracker.devices.models import Device, StorageMedium
 from asset_tracker.extensions import db
 from asset_tracker.lifecycle import State
-from asset_tracker.organisations.models import OrgKind, Organisation
-from asset_tracker.assignment.models import Programme, ProgrammeTarget
+from asset_tracker.organisations.models import Organisation, OrgKind
 from asset_tracker.wiping import services as wiping
 
 PASSWORD = "correct-horse-battery"

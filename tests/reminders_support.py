@@ -14,7 +14,7 @@ from asset_tracker.lifecycle import State
 
 from . import factories
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 # A fixed point in the future: wipe evidence made "now" by the factories is then never in the future.
 T0 = dt.datetime(2031, 3, 3, 8, 0, tzinfo=UTC)
 

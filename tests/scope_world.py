@@ -19,7 +19,7 @@ from asset_tracker.extensions import db
 from asset_tracker.intake import services as intake
 from asset_tracker.labels import services as labels
 from asset_tracker.lifecycle import State
-from asset_tracker.organisations.models import OrgKind, Organisation
+from asset_tracker.organisations.models import Organisation, OrgKind
 from asset_tracker.reminders.models import Reminder
 from asset_tracker.wiping import services as wiping
 from asset_tracker.wiping.models import EvidenceFile

@@ -15,15 +15,15 @@ from ..auth.schemas import TokenCreateIn, UserCreateIn
 from ..auth.session import actor
 from ..errors import NotFound
 from ..extensions import db
+from ..i18n import current_language
 from ..lifecycle import N_
 from ..organisations import services as org_services
-from ..i18n import current_language
-from ..organisations.models import LEGAL_NATURE_LABELS, OrgKind, Organisation
+from ..organisations.models import LEGAL_NATURE_LABELS, Organisation, OrgKind
 from ..organisations.schemas import OrganisationCreateIn, OrganisationEditIn
 from ..schemas import StrictSchema
 from ..web.forms import keeps_form
-from ..web.views import ROLE_LABELS
 from ..web.lists import ListSpec, list_page
+from ..web.views import ROLE_LABELS
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 ADMIN = ("admin",)

@@ -6,13 +6,31 @@ from flask_smorest import Blueprint
 
 from ..auth.access import ROLES, access
 from ..auth.session import actor
+from ..custody.services import accessory_events
 from ..devices.models import Device
 from ..extensions import db
 from . import pdf, services
-from ..custody.services import accessory_events
-from .schemas import (AccessoryCreateIn, AccessoryEventSchema, AccessoryListArgs, AccessorySchema, HandoverIn,
-                      HandoverSchema, KitIn, LostIn, NoteIn, PartnersIn, ProgrammeIn, ProgrammeSchema, RecyclingIn,
-                      RecyclingSchema, ReservationIn, ReservationSchema, ReturnIn, StockSchema, TargetsIn)
+from .schemas import (
+    AccessoryCreateIn,
+    AccessoryEventSchema,
+    AccessoryListArgs,
+    AccessorySchema,
+    HandoverIn,
+    HandoverSchema,
+    KitIn,
+    LostIn,
+    NoteIn,
+    PartnersIn,
+    ProgrammeIn,
+    ProgrammeSchema,
+    RecyclingIn,
+    RecyclingSchema,
+    ReservationIn,
+    ReservationSchema,
+    ReturnIn,
+    StockSchema,
+    TargetsIn,
+)
 
 programmes = Blueprint("api_programmes", __name__, url_prefix="/api/v1/programmes",
                        description="Programmes, their partners and progress")

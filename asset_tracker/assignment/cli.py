@@ -22,7 +22,7 @@ def distribution():
 @with_appcontext
 def purge_references(days, at):
     """Erase the references of devices returned longer ago than the retention period."""
-    now = at.replace(tzinfo=dt.timezone.utc) if at else None
+    now = at.replace(tzinfo=dt.UTC) if at else None
     erased = services.purge_references(actor=Actor.system("retention (command line)"), now=now, retention_days=days)
     click.echo(f"{erased} beneficiary references erased")
 

@@ -3,8 +3,7 @@ from __future__ import annotations
 
 import enum
 
-from sqlalchemy import (Boolean, Column, Date, ForeignKey, Index, Integer, String, Table, Text, UniqueConstraint,
-                        text)
+from sqlalchemy import Boolean, Column, Date, ForeignKey, Index, Integer, String, Table, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..db import Base, JSONType, UTCDateTime, utcnow
@@ -34,10 +33,10 @@ class Programme(Base):
 
     owner: Mapped[Organisation] = relationship(lazy="joined")
     partners: Mapped[list[Organisation]] = relationship(secondary=programme_partners)
-    targets: Mapped[list["ProgrammeTarget"]] = relationship(
+    targets: Mapped[list[ProgrammeTarget]] = relationship(
         back_populates="programme", order_by="ProgrammeTarget.position, ProgrammeTarget.id", lazy="selectin",
         cascade="all, delete-orphan")
-    kit_kinds: Mapped[list["KitKind"]] = relationship(
+    kit_kinds: Mapped[list[KitKind]] = relationship(
         back_populates="programme", order_by="KitKind.id", lazy="selectin", cascade="all, delete-orphan")
 
 
@@ -220,7 +219,7 @@ class Handover(Base):
     programme: Mapped[Programme] = relationship(lazy="joined")
     partner: Mapped[Organisation] = relationship(lazy="joined")
     kit_kind: Mapped[KitKind | None] = relationship(lazy="joined")
-    items: Mapped[list["HandoverItem"]] = relationship(back_populates="handover", order_by="HandoverItem.id",
+    items: Mapped[list[HandoverItem]] = relationship(back_populates="handover", order_by="HandoverItem.id",
                                                        lazy="selectin")
 
 

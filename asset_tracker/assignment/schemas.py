@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 
 from flask_babel import gettext
-from marshmallow import Schema, fields, validate, validates_schema, ValidationError
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from ..devices.models import DeviceType
 from ..devices.schemas import OrgRefSchema

@@ -9,17 +9,28 @@ from flask_babel import get_locale
 from sqlalchemy import and_, case, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from ..custody import services as custody
 from ..core import Actor, validate_identity
+from ..custody import services as custody
 from ..db import reclaim_erased_space, utcnow
 from ..devices import services as devices
 from ..devices.models import DEVICE_TYPE_LABELS, Device, DeviceType
 from ..errors import Conflict, Invalid, NotFound
 from ..extensions import db
 from ..lifecycle import Grade, State
-from ..organisations.models import OrgKind, Organisation
-from .models import (ACCESSORY_MOVES, Accessory, AccessoryKind, AccessoryStatus, Handover, HandoverItem, KitKind,
-                     Programme, ProgrammeTarget, Recycling, Reservation)
+from ..organisations.models import Organisation, OrgKind
+from .models import (
+    ACCESSORY_MOVES,
+    Accessory,
+    AccessoryKind,
+    AccessoryStatus,
+    Handover,
+    HandoverItem,
+    KitKind,
+    Programme,
+    ProgrammeTarget,
+    Recycling,
+    Reservation,
+)
 from .references import ReferenceRefused, reference_hmac, validate_reference
 
 ICCID_RE = re.compile(r"^89[0-9]{17,20}$")

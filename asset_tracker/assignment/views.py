@@ -8,22 +8,40 @@ from flask import Blueprint, Response, flash, redirect, render_template, request
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
+from ..audit.exports import table_csv
 from ..auth.access import access
 from ..auth.session import actor
 from ..db import utcnow
 from ..devices import services as devices
 from ..devices.models import DEVICE_TYPE_LABELS, Device, DeviceType
-from ..i18n import current_language
-from ..extensions import db
-from ..organisations.models import OrgKind, Organisation
-from ..audit.exports import table_csv
-from . import pdf, services
 from ..errors import Conflict
+from ..extensions import db
+from ..i18n import current_language
+from ..organisations.models import Organisation, OrgKind
 from ..web.forms import keeps_form
 from ..web.lists import ListSpec, list_page
-from .models import ACCESSORY_LABELS, ACCESSORY_STATUS_LABELS, AccessoryKind, AccessoryStatus, Handover, Recycling, Reservation
-from .schemas import (AccessoryCreateIn, AccessoryListArgs, HandoverIn, KitIn, ProgrammeIn, RecyclingIn,
-                      ReservationIn, ReturnIn, kit_kinds_from_text, targets_from_text)
+from . import pdf, services
+from .models import (
+    ACCESSORY_LABELS,
+    ACCESSORY_STATUS_LABELS,
+    AccessoryKind,
+    AccessoryStatus,
+    Handover,
+    Recycling,
+    Reservation,
+)
+from .schemas import (
+    AccessoryCreateIn,
+    AccessoryListArgs,
+    HandoverIn,
+    KitIn,
+    ProgrammeIn,
+    RecyclingIn,
+    ReservationIn,
+    ReturnIn,
+    kit_kinds_from_text,
+    targets_from_text,
+)
 
 bp = Blueprint("assignment", __name__, url_prefix="/distribution")
 NAV = [

@@ -8,8 +8,8 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from ..custody import services as custody
 from ..core import Actor
+from ..custody import services as custody
 from . import keys, services
 
 

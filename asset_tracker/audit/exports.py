@@ -10,14 +10,14 @@ import datetime as dt
 import io
 import json
 import tempfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Callable, Iterator
 
 from sqlalchemy import Select, func, literal_column, select
 from sqlalchemy.orm import aliased
 
-from ..custody.services import HASHED
 from ..core import Actor
+from ..custody.services import HASHED
 from ..extensions import db
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -79,7 +79,7 @@ def _keyset(query: Select, key, chunk: int):
 
 def _fmt_time(value):
     if isinstance(value, dt.datetime):
-        return value.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     return value
 
 
@@ -111,10 +111,10 @@ def events_export(*, actor: Actor, chunk: int, device: str | None = None, type: 
     if type:
         conditions.append(E.type == type)
     if since:
-        conditions.append(E.server_time >= dt.datetime.combine(since, dt.time(), dt.timezone.utc))
+        conditions.append(E.server_time >= dt.datetime.combine(since, dt.time(), dt.UTC))
     if until:
         conditions.append(E.server_time < dt.datetime.combine(until + dt.timedelta(days=1), dt.time(),
-                                                              dt.timezone.utc))
+                                                              dt.UTC))
     if actor.role not in ("admin", "auditor"):
         conditions.append(E.device_id.in_(scoped(select(Device.id), actor)))
     query = select(*cols).where(*conditions)
@@ -167,7 +167,8 @@ def wipes_export(f, *, actor: Actor, rules: list[dict], chunk: int) -> Export:
     from ..devices import filters
     from ..devices.models import Device, StorageMedium
     from ..devices.services import scoped
-    from ..wiping.models import EvidenceFile, WipeRecord as W
+    from ..wiping.models import EvidenceFile
+    from ..wiping.models import WipeRecord as W
 
     query = (select(W.id, Device.tag, StorageMedium.serial, StorageMedium.kind, StorageMedium.capacity_bytes,
                     W.result, W.nist_category, W.method, W.tool, W.tool_version, W.passes, W.pattern, W.verification,
@@ -297,7 +298,7 @@ def stream_jsonl(export: Export) -> Iterator[str]:
         else:
             for rows in export.pages(conn):
                 count += len(rows)
-                yield "".join(dumps(dict(zip(cols, map(_json_value, row))), ensure_ascii=False) + "\n"
+                yield "".join(dumps(dict(zip(cols, map(_json_value, row), strict=False)), ensure_ascii=False) + "\n"
                               for row in rows)
     finally:
         conn.close()

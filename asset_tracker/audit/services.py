@@ -10,14 +10,13 @@ from cryptography.exceptions import InvalidSignature
 from flask import current_app
 from sqlalchemy import and_, exists, func, or_, select, text
 
-from ..custody import services as custody
 from ..core import Actor
+from ..custody import services as custody
 from ..db import utcnow
 from ..errors import Conflict, Invalid, NotFound
 from ..extensions import db
 from . import keys
 from .models import Checkpoint
-
 
 # ---------------------------------------------------------------- checkpoints
 
@@ -44,7 +43,7 @@ def public_key_pem() -> bytes:
 
 
 def _time(value: dt.datetime) -> str:
-    return value.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def checkpoint_dict(cp: Checkpoint) -> dict:
@@ -283,8 +282,9 @@ def watchlist(kind: str, *, rules: list[dict], page: int = 1, per_page: int = 50
 
 
 def watch_counts(rules: list[dict]) -> dict[str, int]:
-    from ..devices.models import Device
     from sqlalchemy import case
+
+    from ..devices.models import Device
 
     clauses = watch_clauses(rules)
     row = db.session.execute(select(*[func.coalesce(func.sum(case((c, 1), else_=0)), 0).label(k)

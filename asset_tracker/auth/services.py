@@ -11,12 +11,12 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import OperationalError
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from ..custody import services as custody
 from ..core import Actor
+from ..custody import services as custody
 from ..db import utcnow
 from ..errors import Conflict, Invalid, NotFound
 from ..extensions import db
-from ..organisations.models import OrgKind, Organisation
+from ..organisations.models import Organisation, OrgKind
 from .models import ApiToken, Role, User
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")

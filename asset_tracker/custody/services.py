@@ -4,15 +4,15 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Iterable, Iterator
 
 from flask import g, has_request_context
 from sqlalchemy import select, text
 
+from ..core import Actor
 from ..db import UTCDateTime, utcnow
 from ..extensions import db
-from ..core import Actor
 from .models import ChainHead, CustodyEvent
 
 GENESIS = "0" * 64
@@ -33,7 +33,7 @@ def canonical_details(details: dict | None) -> str:
 def _time(value: dt.datetime | None) -> str | None:
     if value is None:
         return None
-    return value.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def event_hash(values: dict) -> str:
@@ -229,7 +229,7 @@ def _slow_digest(connection, ev_id: int) -> str:
     cols = ", ".join(HASHED)
     row = connection.execute(text(f"SELECT {cols} FROM custody_events WHERE id = :id").columns(
         server_time=UTCDateTime(), client_time=UTCDateTime()), {"id": ev_id}).one()
-    return event_hash(dict(zip(HASHED, row)))
+    return event_hash(dict(zip(HASHED, row, strict=False)))
 
 
 def verify_chain(connection=None) -> VerifyResult:

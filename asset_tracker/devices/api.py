@@ -9,8 +9,15 @@ from ..auth.session import actor
 from ..custody.services import device_events
 from ..errors import Invalid
 from . import filters, services
-from .schemas import (DeviceCreateIn, DeviceListArgs, DevicePageSchema, DeviceSchema, DeviceUpdateIn, EventSchema,
-                      TransitionIn)
+from .schemas import (
+    DeviceCreateIn,
+    DeviceListArgs,
+    DevicePageSchema,
+    DeviceSchema,
+    DeviceUpdateIn,
+    EventSchema,
+    TransitionIn,
+)
 
 blp = Blueprint("api_devices", __name__, url_prefix="/api/v1/devices", description="Devices and their lifecycle")
 BLUEPRINTS = [blp]

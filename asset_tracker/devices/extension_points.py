@@ -17,8 +17,9 @@ called for every capability at app creation (``asset_tracker.create_app``, disco
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from flask import Flask, current_app
 

@@ -26,7 +26,7 @@ class DeviceFilter:
     q: str | None = None
 
     @classmethod
-    def from_args(cls, args: dict) -> "DeviceFilter":
+    def from_args(cls, args: dict) -> DeviceFilter:
         return cls(**{k: args.get(k) for k in cls.__dataclass_fields__ if args.get(k) not in (None, "", [])})
 
     def is_empty(self) -> bool:

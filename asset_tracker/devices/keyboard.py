@@ -1,7 +1,6 @@
 """Codes garbled by a US-layout scanner typing on a French AZERTY keyboard, and their recovery. Pure."""
 from __future__ import annotations
 
-
 from ..tags import PREFIX_RE, TagError, parse_tag
 
 # A keyboard-wedge scanner "types" each character by pressing the key that produces it on the layout the

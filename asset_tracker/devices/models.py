@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import enum
 
-from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text, BigInteger
+from sqlalchemy import BigInteger, Boolean, Date, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..db import Base, JSONType, UTCDateTime, utcnow
@@ -101,7 +101,7 @@ class Device(Base):
     custodian: Mapped[Organisation | None] = relationship(foreign_keys=[custodian_organisation_id], lazy="joined")
     partner: Mapped[Organisation | None] = relationship(foreign_keys=[partner_organisation_id])
     recycler: Mapped[Organisation | None] = relationship(foreign_keys=[recycler_organisation_id])
-    media: Mapped[list["StorageMedium"]] = relationship(back_populates="device", order_by="StorageMedium.id")
+    media: Mapped[list[StorageMedium]] = relationship(back_populates="device", order_by="StorageMedium.id")
 
     def __repr__(self) -> str:
         return f"<Device {self.tag} {self.state.value}>"

@@ -7,15 +7,15 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from .. import lifecycle
-from ..custody import services as custody
 from ..core import Actor, normalise_serial, validate_identity
+from ..custody import services as custody
 from ..db import utcnow
 from ..errors import Conflict, Invalid, NotFound
 from ..extensions import db
-from . import extension_points
 from ..lifecycle import N_, Facts, State, TransitionRefused
-from ..organisations.models import OrgKind, Organisation
+from ..organisations.models import Organisation, OrgKind
 from ..tags import TagError, format_tag, parse_tag
+from . import extension_points
 from .models import Device, DeviceType, StorageMedium, TagCounter
 
 DESCRIPTIVE_FIELDS = ("type", "brand", "model", "serial", "imei", "specs", "notes", "unit_value_cents",

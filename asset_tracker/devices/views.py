@@ -13,15 +13,15 @@ from ..audit.api import streamed
 from ..audit.exports import devices_export
 from ..auth.access import ROLES, WRITERS, access
 from ..auth.session import actor
-from ..custody.services import device_events
 from ..core import Actor
+from ..custody.services import device_events
 from ..errors import DomainError
 from ..extensions import db
 from ..i18n import current_language
-from ..organisations.models import OrgKind, Organisation
+from ..organisations.models import Organisation, OrgKind
+from ..web.lists import TOOL_ARGS, ListSpec, export_format, list_state, ordered, paginate
 from . import filters, services
 from .models import Device, DeviceType
-from ..web.lists import TOOL_ARGS, ListSpec, export_format, list_state, ordered, paginate
 from .schemas import DeviceListArgs, TransitionIn
 from .services import scoped
 

@@ -7,13 +7,25 @@ from flask_smorest import Blueprint
 
 from ..auth.access import access
 from ..auth.session import actor
-from ..devices.schemas import DevicePageSchema, DeviceSchema
+from ..devices.schemas import DevicePageSchema
 from ..errors import Invalid
 from ..i18n import current_language
 from ..schemas import PageArgs
 from . import services
-from .schemas import (BatchCreateIn, BatchListArgs, BatchSchema, BatchUpdateIn, CloseIn, CollectIn, ExplainIn,
-                      ExplanationSchema, ImportIn, ReceiveIn, ReceptionSchema, ReconciliationSchema)
+from .schemas import (
+    BatchCreateIn,
+    BatchListArgs,
+    BatchSchema,
+    BatchUpdateIn,
+    CloseIn,
+    CollectIn,
+    ExplainIn,
+    ExplanationSchema,
+    ImportIn,
+    ReceiveIn,
+    ReceptionSchema,
+    ReconciliationSchema,
+)
 from .slip import slip_pdf
 
 blp = Blueprint("api_batches", __name__, url_prefix="/api/v1/batches",

@@ -9,8 +9,8 @@ import zipfile
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
-from ..devices.models import DeviceType, MediumKind
 from ..core import IMEI_RE, SERIAL_RE, imei_checksum_ok
+from ..devices.models import DeviceType, MediumKind
 from ..errors import Invalid
 from ..lifecycle import N_
 

@@ -11,8 +11,8 @@ from flask import current_app, has_app_context
 from sqlalchemy import and_, false, func, or_, select, update
 
 from .. import idempotency
-from ..custody import services as custody
 from ..core import Actor
+from ..custody import services as custody
 from ..db import utcnow
 from ..devices import services as devices
 from ..devices.lookup import resolve_code
@@ -20,7 +20,7 @@ from ..devices.models import Device, DeviceType, StorageMedium
 from ..errors import Conflict, Invalid, NotFound
 from ..extensions import db
 from ..lifecycle import IN_WORKSHOP, N_, State
-from ..organisations.models import OrgKind, Organisation
+from ..organisations.models import Organisation, OrgKind
 from . import importing
 from .importing import ParsedRow, RowError
 from .models import Batch, BatchExplanation, BatchReceipt, BatchStatus, ExplanationKind, ImportFile
@@ -323,7 +323,7 @@ class ImportResult:
         }
 
     @classmethod
-    def from_dict(cls, data: dict) -> "ImportResult":
+    def from_dict(cls, data: dict) -> ImportResult:
         data = dict(data)
         data["errors"] = [RowError(e["row"], e["column"], e["letter"], e["field"], e["value"], e["code"],
                                    e["message"].replace("%", "%%")) for e in data.get("errors", [])]
@@ -424,14 +424,14 @@ def import_file(batch_id: int, data: bytes, *, actor: Actor, filename: str | Non
     _bulk_insert(conn, Device.__table__, constant, varying,
                  [(tag, p.type.value, p.brand, p.model, p.serial, p.imei, p.notes, p.unit_value_cents,
                    p.donor_inventory_number)
-                  for p, tag in zip(to_create, tags)])
+                  for p, tag in zip(to_create, tags, strict=False)])
     ids: dict[str, int] = {}
     for chunk in _chunks(tags):
         ids.update((tag, device_id) for device_id, tag in
                    conn.execute(select(Device.id, Device.tag).where(Device.tag.in_(chunk))).all())
     inserted = [(ids[tag], tag) for tag in tags]
     media = [(device_id, p.disk["kind"].value, p.disk["serial"], p.disk["capacity_bytes"])
-             for p, (device_id, _tag) in zip(to_create, inserted) if p.disk]
+             for p, (device_id, _tag) in zip(to_create, inserted, strict=False) if p.disk]
     if media:
         _bulk_insert(conn, StorageMedium.__table__, {"created_at": now},
                      ("device_id", "kind", "serial", "capacity_bytes"), media)
@@ -441,7 +441,7 @@ def import_file(batch_id: int, data: bytes, *, actor: Actor, filename: str | Non
         "details": {"type": p.type.value, "brand": p.brand, "model": p.model, "serial": p.serial, "imei": p.imei,
                     "donor_inventory_number": p.donor_inventory_number, "batch_id": batch.id,
                     "media": 1 if p.disk else 0, "import_id": imp.id, "row": p.row},
-    } for p, (device_id, tag) in zip(to_create, inserted)]
+    } for p, (device_id, tag) in zip(to_create, inserted, strict=False)]
     result.created = len(inserted)
     result.import_id = imp.id
     result.first_tag, result.last_tag = inserted[0][1], inserted[-1][1]
@@ -592,7 +592,7 @@ def find_device(code: str, *, actor: Actor) -> Device:
     return resolve_code(code, actor=actor)[0]
 
 
-def receive_device(code: "str | Device", *, actor: Actor, batch_id: int | None = None, station: str | None = None,
+def receive_device(code: str | Device, *, actor: Actor, batch_id: int | None = None, station: str | None = None,
                    client_time: dt.datetime | None = None, note: str | None = None, commit: bool = True) -> Reception:
     """Scan a device in at the workshop (`received`), noting the batch being received if any.
 

@@ -11,7 +11,8 @@ import io
 from collections import Counter
 from xml.sax.saxutils import escape
 
-from flask_babel import force_locale, gettext as _
+from flask_babel import force_locale
+from flask_babel import gettext as _
 
 from ..db import utcnow
 from ..devices.models import DEVICE_TYPE_LABELS, DeviceType
@@ -93,7 +94,7 @@ def slip_pdf(rec: Reconciliation, lang: str = "fr") -> bytes:
         rows = [["", Paragraph(f"<b>{e(_('The donor'))}</b>", body),
                  Paragraph(f"<b>{e(_('The workshop (recipient)'))}</b>", body)]]
         rows += [[Paragraph(e(k), small), Paragraph(a, body), Paragraph(b, body)]
-                 for k, a, b in zip(labels, left, right)]
+                 for k, a, b in zip(labels, left, right, strict=False)]
         parties = Table(rows, colWidths=[30 * mm, 72 * mm, 72 * mm])
         parties.setStyle(TableStyle([
             ("GRID", (0, 0), (-1, -1), 0.4, colors.grey), ("VALIGN", (0, 0), (-1, -1), "TOP"),

@@ -20,7 +20,7 @@ from ..errors import DomainError, Invalid, NotFound
 from ..extensions import db
 from ..i18n import current_language
 from ..lifecycle import N_
-from ..organisations.models import OrgKind, Organisation
+from ..organisations.models import Organisation, OrgKind
 from ..web.forms import keeps_form
 from ..web.lists import ListSpec, export_format, list_page
 from . import importing, services

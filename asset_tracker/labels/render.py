@@ -5,9 +5,9 @@ import io
 import math
 import re
 import unicodedata
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
-from typing import Iterable, Sequence
 from xml.sax.saxutils import escape
 
 import pypdfium2
@@ -15,7 +15,15 @@ import segno
 from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen.canvas import Canvas
 
-from asset_tracker.labels.code128 import _CHARS, _START, _SWITCH, LabelError, _check_tag, barcode_modules, code128_values
+from asset_tracker.labels.code128 import (
+    _CHARS,
+    _START,
+    _SWITCH,
+    LabelError,
+    _check_tag,
+    barcode_modules,
+    code128_values,
+)
 from asset_tracker.labels.templates import MM_PER_PT, QR_BORDER_MODULES, QUIET_MODULES, Box, Template
 
 PT_PER_MM = 1 / MM_PER_PT

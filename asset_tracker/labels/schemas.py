@@ -1,7 +1,7 @@
 """Label contracts: print jobs in, templates and blank tag ranges out."""
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate, validates_schema, ValidationError
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from ..schemas import StrictSchema
 from .services import FORMATS

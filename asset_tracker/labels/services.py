@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
 
 from flask import Flask, current_app
 from sqlalchemy import func, insert, select, update
@@ -12,17 +12,17 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from ..assignment.models import Programme
 from ..auth.models import User
-from ..custody import services as custody
 from ..core import Actor
+from ..custody import services as custody
 from ..db import utcnow
 from ..devices.models import DEVICE_TYPE_LABELS, Device
 from ..devices.services import allocate_tags, scoped, unknown_reference
 from ..errors import Conflict, Invalid, NotFound
 from ..extensions import db
 from ..intake.services import get_batch
-from ..organisations.models import OrgKind, Organisation
-from .models import BlankTag, BlankTagIssue, LabelPrint
+from ..organisations.models import Organisation, OrgKind
 from .code128 import LabelError
+from .models import BlankTag, BlankTagIssue, LabelPrint
 from .render import LabelData, render_pdf, render_png, render_svg, render_zpl
 from .templates import Template, TemplateError, load_template
 

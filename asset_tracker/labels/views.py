@@ -15,10 +15,10 @@ from ..errors import DomainError, Invalid
 from ..extensions import db
 from ..i18n import current_language
 from ..lifecycle import N_
-from ..organisations.models import OrgKind, Organisation
-from . import services
+from ..organisations.models import Organisation, OrgKind
 from ..web.forms import render_refused
 from ..web.lists import TOOL_ARGS
+from . import services
 from .api import BLANK_PRINTERS, ISSUERS, PRINTERS, file_response
 
 bp = Blueprint("labels", __name__, url_prefix="/labels")

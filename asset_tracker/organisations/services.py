@@ -5,12 +5,12 @@ import re
 
 from sqlalchemy import or_, select
 
-from ..custody import services as custody
 from ..core import Actor
+from ..custody import services as custody
 from ..errors import Conflict, Invalid, NotFound
 from ..extensions import db
 from ..lifecycle import N_
-from .models import LegalNature, OrgKind, Organisation
+from .models import LegalNature, Organisation, OrgKind
 
 # Two organisations of the product may share a SIRET (a DSI and its Métropole, both one establishment), so
 # a SIRET is not unique here.

@@ -10,7 +10,6 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 
-
 @click.group("reminders", help="Overdue reminders: run a sweep, run the scheduler, show the rules.")
 def reminders():
     pass
@@ -21,12 +20,12 @@ def _parse_when(value: str) -> dt.datetime:
     try:
         if len(value) == 10:
             day = dt.date.fromisoformat(value)
-            now = dt.datetime.now(dt.timezone.utc)
-            return dt.datetime.combine(day, now.time(), dt.timezone.utc)
+            now = dt.datetime.now(dt.UTC)
+            return dt.datetime.combine(day, now.time(), dt.UTC)
         when = dt.datetime.fromisoformat(value)
     except ValueError:
         raise click.BadParameter(f"{value!r} is not a date (YYYY-MM-DD) or a date and time (ISO 8601)") from None
-    return when if when.tzinfo else when.replace(tzinfo=dt.timezone.utc)
+    return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
 
 
 @reminders.command("run")

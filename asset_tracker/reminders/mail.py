@@ -8,7 +8,6 @@ from email.utils import format_datetime, make_msgid
 
 from flask import current_app, render_template
 from flask_babel import force_locale, gettext, ngettext
-
 from sqlalchemy import func, select
 
 from .. import lifecycle

@@ -52,7 +52,7 @@ class Rule:
     def overdue_since(self, device_state_since: dt.datetime, expected_return_on: dt.date | None) -> dt.datetime:
         """When a device of this rule became overdue."""
         if self.loan:
-            start = dt.datetime.combine(expected_return_on, dt.time(), dt.timezone.utc) + dt.timedelta(days=1)
+            start = dt.datetime.combine(expected_return_on, dt.time(), dt.UTC) + dt.timedelta(days=1)
             return start + dt.timedelta(days=self.days)
         return device_state_since + dt.timedelta(days=self.days)
 

@@ -15,7 +15,7 @@ import logging
 import os
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from flask import Flask
 
@@ -105,7 +105,6 @@ class SchedulerLock:
 def job_list(app: Flask) -> list[tuple[str, Callable, dict]]:
     """The sweep plus every capability's `jobs.JOBS` entries: (job_id, callable, trigger_kwargs)."""
     from ..capabilities import modules
-
     from .services import run_sweep
 
     jobs = [("reminders.sweep", run_sweep, {"trigger": "interval",
@@ -141,7 +140,7 @@ def build_scheduler(app: Flask, *, blocking: bool = False):
     from apscheduler.schedulers.blocking import BlockingScheduler
 
     cls = BlockingScheduler if blocking else BackgroundScheduler
-    scheduler = cls(timezone=dt.timezone.utc,
+    scheduler = cls(timezone=dt.UTC,
                     job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600})
     lock = SchedulerLock(app)
     scheduler.reboot_lock = lock
@@ -163,7 +162,7 @@ def build_scheduler(app: Flask, *, blocking: bool = False):
                 state["announced"] = True
             return
         state["active"] = True
-        now = dt.datetime.now(dt.timezone.utc)
+        now = dt.datetime.now(dt.UTC)
         for job_id, func, trigger in job_list(app):
             scheduler.add_job(_in_app(app, func, job_id), id=job_id, name=job_id, replace_existing=True,
                               next_run_time=now, **trigger)
@@ -171,7 +170,7 @@ def build_scheduler(app: Flask, *, blocking: bool = False):
                  ", ".join(j.id for j in scheduler.get_jobs() if j.id != "scheduler.lead"))
 
     scheduler.add_job(lead, "interval", seconds=retry, id="scheduler.lead", name="scheduler.lead",
-                      next_run_time=dt.datetime.now(dt.timezone.utc))
+                      next_run_time=dt.datetime.now(dt.UTC))
     return scheduler
 
 

@@ -14,8 +14,8 @@ from sqlalchemy.exc import IntegrityError
 
 from ..assignment.models import Accessory, AccessoryStatus, Programme
 from ..auth.models import Role, User
-from ..custody import services as custody
 from ..core import Actor
+from ..custody import services as custody
 from ..db import UTCDateTime, utcnow
 from ..devices.models import Device
 from ..devices.services import scope_clause
@@ -23,7 +23,7 @@ from ..errors import Conflict, Invalid, NotFound
 from ..extensions import db
 from ..intake.models import Batch
 from ..lifecycle import IN_WORKSHOP, State
-from ..organisations.models import OrgKind, Organisation
+from ..organisations.models import Organisation, OrgKind
 from . import mail
 from .models import Reminder, ReminderMail, ReminderSweep
 from .rules import Rule, current_rules, rule_by_id
@@ -142,7 +142,7 @@ def open_reminders(rules: list[Rule], now: dt.datetime, since: dt.datetime | Non
             db.session.commit()
             found = _read_all(rows)
             for chunk in _batches(found):
-                insert = _insert(Reminder).values([dict(zip(columns, r)) for r in chunk]).on_conflict_do_nothing(
+                insert = _insert(Reminder).values([dict(zip(columns, r, strict=False)) for r in chunk]).on_conflict_do_nothing(
                     index_elements=["device_id", "rule_id", "stay_started_at"]).returning(Reminder.id)
                 created += len(db.session.execute(insert).all())
                 db.session.commit()

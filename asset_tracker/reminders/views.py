@@ -7,9 +7,9 @@ from flask_login import current_user
 
 from ..auth.access import ROLES, WRITERS, access
 from ..auth.session import actor
+from ..devices.models import Device
 from ..extensions import db
 from ..lifecycle import N_
-from ..devices.models import Device
 from ..organisations.models import Organisation
 from ..web.lists import TOOL_ARGS, ListSpec, list_page
 from . import services

@@ -19,6 +19,6 @@ def dashboard():
     out = {"computed_at": board.computed_at.isoformat(), "head_seq": board.head_seq, "totals": board.totals}
     for name in services.TABLES:
         columns, rows = services.table(board, name)
-        out[name] = [dict(zip(columns, (v.isoformat() if hasattr(v, "isoformat") else v for v in row)))
+        out[name] = [dict(zip(columns, (v.isoformat() if hasattr(v, "isoformat") else v for v in row), strict=False))
                      for row in rows]
     return out

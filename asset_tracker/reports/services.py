@@ -65,7 +65,7 @@ def weekly_throughput(session, weeks: int, now: dt.datetime) -> list[dict]:
     """Entries into the main steps per ISO week (Monday), the last ``weeks`` weeks, oldest first."""
     monday = (now - dt.timedelta(days=now.weekday())).date()
     first = monday - dt.timedelta(weeks=weeks - 1)
-    since = dt.datetime.combine(first, dt.time(), dt.timezone.utc)
+    since = dt.datetime.combine(first, dt.time(), dt.UTC)
     # Grouped by day in SQL (index on type, server_time), folded into weeks here: at most 7 x weeks x 5 rows.
     rows = session.execute(text("""
         SELECT date(server_time) AS day, state_after, count(*) FROM custody_events

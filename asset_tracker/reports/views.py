@@ -6,14 +6,14 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext
 
 from .. import lifecycle
+from ..audit.exports import table_csv
+from ..audit.services import record_export
 from ..auth.access import access
 from ..auth.session import actor
 from ..devices.models import DEVICE_TYPE_LABELS, DeviceType
 from ..errors import NotFound
 from ..extensions import db
 from ..i18n import current_language, decimal, percent
-from ..audit.exports import table_csv
-from ..audit.services import record_export
 from . import charts, services
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")

@@ -7,8 +7,8 @@ filter when the query string asks ``export=csv|xlsx``. The template side is ``te
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from flask import request
 from sqlalchemy import func, select

@@ -1,7 +1,6 @@
 """Wiping routes of the JSON API: media, wipe records, imports, the second check, certificates."""
 from __future__ import annotations
 
-
 from flask import Response, current_app, request
 from flask_smorest import Blueprint
 
@@ -13,9 +12,20 @@ from ..errors import Invalid
 from ..i18n import current_language
 from . import services
 from .certificates import batch_certificate_pdf, device_certificate_pdf
-from .schemas import (DestructionIn, ImportResultSchema, MediumCreateIn, MediumUpdateIn, NoMediaIn, NwipeImportForm,
-                      NwipePlanSchema, VerificationIn, VerificationSchema, WaitingSchema, WipeRecordIn,
-                      WipeRecordSchema)
+from .schemas import (
+    DestructionIn,
+    ImportResultSchema,
+    MediumCreateIn,
+    MediumUpdateIn,
+    NoMediaIn,
+    NwipeImportForm,
+    NwipePlanSchema,
+    VerificationIn,
+    VerificationSchema,
+    WaitingSchema,
+    WipeRecordIn,
+    WipeRecordSchema,
+)
 
 blp = Blueprint("api_wiping", __name__, url_prefix="/api/v1", description="Data wiping evidence and certificates")
 BLUEPRINTS = [blp]

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
+from ..core import Actor
 from ..custody import services as custody
 from ..custody.models import CustodyEvent
-from ..core import Actor
 from ..devices.models import Device, StorageMedium
 from ..devices.services import get_device, scoped
 from ..extensions import db

@@ -9,7 +9,8 @@ from xml.sax.saxutils import escape
 from zoneinfo import ZoneInfo
 
 from babel.numbers import format_decimal
-from flask_babel import force_locale, gettext as _
+from flask_babel import force_locale
+from flask_babel import gettext as _
 
 from ..db import utcnow
 from ..devices.models import DEVICE_TYPE_LABELS
@@ -107,7 +108,7 @@ def canonical(payload: dict) -> bytes:
 class _Doc:
     """Styles and helpers shared by both certificates."""
 
-    def __init__(self, lang: str, timezone: str, signer: "Signer | None" = None):
+    def __init__(self, lang: str, timezone: str, signer: Signer | None = None):
         from reportlab.lib.styles import getSampleStyleSheet
 
         self.lang = lang if lang in ("fr", "en") else "fr"
@@ -256,7 +257,7 @@ def _performer(r) -> str:
     return ", ".join(x for x in (r.operator_name, r.operator_title, org) if x)
 
 
-def _verification(L: dict, doc: "_Doc", r) -> tuple[str, str]:
+def _verification(L: dict, doc: _Doc, r) -> tuple[str, str]:
     """(method, result) of the verification, in the reader's language."""
     method = doc.tool(L, r.verification) if r.verification else _("none")
     if r.nist_category.value == "destroy":

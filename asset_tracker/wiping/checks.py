@@ -6,8 +6,8 @@ import hashlib
 
 from sqlalchemy import select
 
-from ..custody import services as custody
 from ..core import Actor
+from ..custody import services as custody
 from ..db import utcnow
 from ..devices.models import Device
 from ..devices.services import get_device, scoped, transition
@@ -19,7 +19,7 @@ from .models import VerificationStatus, WipeRecord, WipeVerification
 
 def draw_score(tag: str, cycle: dt.datetime | None, seed: str) -> float:
     """A reproducible number in [0, 1) for one device and wipe cycle: an auditor can recompute the pick."""
-    cycle_text = cycle.astimezone(dt.timezone.utc).isoformat() if cycle else "-"
+    cycle_text = cycle.astimezone(dt.UTC).isoformat() if cycle else "-"
     digest = hashlib.sha256(f"{seed}|{tag}|{cycle_text}".encode()).hexdigest()
     return int(digest[:13], 16) / 16**13
 

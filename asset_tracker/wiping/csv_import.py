@@ -320,7 +320,7 @@ def parse_wipe_csv(data: bytes, filename: str = "", *, default_timezone: tzinfo 
                 errors.append(CsvIssue(number, None, f"{len(cells)} cells but the header names {len(header)} "
                                                      "columns (a separator inside an unquoted value?)"))
                 continue
-            values = {name: cell for name, cell in zip(header, cells) if name}
+            values = {name: cell for name, cell in zip(header, cells, strict=False) if name}
             parsed = _read_row(_Row(number, values, errors), default_timezone)
             if parsed is None:
                 continue

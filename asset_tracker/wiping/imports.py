@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
-from ..custody import services as custody
 from ..core import Actor
+from ..custody import services as custody
 from ..db import utcnow
 from ..devices.models import Device, MediumKind, StorageMedium
 from ..devices.services import get_device, scoped
@@ -120,7 +120,7 @@ def sizes_agree(declared: int, logged: int) -> bool:
     return any(abs(declared * k - logged) <= SIZE_TOLERANCE * logged for k in _UNIT_READINGS)
 
 
-def _check_identity(plan: "DiskPlan", override: str | None) -> None:
+def _check_identity(plan: DiskPlan, override: str | None) -> None:
     """The log must be about this medium: same serial when both are readable, same size within tolerance."""
     disk, medium = plan.disk, plan.medium
     logged_serial = _normal_serial(disk.serial) if disk.serial_readable else None
@@ -402,7 +402,7 @@ class CsvImport(list):
 def csv_row_fingerprint(row) -> str:
     """What identifies one wipe reported by a CSV row, whatever the file around it (order, encoding, other rows)."""
     def t(v):
-        return v.astimezone(dt.timezone.utc).isoformat() if isinstance(v, dt.datetime) else str(v or "")
+        return v.astimezone(dt.UTC).isoformat() if isinstance(v, dt.datetime) else str(v or "")
     parts = ["wipe-csv-row-v1", row.device_tag, _normal_serial(row.medium_serial) or "", row.method.strip().lower(),
              row.nist_category, row.result, t(row.started_at), t(row.ended_at), (row.tool or "").strip().lower(),
              (row.operator or "").strip().lower()]

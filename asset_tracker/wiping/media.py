@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from ..custody import services as custody
 from ..core import Actor
+from ..custody import services as custody
 from ..db import utcnow
 from ..devices.models import Device, MediumKind, StorageMedium
 from ..devices.services import get_device

@@ -4,7 +4,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 # Result values, spelled like wiping.models.WipeResult so a service can convert with WipeResult(value).
 # nwipe has a fourth verdict, INSANITY ("if this ever happens, there is a bug"), kept distinct here so
@@ -306,7 +306,7 @@ def _timestamp(m: re.Match, line: int) -> datetime:
     zone = m.group(7)
     if zone:
         if zone in ("Z", "UTC"):
-            return at.replace(tzinfo=timezone.utc)
+            return at.replace(tzinfo=UTC)
         sign = 1 if zone[0] == "+" else -1
         digits = zone[1:].replace(":", "")
         return at.replace(tzinfo=timezone(sign * timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))))

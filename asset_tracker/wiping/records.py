@@ -6,8 +6,8 @@ import datetime as dt
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from ..custody import services as custody
 from ..core import Actor
+from ..custody import services as custody
 from ..db import utcnow
 from ..devices.models import Device, StorageMedium
 from ..devices.services import get_device, scoped, unknown_reference

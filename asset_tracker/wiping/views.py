@@ -14,9 +14,9 @@ from ..devices.models import Device
 from ..devices.services import get_device
 from ..errors import Invalid
 from ..lifecycle import N_, State
-from . import services
 from ..web.forms import keeps_form
 from ..web.lists import ListSpec, list_page
+from . import services
 from .models import VerificationStatus, WipeVerification
 from .schemas import DestructionIn, MediumCreateIn, MediumUpdateIn, NoMediaIn, VerificationIn, WipeRecordIn
 

@@ -22,7 +22,7 @@ from ..idempotency import IdempotencyKey, payload_hash, remember, replay
 from ..intake.services import receive_device
 from ..lifecycle import N_, State
 from ..ops.metrics import record_scan
-from ..organisations.models import OrgKind, Organisation
+from ..organisations.models import Organisation, OrgKind
 
 SCAN_SCOPE = "scan"
 UNDO_SCOPE = "scan_undo"

@@ -10,9 +10,8 @@ from openpyxl import load_workbook
 
 from asset_tracker.audit import keys, services
 from asset_tracker.audit.exports import neutralise
-from asset_tracker.custody.models import CustodyEvent
-from asset_tracker.custody.services import HASHED
 from asset_tracker.core import Actor
+from asset_tracker.custody.services import HASHED
 from asset_tracker.devices import services as devices
 from tests.audit_support import TriggersOff, rehash_from, signing_key  # noqa: F401
 from tests.factories import make_device
@@ -61,7 +60,7 @@ def test_devices_xlsx_holds_text_never_a_live_formula(client, orgs, users, api_h
     assert resp.status_code == 200
     ws = load_workbook(io.BytesIO(resp.data)).active
     header = [c.value for c in ws[1]]
-    rows = [dict(zip(header, [c for c in r])) for r in ws.iter_rows(min_row=2)]
+    rows = [dict(zip(header, [c for c in r], strict=False)) for r in ws.iter_rows(min_row=2)]
     row = next(r for r in rows if r["tag"].value == device.tag)
     assert row["model"].value == "'" + FORMULA and row["model"].data_type == "s"
     assert row["brand"].value == "'@Lenovo"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from asset_tracker.custody.models import CustodyEvent
 from asset_tracker.core import Actor
+from asset_tracker.custody.models import CustodyEvent
 from asset_tracker.intake import services as intake
 from asset_tracker.lifecycle import State
 from tests import factories, scope_world

@@ -9,7 +9,6 @@ from sqlalchemy import func, select
 from asset_tracker.core import Actor
 from asset_tracker.devices.models import Device
 from asset_tracker.intake import services as intake
-
 from tests.intake_helpers import csv_rows
 
 

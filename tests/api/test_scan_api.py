@@ -5,8 +5,8 @@ from sqlalchemy import func, select
 
 from asset_tracker.custody.models import CustodyEvent
 from asset_tracker.custody.services import verify_chain
-from asset_tracker.devices.models import Device
 from asset_tracker.devices import keyboard
+from asset_tracker.devices.models import Device
 from tests.factories import make_device, wipe_all
 
 

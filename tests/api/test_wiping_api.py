@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 import pypdfium2 as pdfium
-from flask_babel import refresh
 import pytest
+from flask_babel import refresh
 
 from asset_tracker.core import Actor
 from asset_tracker.extensions import db
@@ -18,7 +18,7 @@ from tests.factories import make_device
 
 SAMPLES = Path(__file__).resolve().parent.parent / "fixtures" / "nwipe"
 PASS_LOG, FAIL_LOG = "nwipe-zero-1disk.log", "nwipe-readonly-fail.log"
-UTC = dt.timezone.utc
+UTC = dt.UTC
 BEFORE_LOGS = dt.datetime(2026, 11, 29, 1, 0, tzinfo=UTC)
 AFTER_LOGS = dt.datetime(2026, 11, 29, 3, 0, tzinfo=UTC)
 

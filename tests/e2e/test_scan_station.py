@@ -5,9 +5,9 @@ import pytest
 from sqlalchemy import func, select
 
 from asset_tracker.custody.models import CustodyEvent
+from asset_tracker.devices import keyboard
 from asset_tracker.devices.models import Device
 from asset_tracker.extensions import db as _db
-from asset_tracker.devices import keyboard
 from tests.factories import make_device
 
 from .conftest import axe_check, login_as, settle

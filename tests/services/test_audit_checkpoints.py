@@ -8,9 +8,9 @@ from sqlalchemy import text
 
 from asset_tracker.audit import keys, services
 from asset_tracker.audit.models import Checkpoint
+from asset_tracker.core import Actor
 from asset_tracker.custody.models import CustodyEvent
 from asset_tracker.custody.services import verify_chain
-from asset_tracker.core import Actor
 from asset_tracker.errors import Conflict
 from tests.audit_support import TriggersOff, rehash_from, signing_key, truncate_after  # noqa: F401
 from tests.factories import make_device

@@ -3,9 +3,8 @@ from __future__ import annotations
 
 import hashlib
 
-from asset_tracker.custody import services as custody
 from asset_tracker.core import Actor
-from asset_tracker.extensions import db
+from asset_tracker.custody import services as custody
 
 TRICKY = ['quote " and backslash \\ and slash /', "line\nbreak\ttab\rreturn\bback\fform", "control \x01\x1f\x7f",
           "accents éèà ç — «guillemets» €", "emoji 😀 and CJK 漢字", "", "null", "0"]
@@ -21,7 +20,7 @@ def test_tricky_text_hashes_the_same_in_the_database_as_in_python(db):
         conn.execute(db.text("SELECT 1"))
         rows = list(custody._iter_canonical(conn))
     assert len(rows) == len(TRICKY)
-    for ev_id, seq, prev_hash, stored_hash, canonical in rows:
+    for _ev_id, _seq, _prev_hash, stored_hash, canonical in rows:
         assert hashlib.sha256(canonical.encode("utf-8")).hexdigest() == stored_hash, canonical
     assert custody.verify_chain().ok
 

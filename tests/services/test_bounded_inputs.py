@@ -12,15 +12,14 @@ import zipfile
 import pytest
 from sqlalchemy import func, select
 
+from asset_tracker.core import Actor
 from asset_tracker.custody.models import CustodyEvent
 from asset_tracker.custody.services import verify_chain
-from asset_tracker.core import Actor
 from asset_tracker.devices.models import Device
 from asset_tracker.errors import Conflict, Invalid
 from asset_tracker.intake import services as intake
 from asset_tracker.intake.models import Batch, BatchStatus
 from asset_tracker.lifecycle import State
-
 from tests.intake_helpers import FR_HEADER, csv_rows
 
 

@@ -3,9 +3,9 @@ import threading
 
 from sqlalchemy import func, select
 
+from asset_tracker.core import Actor
 from asset_tracker.custody.models import CustodyEvent
 from asset_tracker.custody.services import verify_chain
-from asset_tracker.core import Actor
 from asset_tracker.devices import services
 from asset_tracker.errors import Conflict
 from asset_tracker.extensions import db

@@ -13,7 +13,6 @@ from asset_tracker.core import Actor
 from asset_tracker.devices.models import Device
 from asset_tracker.lifecycle import State
 from asset_tracker.organisations import services as organisations
-
 from tests.factories import make_device
 from tests.services.test_donation_slip import pdf_pages
 

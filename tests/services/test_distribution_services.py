@@ -5,18 +5,18 @@ import datetime as dt
 import json
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from asset_tracker.assignment import services as dist
 from asset_tracker.assignment.models import AccessoryStatus, Handover, Reservation
+from asset_tracker.core import Actor
 from asset_tracker.custody.models import CustodyEvent
 from asset_tracker.custody.services import verify_chain
-from asset_tracker.core import Actor
 from asset_tracker.devices import services as devices
 from asset_tracker.errors import Conflict, Invalid, NotFound
 from asset_tracker.lifecycle import State
-from asset_tracker.organisations.models import OrgKind, Organisation
+from asset_tracker.organisations.models import Organisation, OrgKind
 from tests import factories
 
 

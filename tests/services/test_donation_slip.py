@@ -152,7 +152,7 @@ def test_a_foreign_device_is_never_counted_as_the_batchs(db, users, orgs, identi
 
 
 def test_slip_details_are_for_the_batchs_donor_and_workshop_and_stay_editable_after_closing(db, users, orgs):
-    from asset_tracker.organisations.models import OrgKind, Organisation
+    from asset_tracker.organisations.models import Organisation, OrgKind
     from tests.factories import make_user
 
     batch = intake.create_batch(actor=Actor.of(users["donor"]), name="Collecte")

@@ -13,8 +13,8 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from asset_tracker.custody.services import verify_chain
 from asset_tracker.core import Actor
+from asset_tracker.custody.services import verify_chain
 from asset_tracker.devices.models import Device, StorageMedium
 from asset_tracker.intake import services as intake
 from tests.factories import token_for

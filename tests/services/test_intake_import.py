@@ -7,14 +7,13 @@ import json
 import pytest
 from sqlalchemy import func, select
 
+from asset_tracker.core import Actor
 from asset_tracker.custody.models import CustodyEvent
 from asset_tracker.custody.services import verify_chain
-from asset_tracker.core import Actor
 from asset_tracker.devices.models import Device, StorageMedium
 from asset_tracker.errors import Conflict, Invalid, NotFound
 from asset_tracker.intake import services as intake
 from asset_tracker.intake.models import ImportFile
-
 from tests.intake_helpers import FR_HEADER, csv_rows, imei_with_check
 
 

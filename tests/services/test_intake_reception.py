@@ -7,16 +7,15 @@ import json
 import pytest
 from sqlalchemy import select
 
+from asset_tracker.core import Actor
 from asset_tracker.custody.models import CustodyEvent
 from asset_tracker.custody.services import verify_chain
-from asset_tracker.core import Actor
 from asset_tracker.devices.models import Device
 from asset_tracker.errors import Conflict, NotFound
 from asset_tracker.intake import services as intake
 from asset_tracker.intake.models import BatchStatus
 from asset_tracker.intake.slip import slip_pdf
 from asset_tracker.lifecycle import State
-
 from tests.factories import make_device
 from tests.intake_helpers import csv_rows
 

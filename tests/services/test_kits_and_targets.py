@@ -9,8 +9,8 @@ from sqlalchemy.exc import IntegrityError
 
 from asset_tracker.assignment import services as dist
 from asset_tracker.assignment.models import Accessory, AccessoryKind, AccessoryStatus, Handover
-from asset_tracker.custody.services import accessory_events, device_events, verify_chain
 from asset_tracker.core import Actor
+from asset_tracker.custody.services import accessory_events, device_events, verify_chain
 from asset_tracker.db import utcnow
 from asset_tracker.errors import Conflict, Invalid
 from asset_tracker.lifecycle import State
@@ -266,8 +266,8 @@ def test_the_second_device_policy_compares_keyed_hashes_at_hand_over(reboot, org
 
 def test_the_plan_ending_reminder_warns_the_partner_thirty_days_before(reboot, orgs, users, db, app):
     from asset_tracker.reminders.models import Reminder
-    from asset_tracker.reminders.services import open_reminders, simulate
     from asset_tracker.reminders.rules import current_rules
+    from asset_tracker.reminders.services import open_reminders, simulate
 
     device = factories.make_device(orgs, users, State.READY)
     dist.add_accessory(actor=actor(users, "technician"), kind="mobile_key", device_tag=device.tag,

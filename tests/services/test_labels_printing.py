@@ -9,9 +9,9 @@ import pytest
 import zxingcpp
 from sqlalchemy import func, select
 
+from asset_tracker.core import Actor
 from asset_tracker.custody.models import CustodyEvent
 from asset_tracker.custody.services import verify_chain
-from asset_tracker.core import Actor
 from asset_tracker.devices import services as devices
 from asset_tracker.errors import Conflict, Invalid, NotFound
 from asset_tracker.labels import services as labels

@@ -5,11 +5,10 @@ import io
 import logging
 
 import pytest
-
 from sqlalchemy import inspect, text
 
-from asset_tracker.custody.services import verify_chain
 from asset_tracker.core import Actor
+from asset_tracker.custody.services import verify_chain
 from asset_tracker.lifecycle import State
 from tests import factories
 

@@ -81,7 +81,7 @@ def _wait_for(predicate, timeout: float = 45.0) -> bool:
 @pytest.fixture
 def overdue_for_real(orgs, users, frozen_clock):
     """Tags of devices overdue by the wall clock (the subprocesses do not share the frozen clock)."""
-    frozen_clock(dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=30))
+    frozen_clock(dt.datetime.now(dt.UTC) - dt.timedelta(days=30))
     made = [factories.make_device(orgs, users, s).tag for s in (State.REGISTERED, State.COLLECTED, State.RECEIVED)]
     frozen_clock(None)
     db.session.commit()

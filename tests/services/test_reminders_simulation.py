@@ -43,7 +43,7 @@ def test_reminders_run_at_prints_the_mails_and_leaves_every_table_unchanged(app,
     load_demo(40)
     db.session.remove()
     url = app.config["SQLALCHEMY_DATABASE_URI"]
-    when = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=75)).date().isoformat()
+    when = (dt.datetime.now(dt.UTC) + dt.timedelta(days=75)).date().isoformat()
     if url.startswith("sqlite:///"):
         # A copy of the demo database, simulated by the real command in its own process.
         db.engine.dispose()
@@ -75,7 +75,7 @@ def test_reminders_run_at_prints_the_mails_and_leaves_every_table_unchanged(app,
 
 def test_reminders_run_now_records_what_the_simulation_only_printed(app, db, runner):
     load_demo(40)
-    when = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=75)).date().isoformat()
+    when = (dt.datetime.now(dt.UTC) + dt.timedelta(days=75)).date().isoformat()
     simulated = runner.invoke(args=["reminders", "run", "--at", when])
     assert simulated.exit_code == 0 and db.session.scalar(select(func.count()).select_from(Reminder)) == 0
     now = runner.invoke(args=["reminders", "run", "--now", "--no-mail"])

@@ -7,18 +7,15 @@ import pytest
 from sqlalchemy import func, select
 
 from asset_tracker import create_app
+from asset_tracker.core import Actor
 from asset_tracker.custody.models import CustodyEvent
 from asset_tracker.custody.services import verify_chain
-from asset_tracker.core import Actor
-from asset_tracker.devices import services as devices
-from asset_tracker.extensions import db
 from asset_tracker.devices.models import Device
+from asset_tracker.extensions import db
 from asset_tracker.lifecycle import State
 from asset_tracker.reminders import services as reminders
 from asset_tracker.reminders.models import Reminder, ReminderMail
 from asset_tracker.reminders.rules import RuleError, parse_rules
-
-from tests import factories
 from tests.reminders_support import T0, html_of, make, smtp, text_of, walk  # noqa: F401  (smtp is a fixture)
 
 DAY = dt.timedelta(days=1)

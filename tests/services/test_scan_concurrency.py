@@ -4,9 +4,9 @@ import uuid
 
 from sqlalchemy import func, select
 
+from asset_tracker.core import Actor
 from asset_tracker.custody.models import CustodyEvent
 from asset_tracker.custody.services import verify_chain
-from asset_tracker.core import Actor
 from asset_tracker.devices.models import Device
 from asset_tracker.extensions import db as _db
 from asset_tracker.workshop import services

@@ -1,7 +1,6 @@
 """Evidence that cannot lie: one log section clears one medium, the log must be about the disk, verification,
 the wiping station's clock, the second-person check, CSV re-imports, and certificates anyone can check."""
 import datetime as dt
-import io
 import json
 import re
 import subprocess
@@ -13,21 +12,20 @@ import pytest
 from sqlalchemy import func, select
 
 from asset_tracker.audit import verify_certificate
-from asset_tracker.custody.models import CustodyEvent
 from asset_tracker.core import Actor
+from asset_tracker.custody.models import CustodyEvent
 from asset_tracker.devices import services as devices
 from asset_tracker.errors import Conflict, Invalid
 from asset_tracker.extensions import db
 from asset_tracker.lifecycle import State
 from asset_tracker.wiping import services as wiping
 from asset_tracker.wiping.certificates import batch_certificate_pdf, device_certificate_pdf
-from asset_tracker.wiping.models import WipeRecord, WipeVerification
-
+from asset_tracker.wiping.models import WipeRecord
 from tests.audit_support import signing_key  # noqa: F401 (fixture)
 from tests.factories import make_device
 
 NWIPE = Path(__file__).resolve().parent.parent / "fixtures" / "nwipe"
-UTC = dt.timezone.utc
+UTC = dt.UTC
 MiB = 2**20
 # The logs made for these tests ran on 2026-12-06 between 05:23 and 05:25 Paris time (04:23-04:25 UTC);
 # the UTC-clock log says 04:24:18-04:24:30, which is already UTC.

@@ -8,22 +8,21 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select
 
+from asset_tracker.core import Actor
 from asset_tracker.custody.models import CustodyEvent
 from asset_tracker.custody.services import verify_chain
-from asset_tracker.core import Actor
 from asset_tracker.devices import services as devices
 from asset_tracker.errors import Conflict, Invalid
 from asset_tracker.extensions import db
 from asset_tracker.lifecycle import State
 from asset_tracker.wiping import services as wiping
 from asset_tracker.wiping.models import EvidenceFile, WipeRecord, WipeVerification
-
 from tests.factories import make_device
 
 SAMPLES = Path(__file__).resolve().parent.parent / "fixtures" / "nwipe"
 PASS_LOG = "nwipe-zero-1disk.log"
 FAIL_LOG = "nwipe-readonly-fail.log"
-UTC = dt.timezone.utc
+UTC = dt.UTC
 # The sample logs ran on 2026-11-29 at 03:28 Paris time (02:28 UTC).
 BEFORE_LOGS = dt.datetime(2026, 11, 29, 1, 0, tzinfo=UTC)
 AFTER_LOGS = dt.datetime(2026, 11, 29, 3, 0, tzinfo=UTC)

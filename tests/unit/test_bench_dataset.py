@@ -7,8 +7,8 @@ import pytest
 from sqlalchemy import text
 
 from asset_tracker.custody.services import verify_chain
-from asset_tracker.devices.services import facts_for
 from asset_tracker.devices.models import Device
+from asset_tracker.devices.services import facts_for
 from asset_tracker.lifecycle import State, is_allowed
 from asset_tracker.tags import format_tag, parse_tag
 from bench import dataset
@@ -41,7 +41,7 @@ def test_every_state_is_present_and_each_device_state_is_its_last_state_change(b
                        AND x.state_after IS NOT NULL)"""))
     devices = rows(db, "SELECT id, state, version FROM devices")
     assert len(devices) == 200
-    for device_id, state, version in devices:
+    for device_id, state, _version in devices:
         assert last[device_id] == state
     changes = dict(rows(db, "SELECT device_id, COUNT(*) FROM custody_events WHERE type = 'state_changed' "
                             "GROUP BY device_id"))

@@ -9,8 +9,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "asset_tracker"
 def _blocks(path: Path):
     for block in cc_visit(path.read_text(encoding="utf-8")):
         yield block
-        for closure in getattr(block, "closures", ()):
-            yield closure
+        yield from getattr(block, "closures", ())
 
 
 def test_no_function_of_rank_e_or_f():

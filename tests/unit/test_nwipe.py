@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -263,7 +263,7 @@ def test_explicit_utc_offset_in_timestamps_gives_aware_times():
     (disk,) = parse_nwipe_log(data).disks
 
     assert disk.timezone_known is True
-    assert disk.started_at == datetime(2026, 11, 29, 2, 28, 29, tzinfo=timezone.utc)
+    assert disk.started_at == datetime(2026, 11, 29, 2, 28, 29, tzinfo=UTC)
 
 
 def test_short_overwrite_is_reported_as_a_concern_on_a_passed_disk():

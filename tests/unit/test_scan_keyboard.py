@@ -1,8 +1,8 @@
 """The AZERTY recovery table: what a US-layout scanner types on a French keyboard, and back."""
 import pytest
 
-from asset_tracker.tags import format_tag
 from asset_tracker.devices import keyboard
+from asset_tracker.tags import format_tag
 
 TAG_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-"
 

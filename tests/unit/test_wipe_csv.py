@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -69,7 +69,7 @@ def test_semicolon_utf8_with_bom_reads_every_field():
     assert second.row == 3 and second.kind == "ssd" and second.capacity_bytes is None
     assert second.nist_category == "purge" and second.passes is None and second.pattern is None
     assert second.verification == "full read-back" and second.result == "failed"
-    assert second.started_at == datetime(2024, 3, 12, 13, 0, tzinfo=timezone.utc)
+    assert second.started_at == datetime(2024, 3, 12, 13, 0, tzinfo=UTC)
 
 
 def test_comma_separated_windows_1252_file_is_read():

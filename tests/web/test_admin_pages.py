@@ -12,7 +12,6 @@ from asset_tracker.auth.models import ApiToken, User
 from asset_tracker.custody.models import CustodyEvent
 from asset_tracker.extensions import db
 from asset_tracker.organisations.models import Organisation
-
 from tests.conftest import csrf_token
 
 ADMIN_PAGES = ["/admin/users", "/admin/organisations", "/admin/tokens", "/admin/partners", "/admin/organisations/1"]

@@ -45,7 +45,7 @@ def test_the_timeline_never_shows_a_beneficiary_reference(client, login, orgs, u
 
 
 def test_open_or_suspicious_custody_lists(client, login, orgs, users, db, frozen_clock):
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     frozen_clock(now - dt.timedelta(days=10))
     stuck = make_device(orgs, users, "collected")
     frozen_clock(now)

@@ -12,7 +12,6 @@ from asset_tracker.assignment.models import Recycling, Reservation
 from asset_tracker.custody.models import CustodyEvent
 from asset_tracker.extensions import db
 from asset_tracker.lifecycle import State
-
 from tests import factories
 from tests.conftest import csrf_token
 

@@ -5,13 +5,12 @@ import re
 
 import pytest
 from flask_babel import refresh
+from sqlalchemy import func, select
 
 from asset_tracker.core import Actor
 from asset_tracker.devices.models import Device
 from asset_tracker.extensions import db
 from asset_tracker.intake import services as intake
-from sqlalchemy import func, select
-
 from tests.conftest import csrf_token
 
 

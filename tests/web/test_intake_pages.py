@@ -9,7 +9,6 @@ from openpyxl import load_workbook
 
 from asset_tracker.core import Actor
 from asset_tracker.intake import services as intake
-
 from tests.conftest import csrf_token
 from tests.intake_helpers import FR_HEADER, csv_rows
 

@@ -13,7 +13,6 @@ from asset_tracker.core import Actor
 from asset_tracker.devices.models import Device
 from asset_tracker.intake import importing
 from asset_tracker.intake import services as intake
-
 from tests.conftest import csrf_token
 from tests.factories import make_device
 from tests.intake_helpers import csv_rows

@@ -7,7 +7,6 @@ import pytest
 
 from asset_tracker import create_app
 from asset_tracker.core import Actor
-from asset_tracker.labels.templates import TemplateError
 from tests.conftest import csrf_token
 from tests.factories import make_device
 from tests.services.test_labels_printing import decoded_tags

@@ -9,7 +9,6 @@ from asset_tracker.assignment import services as dist
 from asset_tracker.core import Actor
 from asset_tracker.intake import services as intake
 from asset_tracker.lifecycle import State
-
 from tests import factories
 from tests.web.test_distribution_pages import _handed_over
 from tests.web.test_reminders_pages import _overdue

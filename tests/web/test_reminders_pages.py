@@ -10,7 +10,6 @@ from asset_tracker.extensions import db
 from asset_tracker.lifecycle import State
 from asset_tracker.reminders import services as reminders
 from asset_tracker.reminders.models import Reminder
-from tests import factories
 from tests.conftest import csrf_token
 from tests.reminders_support import T0, make
 

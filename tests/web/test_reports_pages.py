@@ -4,15 +4,15 @@ import datetime as dt
 import io
 import json
 
-from asset_tracker.custody.models import CustodyEvent
 from asset_tracker.core import Actor
+from asset_tracker.custody.models import CustodyEvent
 from asset_tracker.devices import services as devices
 from asset_tracker.extensions import db as _db
-from asset_tracker.organisations.models import OrgKind, Organisation
+from asset_tracker.organisations.models import Organisation, OrgKind
 from asset_tracker.reports import services
 from tests.factories import make_device
 
-T0 = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.timezone.utc)  # a Monday
+T0 = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)  # a Monday
 
 
 def _stays_in_registered(orgs, users, frozen_clock, days):
@@ -21,7 +21,7 @@ def _stays_in_registered(orgs, users, frozen_clock, days):
     for _ in days:
         frozen_clock(T0)
         made.append(make_device(orgs, users, "registered"))
-    for device, d in zip(made, days):
+    for device, d in zip(made, days, strict=False):
         frozen_clock(T0 + dt.timedelta(days=d))
         devices.transition(device, "collected", actor=tech)
     return made
@@ -61,7 +61,7 @@ def test_programme_progress_and_reuse(db, orgs, users):
 
 
 def test_overdue_counts_follow_the_reminder_rules(db, orgs, users, frozen_clock):
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     frozen_clock(now - dt.timedelta(days=30))
     make_device(orgs, users, "registered")
     frozen_clock(now)

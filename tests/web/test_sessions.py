@@ -8,7 +8,7 @@ from asset_tracker.auth.models import ApiToken, User
 from tests.conftest import csrf_token
 from tests.factories import PASSWORD, token_for
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 T0 = dt.datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
 
 

@@ -5,7 +5,6 @@ from flask_babel import force_locale
 
 from asset_tracker.i18n import decimal, percent
 from tests.factories import make_device
-
 from tests.web.test_workshop_station import form_scan
 
 

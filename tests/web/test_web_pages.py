@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from asset_tracker.lifecycle import State
-
 from tests.conftest import csrf_token
 from tests.factories import make_device
 

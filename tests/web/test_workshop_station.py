@@ -6,8 +6,8 @@ import uuid
 from sqlalchemy import func, select
 
 from asset_tracker.custody.models import CustodyEvent
-from asset_tracker.devices.models import Device
 from asset_tracker.devices import keyboard
+from asset_tracker.devices.models import Device
 from tests.conftest import csrf_token
 from tests.factories import make_device
 
@@ -126,7 +126,7 @@ def test_a_station_csrf_token_is_still_accepted_twelve_hours_later(app, client, 
     later = itsdangerous.timed.time.time() + 12 * 3600
     monkeypatch.setattr(itsdangerous.timed.time, "time", lambda: later)
     body = {"code": device.tag, "action": "receive", "scan_id": uuid.uuid4().hex,
-            "scanned_at": dt.datetime.now(dt.timezone.utc).isoformat()}
+            "scanned_at": dt.datetime.now(dt.UTC).isoformat()}
     # The same token with the one-hour default is refused: the clock really moved.
     monkeypatch.setitem(app.config, "WTF_CSRF_TIME_LIMIT", 3600)
     assert client.post("/api/v1/scans", json=body, headers={"X-CSRFToken": token}).status_code == 400
