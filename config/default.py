@@ -84,6 +84,7 @@ BENEFICIARY_REF_RETENTION_DAYS = 90
 # Beneficiary reference pattern for partners that configured none (a code, never a name).
 BENEFICIARY_REF_DEFAULT_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_./-]{2,39}$"
 # Overdue rules used by reminders and the "overdue" filter (see config/reminders.py).
+from config.reminders import REMINDER_RULES  # noqa: E402, F401
 # Outgoing mail (reminder digests and escalations) over SMTP.
 MAIL_SERVER = "localhost"  # empty: mails are written to the log instead of sent
 # SMTP port (25 plain, 587 with MAIL_USE_TLS, 465 with MAIL_USE_SSL).
