@@ -10,7 +10,7 @@ from asset_tracker.custody.services import verify_chain
 from asset_tracker.devices.models import Device
 from asset_tracker.extensions import db as _db
 from asset_tracker.workshop import services
-from tests.factories import make_device
+from tests.factories import _confirm_pending_check, make_device
 
 ROUNDS = 50
 
@@ -18,7 +18,10 @@ ROUNDS = 50
 def test_two_stations_scanning_one_device_into_different_steps(app, db, orgs, users):
     # From `refurbished` a device may go to `ready` (QA passed) or back to `diagnosed` (QA failed),
     # and neither step allows the other afterwards: exactly one of the two scans can apply.
-    tags = [make_device(orgs, users, state="refurbished").tag for _ in range(ROUNDS)]
+    made = [make_device(orgs, users, state="refurbished") for _ in range(ROUNDS)]
+    for device in made:  # a device drawn for the second-person check is confirmed, so `ready` can apply
+        _confirm_pending_check(device, users)
+    tags = [device.tag for device in made]
     tech_a, tech_b = Actor.of(users["technician"]), Actor.of(users["technician_b"])
     db.session.commit()
     db.session.remove()
