@@ -8,3 +8,6 @@ SCHEDULER_ENABLED = False
 PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"
 # Dashboard figures are recomputed on every request in tests (the cache is tested on its own).
 REPORTS_CACHE_SECONDS = 0
+# No device is drawn for the second-person wipe check unless a test asks for it (share 1.0): the draw hashes the
+# reception time, so a default share would gate a random few devices of unrelated tests at `ready`.
+WIPE_VERIFICATION_SHARE = 0.0
