@@ -280,8 +280,14 @@ def _plan_device(rng, t, i, final, type_, brand, model, donor, batch, orgs, prog
     def register(ctx):
         media = []
         if type_ in ("laptop", "desktop"):
-            media.append({"kind": rng.choice(["ssd", "hdd", "nvme"]), "model": "Disque interne",
-                          "serial": f"DSK{i:05d}{rng.randint(100, 999)}", "capacity_bytes": rng.choice([128, 256, 500]) * 10**9})
+            media.append(
+                {
+                    "kind": rng.choice(["ssd", "hdd", "nvme"]),
+                    "model": "Disque interne",
+                    "serial": f"DSK{i:05d}{rng.randint(100, 999)}",
+                    "capacity_bytes": rng.choice([128, 256, 500]) * 10**9,
+                }
+            )
         elif type_ in ("tablet", "phone"):
             media.append({"kind": "emmc", "model": "Mémoire intégrée", "serial": None, "capacity_bytes": 32 * 10**9})
         imei = _imei(rng) if type_ == "phone" else None

@@ -118,7 +118,11 @@ def register_error_handlers(app: Flask) -> None:
         details = data.get("messages") or data.get("errors") or {}
         if code == 422 and details:
             # flask-smorest nests by location ("json", "query"); flatten one level for readers
-            if isinstance(details, dict) and len(details) == 1 and next(iter(details)) in ("json", "query", "form", "files"):
+            if (
+                isinstance(details, dict)
+                and len(details) == 1
+                and next(iter(details)) in ("json", "query", "form", "files")
+            ):
                 details = next(iter(details.values()))
             message = gettext("Invalid input: %(fields)s", fields=", ".join(sorted(map(str, details))))
         elif code == 413:

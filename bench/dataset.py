@@ -128,7 +128,9 @@ def _path(plan: Plan, rng: random.Random) -> list:
     return FIRST_LIFE[: FIRST_LIFE.index(final) + 1]
 
 
-def plan_devices(count: int, events_target: int, setup_events: int, rng: random.Random, donors: list[int]) -> list[Plan]:
+def plan_devices(
+    count: int, events_target: int, setup_events: int, rng: random.Random, donors: list[int]
+) -> list[Plan]:
     """Choose every device's type, final state and number of lives so the chain totals ``events_target``."""
     states, weights = zip(*FINAL_STATES, strict=False)
     types, type_weights = zip(*TYPES, strict=False)
@@ -289,8 +291,17 @@ class _Replay:
             kind = ("emmc" if plan.type in ("tablet", "phone") else rng.choice(("ssd", "hdd", "nvme")))
             capacity = (32 if kind == "emmc" else rng.choice((128, 256, 500))) * 10**9
             mserial = f"DSK{self.medium_id:09d}" if kind != "emmc" else None
-            self.media.append((self.medium_id, device_id, kind, "Mémoire intégrée" if kind == "emmc" else "Disque interne",
-                               mserial, capacity, t))
+            self.media.append(
+                (
+                    self.medium_id,
+                    device_id,
+                    kind,
+                    "Mémoire intégrée" if kind == "emmc" else "Disque interne",
+                    mserial,
+                    capacity,
+                    t,
+                )
+            )
             media_ids.append((self.medium_id, mserial, kind, capacity))
         ev((t, "device_registered", device_id, tag, donor_actor, None, S.REGISTERED.value, None, plan.donor, None,
             None, {"type": plan.type, "brand": brand, "model": model, "serial": serial, "imei": imei,

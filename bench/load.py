@@ -30,8 +30,9 @@ class Stats:
 
     def window(self, start: float, end: float) -> Stats:
         """The requests that were in flight at some moment between ``start`` and ``end`` (epoch seconds)."""
-        pairs = [(t, l) for t, l in zip(self.started_at, self.latencies_ms, strict=False) if t <= end and t + l / 1000 >= start]
-        return Stats(self.clients, len(pairs), max(end - start, 1e-9), [l for _, l in pairs], {}, None,
+        pairs = [(t, ms) for t, ms in zip(self.started_at, self.latencies_ms, strict=False)
+                 if t <= end and t + ms / 1000 >= start]
+        return Stats(self.clients, len(pairs), max(end - start, 1e-9), [ms for _, ms in pairs], {}, None,
                      [t for t, _ in pairs])
 
     @property

@@ -45,7 +45,9 @@ def _short(frame: str) -> str:
     path = m["file"]
     for marker in ("site-packages/", "/asset_tracker/", "/lib/python3"):
         if marker in path:
-            path = path.split(marker, 1)[1] if marker != "/asset_tracker/" else "asset_tracker/" + path.split(marker, 1)[1]
+            path = (
+                path.split(marker, 1)[1] if marker != "/asset_tracker/" else "asset_tracker/" + path.split(marker, 1)[1]
+            )
             break
     return f"{m['func']} ({path})"
 

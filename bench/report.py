@@ -270,9 +270,13 @@ def _scaling(result: dict) -> list[str]:
     row("look-up by tag, 1 client: p50 / p99 ms",
         lambda s: f"{_ms(s['waitress']['lookup']['sequential']['p50_ms'])} / "
                   f"{_ms(s['waitress']['lookup']['sequential']['p99_ms'])}")
-    row("look-up by tag, 8 clients: req/s (% of P)",
-        lambda s: f"{s['waitress']['lookup']['concurrent']['rate_per_s']:,.0f}/s "
-                  f"({100 * s['waitress']['lookup']['concurrent']['rate_per_s'] / s['waitress']['bare']['rate_per_s']:.0f} %)")
+    row(
+        "look-up by tag, 8 clients: req/s (% of P)",
+        lambda s: (
+            f"{s['waitress']['lookup']['concurrent']['rate_per_s']:,.0f}/s "
+            f"({100 * s['waitress']['lookup']['concurrent']['rate_per_s'] / s['waitress']['bare']['rate_per_s']:.0f} %)"
+        ),
+    )
     row("list with filters, 8 clients: req/s, p50 / p99 ms",
         lambda s: f"{s['waitress']['list']['rate_per_s']:,.0f}/s, {_ms(s['waitress']['list']['p50_ms'])} / "
                   f"{_ms(s['waitress']['list']['p99_ms'])}")
@@ -302,7 +306,9 @@ def _scaling(result: dict) -> list[str]:
         v = s.get("sweep")
         if _na(v):
             return _why(v)
-        return f"{v['steady_seconds']:.3f} s (first {v['first_seconds']:.3f} s, {v['first_counts'].get('created')} created)"
+        return (f"{v['steady_seconds']:.3f} s "
+                f"(first {v['first_seconds']:.3f} s, {v['first_counts'].get('created')} created)")
+
     row("reminder sweep (in process)", sweep)
 
     def imp(s):

@@ -218,9 +218,15 @@ def batch_at_max(ctx: Context, batch_id: int | None = None) -> dict:
     big = _csv(100_000, ctx.rng)
     other = _new_batch(ctx, "Bench oversized file")
     (status, body, seconds), before, peak = _peak_growth(ctx, lambda: _post_csv(ctx, path, other, big))
-    out["file_of_100000_rows"] = {"status": status, "bytes": len(big), "seconds": round(seconds, 3),
-                                  "server_rss_before_mib": before, "server_peak_rss_mib": peak,
-                                  "peak_growth_mib": round(peak - before, 1), "answer": body[:200].decode(errors="replace")}
+    out["file_of_100000_rows"] = {
+        "status": status,
+        "bytes": len(big),
+        "seconds": round(seconds, 3),
+        "server_rss_before_mib": before,
+        "server_peak_rss_mib": peak,
+        "peak_growth_mib": round(peak - before, 1),
+        "answer": body[:200].decode(errors="replace"),
+    }
     reader = ctx.headers("auditor")
     for name, url in (("reconciliation", f"/api/v1/batches/{batch_id}/reconciliation"),
                       ("device_list", f"/api/v1/batches/{batch_id}/devices"),

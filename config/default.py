@@ -85,6 +85,7 @@ BENEFICIARY_REF_RETENTION_DAYS = 90
 BENEFICIARY_REF_DEFAULT_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_./-]{2,39}$"
 # Overdue rules used by reminders and the "overdue" filter (see config/reminders.py).
 from config.reminders import REMINDER_RULES  # noqa: E402, F401
+
 # Outgoing mail (reminder digests and escalations) over SMTP.
 MAIL_SERVER = "localhost"  # empty: mails are written to the log instead of sent
 # SMTP port (25 plain, 587 with MAIL_USE_TLS, 465 with MAIL_USE_SSL).
@@ -113,19 +114,26 @@ REMINDERS_DIGEST_MAX_LINES = 500
 WIPE_VERIFICATION_SHARE = 0.05
 # Seed of that draw: the pick is a hash of tag, wipe cycle and seed, reproducible by an auditor.
 WIPE_VERIFICATION_SEED = "reboot-wipe-check"
-# An overwrite nobody read back (nwipe --verify=off) does not satisfy the `wiped` guard: NIST SP 800-88 Rev. 1 (4.7) makes verification part of sanitisation. True accepts it (certified "not verified"); see docs/wiping.md.
+# An overwrite nobody read back (nwipe --verify=off) does not satisfy the `wiped` guard: NIST SP 800-88 Rev. 1 (4.7)
+# makes verification part of sanitisation. True accepts it (certified "not verified"); see docs/wiping.md.
 WIPE_ACCEPT_UNVERIFIED = False
-# Time zone nwipe logs and wipe CSVs are read in by default (nwipe writes the wiping station's local time without a zone); each import may choose another.
+# Time zone nwipe logs and wipe CSVs are read in by default (nwipe writes the wiping station's local time without a
+# zone); each import may choose another.
 WIPE_LOG_TIMEZONE = "Europe/Paris"
 # Time zones the import pages offer (the default first); boot-USB wiping systems often keep their clock in UTC.
 WIPE_LOG_TIMEZONES = ["Europe/Paris", "UTC", "Europe/London", "America/Martinique", "Indian/Reunion"]
-# Confidentiality of the data on donated media before sanitisation (NIST SP 800-88 Appendix G "pre-sanitisation confidentiality"): low, moderate or high; per donor organisation name, else the default.
+# Confidentiality of the data on donated media before sanitisation (NIST SP 800-88 Appendix G "pre-sanitisation
+# confidentiality"): low, moderate or high; per donor organisation name, else the default.
 WIPE_CONFIDENTIALITY_DEFAULT = "moderate"
 # Per donor organisation (its name) when it differs from the default, e.g. {"CAF du Rhône": "high"}.
 WIPE_CONFIDENTIALITY_BY_DONOR = {}
-# Directory of the label templates, one JSON file each; a malformed file is refused (logged, shown to admins), the others stay usable.
-LABEL_TEMPLATE_DIR = os.path.join(_ROOT, "labels") if _CHECKOUT else os.path.join(_ROOT, "asset_tracker", "_data", "labels")
-# Short line under the tag: "type_model" (device type in the printing user's language, brand and model) or "programme" (the programme's name; type and model until the device is reserved).
+# Directory of the label templates, one JSON file each; a malformed file is refused (logged, shown to admins), the
+# others stay usable.
+LABEL_TEMPLATE_DIR = (
+    os.path.join(_ROOT, "labels") if _CHECKOUT else os.path.join(_ROOT, "asset_tracker", "_data", "labels")
+)
+# Short line under the tag: "type_model" (device type in the printing user's language, brand and model) or
+# "programme" (the programme's name; type and model until the device is reserved).
 LABEL_LINE = "type_model"
 # Template offered first on the print forms.
 LABEL_DEFAULT_TEMPLATE = "a4-3x7-63x38"

@@ -122,7 +122,9 @@ def kit_kinds_from_text(text: str) -> list[dict]:
             raise ValidationError({"kit_kinds": [gettext("%(part)s: write code: name = device types + accessories",
                                                          part=part.strip())]})
         first = items[0].split("|")
-        device_types = [t.strip() for t in first if t.strip() in TYPES] if all(t.strip() in TYPES for t in first) else []
+        device_types = (
+            [t.strip() for t in first if t.strip() in TYPES] if all(t.strip() in TYPES for t in first) else []
+        )
         out.append({"code": code.strip(), "name": name.strip() or code.strip(), "device_types": device_types,
                     "accessory_kinds": items[1:] if device_types else items})
     return out

@@ -43,7 +43,10 @@ BENEFICIARY_POLICIES = ("allow", "warn", "refuse")
 
 
 def programme_scope(actor: Actor):
-    """Programmes an actor may see: all for the workshop, admins and auditors; its own for an owner; allowed ones for a partner."""
+    """Programmes an actor may see.
+
+    All for the workshop, admins and auditors; its own for an owner; allowed ones for a partner.
+    """
     if actor.role in ("admin", "auditor", "technician", None):
         return None
     if actor.role == "coordinator":
@@ -216,8 +219,10 @@ def set_targets(programme_id: int, *, actor: Actor, targets, kit_kinds=None,
 
 
 def _kit_kind_used(kind_id: int) -> bool:
-    return bool(db.session.execute(select(Handover.id).where(Handover.kit_kind_id == kind_id).limit(1)).first()
-                or db.session.execute(select(Reservation.id).where(Reservation.kit_kind_id == kind_id).limit(1)).first())
+    return bool(
+        db.session.execute(select(Handover.id).where(Handover.kit_kind_id == kind_id).limit(1)).first()
+        or db.session.execute(select(Reservation.id).where(Reservation.kit_kind_id == kind_id).limit(1)).first()
+    )
 
 
 def set_programme_partners(programme_id: int, partner_ids, *, actor: Actor) -> Programme:
@@ -360,7 +365,9 @@ def _reserve(device: Device, programme: Programme, partner_id: int, actor: Actor
 
 def _ready_device(tag: str) -> Device:
     """A ready device by tag for reservation: stock is visible to everyone who may reserve."""
-    device = db.session.execute(select(Device).where(Device.tag == str(tag).strip().upper())).unique().scalar_one_or_none()
+    device = (
+        db.session.execute(select(Device).where(Device.tag == str(tag).strip().upper())).unique().scalar_one_or_none()
+    )
     if device is None:
         raise devices.unknown_reference("device_tag")
     return device
@@ -448,7 +455,10 @@ def coordinator_stock(*, actor: Actor) -> dict:
 def reserve_bulk(*, actor: Actor, programme_id: int, count: int, type: str | None = None, grades=None,
                  partner_organisation_id: int | None = None, note: str | None = None,
                  kit_kind: str | None = None) -> list[Reservation]:
-    """Reserve ``count`` ready devices of a type (and grades), or complete kits of a kind, oldest first — all or none."""
+    """Reserve ``count`` ready devices of a type (and grades), or complete kits of a kind.
+
+    Oldest first — all or none.
+    """
     if not count or count < 1:
         raise Invalid("Say how many devices to reserve.", details={"count": ["at least 1"]})
     try:
@@ -853,11 +863,36 @@ def record_handover(tag: str, *, actor: Actor, beneficiary_ref: str, beneficiary
         event_details=details)
     # Each key's own line of events (after the device's, so the chain head stays the last lock taken); the
     # device's hand-over event above already lists the kit.
-    custody.record_many([{"type": "accessory_added", "accessory_id": a.id, "details": {
-        **_accessory_summary(a), "status_before": None, "status_after": AccessoryStatus.IN_KIT.value,
-        "device_tag": device.tag}} for a in added] + [{"type": "accessory_handed_over", "accessory_id": a.id, "details": {
-        **_accessory_summary(a), "status_before": before.value, "status_after": a.status.value,
-        "handover_id": handover.id, "device_tag": device.tag}} for a, before in moved], actor=actor)
+    custody.record_many(
+        [
+            {
+                "type": "accessory_added",
+                "accessory_id": a.id,
+                "details": {
+                    **_accessory_summary(a),
+                    "status_before": None,
+                    "status_after": AccessoryStatus.IN_KIT.value,
+                    "device_tag": device.tag,
+                },
+            }
+            for a in added
+        ]
+        + [
+            {
+                "type": "accessory_handed_over",
+                "accessory_id": a.id,
+                "details": {
+                    **_accessory_summary(a),
+                    "status_before": before.value,
+                    "status_after": a.status.value,
+                    "handover_id": handover.id,
+                    "device_tag": device.tag,
+                },
+            }
+            for a, before in moved
+        ],
+        actor=actor,
+    )
     db.session.commit()
     return handover
 
@@ -1023,8 +1058,20 @@ def record_return(handover_id: int, *, actor: Actor, reason: str, condition: str
     handover.returned_at = utcnow()
     handover.return_reason, handover.return_condition, handover.return_note = reason, condition, note
     db.session.flush()
-    devices.transition(device, State.RETURNED, actor=actor, note=note, commit=False, via_distribution=True, event_details={
-        "handover_id": handover.id, "reason": reason, "condition": condition, "missing": missing_summary})
+    devices.transition(
+        device,
+        State.RETURNED,
+        actor=actor,
+        note=note,
+        commit=False,
+        via_distribution=True,
+        event_details={
+            "handover_id": handover.id,
+            "reason": reason,
+            "condition": condition,
+            "missing": missing_summary,
+        },
+    )
     custody.record_many([{"type": type_, "accessory_id": a.id, "details": {
         **_accessory_summary(a), "status_before": before.value, "status_after": a.status.value,
         "handover_id": handover.id, "device_tag": device.tag}} for a, before, type_ in moved], actor=actor)
@@ -1092,7 +1139,10 @@ def record_recycling_many(tags, *, actor: Actor, recycler_organisation_id: int, 
                           shipment_reference: str | None = None, parts_harvested=(), note: str | None = None
                           ) -> list[Recycling]:
     """Send several devices (the device list's selection) to one recycler in one shipment — all or none."""
-    chosen = [devices.named_device(tag, actor=actor, for_update=True) for tag in dict.fromkeys(t.strip().upper() for t in tags if t)]
+    chosen = [
+        devices.named_device(tag, actor=actor, for_update=True)
+        for tag in dict.fromkeys(t.strip().upper() for t in tags if t)
+    ]
     if not chosen:
         raise Invalid("Give the tags of the devices to recycle.", details={"device_tag": ["required"]})
     devices.lock_devices(d.id for d in chosen)
@@ -1106,7 +1156,9 @@ def _recycle(device: Device, actor: Actor, recycler_organisation_id: int, dispos
              parts_harvested, note) -> Recycling:
     disposal_reference = (disposal_reference or "").strip()
     if not disposal_reference:
-        raise Invalid("Recycling needs the recycler's disposal reference.", details={"disposal_reference": ["required"]})
+        raise Invalid(
+            "Recycling needs the recycler's disposal reference.", details={"disposal_reference": ["required"]}
+        )
     parts = [p.strip() for p in parts_harvested or () if p and p.strip()]
     recycling = Recycling(device_id=device.id, recycler_organisation_id=recycler_organisation_id,
                           disposal_reference=disposal_reference,

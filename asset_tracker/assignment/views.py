@@ -232,11 +232,18 @@ def reserve():
 def stock():
     """Counts of ready devices and complete kits the caller's programmes may draw on, with a reservation form."""
     who = actor()
-    return render_template("assignment/stock.html", who=who, stock=services.coordinator_stock(actor=who),
-                           programmes=[p for p in services.list_programmes(actor=who)
-                                       if who.role != "coordinator" or who.organisation_id in {o.id for o in p.partners}],
-                           partners=_partner_options(who),
-                           type_options=[(t.value, DEVICE_TYPE_LABELS[t][current_language()]) for t in DeviceType])
+    return render_template(
+        "assignment/stock.html",
+        who=who,
+        stock=services.coordinator_stock(actor=who),
+        programmes=[
+            p
+            for p in services.list_programmes(actor=who)
+            if who.role != "coordinator" or who.organisation_id in {o.id for o in p.partners}
+        ],
+        partners=_partner_options(who),
+        type_options=[(t.value, DEVICE_TYPE_LABELS[t][current_language()]) for t in DeviceType],
+    )
 
 
 @bp.route("/accessories")

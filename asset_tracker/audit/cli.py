@@ -1,4 +1,8 @@
-"""flask audit verify | verify-certificate | keygen | checkpoint: the custody chain, its signed checkpoints, sealed certificates."""
+"""flask audit verify | verify-certificate | keygen | checkpoint.
+
+The custody chain, its signed checkpoints, sealed certificates.
+"""
+
 from __future__ import annotations
 
 import os
@@ -75,7 +79,9 @@ def verify_certificate(certificate, public_key_file):
 
 @audit.command("keygen")
 @click.option("--path", default=None, help="Where to write the private key (default: AUDIT_SIGNING_KEY_PATH).")
-@click.option("--force", is_flag=True, help="Replace an existing key (earlier checkpoints then need the old public key).")
+@click.option(
+    "--force", is_flag=True, help="Replace an existing key (earlier checkpoints then need the old public key)."
+)
 @with_appcontext
 def keygen(path, force):
     """Create the Ed25519 checkpoint key pair (PEM; the private key file is readable by its owner only)."""

@@ -40,5 +40,7 @@ class TokenSchema(Schema):
     created_at = fields.DateTime()
     revoked_at = fields.DateTime(allow_none=True)
     expires_at = fields.DateTime()
-    last_used_at = fields.DateTime(allow_none=True, metadata={"description": "Last request made with it (to the minute)"})
+    last_used_at = fields.DateTime(
+        allow_none=True, metadata={"description": "Last request made with it (to the minute)"}
+    )
     token = fields.String(dump_only=True)

@@ -44,7 +44,9 @@ def login():
         flash(_("Wrong e-mail or password."), "error")
     elif request.method == "POST":
         flash(_("Please give your e-mail and password."), "error")
-    return render_template("auth/login.html", form=form), (200 if request.method == "GET" else 401 if form.is_submitted() else 200)
+    return render_template("auth/login.html", form=form), (
+        200 if request.method == "GET" else 401 if form.is_submitted() else 200
+    )
 
 
 @bp.route("/logout", methods=["POST"])

@@ -155,8 +155,13 @@ class VerifyResult:
 
     def as_dict(self) -> dict:
         return {
-            "ok": self.ok, "checked": self.checked, "head_seq": self.head_seq, "head_hash": self.head_hash,
-            "first_broken": None if self.ok else {"seq": self.broken_seq, "id": self.broken_id, "problem": self.problem},
+            "ok": self.ok,
+            "checked": self.checked,
+            "head_seq": self.head_seq,
+            "head_hash": self.head_hash,
+            "first_broken": None
+            if self.ok
+            else {"seq": self.broken_seq, "id": self.broken_id, "problem": self.problem},
         }
 
 

@@ -33,8 +33,8 @@ def scope_clause(actor: Actor):
     """The devices an actor may see.
 
     A donor its own; a technician those of its workshop (the workshop that holds or last held them) and,
-    for collection and reception only, devices no workshop has taken yet (registered, or lost on the way); a coordinator what it reserved or
-    holds; admins, auditors and the system everything.
+    for collection and reception only, devices no workshop has taken yet (registered, or lost on the way);
+    a coordinator what it reserved or holds; admins, auditors and the system everything.
     """
     if actor.role in ("admin", "auditor") or actor.role is None:
         return None

@@ -82,10 +82,15 @@ def _filter_options(who: Actor) -> dict:
         batches = batches.where(Batch.donor_organisation_id == who.organisation_id)
     return {
         "donors": [(o.id, o.name) for o in orgs if o.kind == OrgKind.DONOR] if who.role != "donor" else [],
-        "custodians": [(o.id, o.name) for o in orgs
-                       if who.role != "donor" or o.kind != OrgKind.DONOR or o.id == who.organisation_id],
+        "custodians": [
+            (o.id, o.name)
+            for o in orgs
+            if who.role != "donor" or o.kind != OrgKind.DONOR or o.id == who.organisation_id
+        ],
         "batches": [(b.id, b.name) for b in db.session.execute(batches).unique().scalars()],
-        "programmes": [(p.id, p.name) for p in db.session.execute(select(Programme).order_by(Programme.name)).scalars()],
+        "programmes": [
+            (p.id, p.name) for p in db.session.execute(select(Programme).order_by(Programme.name)).scalars()
+        ],
     }
 
 

@@ -26,7 +26,9 @@ class Batch(Base):
     donor_organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
     # The workshop that collects (or was assigned) the batch; None while any workshop may still collect it.
     workshop_organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"))
-    status: Mapped[BatchStatus] = mapped_column(enum_column(BatchStatus, "batch_status"), default=BatchStatus.OPEN, index=True)
+    status: Mapped[BatchStatus] = mapped_column(
+        enum_column(BatchStatus, "batch_status"), default=BatchStatus.OPEN, index=True
+    )
     pickup_date: Mapped[object | None] = mapped_column(Date)
     # {"laptop": 12, "desktop": 3}
     declared_counts: Mapped[dict] = mapped_column(JSONType, default=dict)

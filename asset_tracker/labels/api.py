@@ -52,7 +52,10 @@ def templates():
 @blp.arguments(PrintIn)
 @blp.doc(responses=FILE_RESPONSE)
 def print_labels(data):
-    """Print the labels of devices by tag: one PDF (or ZPL) for many, SVG or PNG for one. 404 for a tag outside your scope."""
+    """Print the labels of devices by tag: one PDF (or ZPL) for many, SVG or PNG for one.
+
+    404 for a tag outside your scope.
+    """
     job = services.print_labels([*data["tags"], *data["device_ids"]], actor=actor(), qr=data["qr"],
                                 language=current_language(), **_options(data))
     return file_response(job)

@@ -274,7 +274,8 @@ def _check_fits(template: Template) -> None:
     right = t.margin_left + t.columns * t.label_width + (t.columns - 1) * t.column_gap
     if right > t.page_width + GEOMETRY_TOLERANCE_MM:
         raise TemplateError(
-            source, f"labels are wider than the page: {t.columns} columns end at {right:g} mm, page is {t.page_width:g} mm"
+            source,
+            f"labels are wider than the page: {t.columns} columns end at {right:g} mm, page is {t.page_width:g} mm",
         )
     bottom = t.margin_top + t.rows * t.label_height + (t.rows - 1) * t.row_gap
     if bottom > t.page_height + GEOMETRY_TOLERANCE_MM:
@@ -288,7 +289,8 @@ def _check_fits(template: Template) -> None:
     content = sum(gap + height for _, gap, height in _stack(t))
     if content > inner_h + GEOMETRY_TOLERANCE_MM:
         raise TemplateError(
-            source, f"barcode and text need {content:.1f} mm of height, the label has {inner_h:.1f} mm inside its padding"
+            source,
+            f"barcode and text need {content:.1f} mm of height, the label has {inner_h:.1f} mm inside its padding",
         )
     if t.qr_size is not None and t.qr_size > inner_h + GEOMETRY_TOLERANCE_MM:
         raise TemplateError(source, f"the {t.qr_size:g} mm QR code is taller than the label's {inner_h:.1f} mm")

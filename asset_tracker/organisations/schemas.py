@@ -71,8 +71,14 @@ class OrganisationEditIn(StrictSchema):
                             metadata={"label": N_("Contact address"), "widget": "textarea"})
     locale = fields.String(required=True, validate=validate.OneOf(["fr", "en"]),
                            metadata={"label": N_("Language of documents and e-mails"), "widget": "select"})
-    beneficiary_ref_pattern = fields.String(allow_none=True, validate=validate.Length(max=200), metadata={
-        "label": N_("Beneficiary reference pattern (partners)"), "hint": N_("A regular expression, e.g. ^MC-[0-9]{4}$")})
+    beneficiary_ref_pattern = fields.String(
+        allow_none=True,
+        validate=validate.Length(max=200),
+        metadata={
+            "label": N_("Beneficiary reference pattern (partners)"),
+            "hint": N_("A regular expression, e.g. ^MC-[0-9]{4}$"),
+        },
+    )
     legal_name = fields.String(allow_none=True, validate=validate.Length(max=200), metadata={"label": N_("Legal name")})
     siret = fields.String(allow_none=True, validate=validate.Length(max=40), metadata={
         "label": N_("SIRET"), "hint": N_("14 digits; checked with its key")})

@@ -87,7 +87,9 @@ def rules():
     from .rules import current_rules
 
     for r in current_rules():
-        escalate = f"escalate at {r.escalate_days} d to {r.escalate_to}" if r.escalate_days is not None else "no escalation"
+        escalate = (
+            f"escalate at {r.escalate_days} d to {r.escalate_to}" if r.escalate_days is not None else "no escalation"
+        )
         counted = ("after the expected return date" if r.loan else
                    "before the data plan of a key handed over with the kit ends" if r.plan_end else "in the state")
         click.echo(f"{r.id}: {r.state.value}, {r.days} d {counted}, {r.responsible} reminded, {escalate}")

@@ -22,7 +22,9 @@ def build(*, kind: str, organisation, reminders, locale: str, now, recipients: l
     base = config["BASE_URL"].rstrip("/")
     limit = config["REMINDERS_DIGEST_MAX_LINES"]
     locale = locale if locale in config["LANGUAGES"] else config["BABEL_DEFAULT_LOCALE"]
-    plan_ends = _plan_ends([r.device.id for r in reminders[:limit] if getattr(rule_by_id(r.rule_id), "plan_end", False)])
+    plan_ends = _plan_ends(
+        [r.device.id for r in reminders[:limit] if getattr(rule_by_id(r.rule_id), "plan_end", False)]
+    )
     with force_locale(locale):
         lines = []
         for r in reminders[:limit]:

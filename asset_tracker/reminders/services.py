@@ -142,8 +142,12 @@ def open_reminders(rules: list[Rule], now: dt.datetime, since: dt.datetime | Non
             db.session.commit()
             found = _read_all(rows)
             for chunk in _batches(found):
-                insert = _insert(Reminder).values([dict(zip(columns, r, strict=False)) for r in chunk]).on_conflict_do_nothing(
-                    index_elements=["device_id", "rule_id", "stay_started_at"]).returning(Reminder.id)
+                insert = (
+                    _insert(Reminder)
+                    .values([dict(zip(columns, r, strict=False)) for r in chunk])
+                    .on_conflict_do_nothing(index_elements=["device_id", "rule_id", "stay_started_at"])
+                    .returning(Reminder.id)
+                )
                 created += len(db.session.execute(insert).all())
                 db.session.commit()
             continue

@@ -95,7 +95,9 @@ def columns(title: str, desc: str, categories: list[str], series: list[tuple[str
         parts.append(f'<rect x="{x}" y="6" width="14" height="14" fill="{fills[j % 2]}" stroke="{PRIMARY}"/>'
                      f'<text x="{x + 20}" y="18" font-size="12" fill="{INK}">{_t(name)}</text>')
         x += 200
-    parts.append(f'<line x1="{left}" y1="{height - bottom}" x2="{width - 10}" y2="{height - bottom}" stroke="{MUTED}"/>')
+    parts.append(
+        f'<line x1="{left}" y1="{height - bottom}" x2="{width - 10}" y2="{height - bottom}" stroke="{MUTED}"/>'
+    )
     for i, cat in enumerate(categories):
         gx = left + i * group_w + 4
         for j, (_, values) in enumerate(series):

@@ -19,6 +19,8 @@ class SearchResultSchema(Schema):
     query = fields.String()
     exact = fields.Function(lambda r: r.exact.tag if r.exact else None,
                             metadata={"description": "The tag of the one device the text names (tag, serial, IMEI)."})
-    read_as = fields.String(allow_none=True, metadata={"description": "The tag a dash-less or garbled text was read as."})
+    read_as = fields.String(
+        allow_none=True, metadata={"description": "The tag a dash-less or garbled text was read as."}
+    )
     devices = fields.List(fields.Nested(DeviceSchema))
     batches = fields.List(fields.Nested(BatchSchema))

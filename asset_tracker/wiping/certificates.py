@@ -146,7 +146,10 @@ class _Doc:
         return f"{self.num(n, 0)}\xa0{'octets' if self.lang == 'fr' else 'bytes'}"
 
     def tool(self, L: dict, raw: str | None) -> str:
-        """A tool's label in the reader's language with the tool's own words kept: "Remplissage de zéros (Fill With Zeros)"."""
+        """A tool's label in the reader's language with the tool's own words kept.
+
+        E.g. "Remplissage de zéros (Fill With Zeros)".
+        """
         if not raw:
             return "—"
         shown = L["tool"].get(raw)
@@ -625,7 +628,9 @@ def batch_certificate_pdf(batch, evidence: list[DeviceEvidence], *, chain_head: 
         story.append(_batch_facts(doc, L, batch, evidence, counts, config))
         if counts["failed"] or counts["pending"]:
             story.append(Spacer(1, 2 * mm))
-            story.append(doc.p(f'<font color="#B3261E"><b>{e(_("This certificate is partial: the devices marked failed or pending are not sanitised yet. A new certificate will list them once they are."))}</b></font>'))
+            partial = _("This certificate is partial: the devices marked failed or pending are not sanitised yet. "
+                        "A new certificate will list them once they are.")
+            story.append(doc.p(f'<font color="#B3261E"><b>{e(partial)}</b></font>'))
         story.append(doc.p(e(_("Devices and storage media")), doc.h2))
         table = _BatchRows(doc, L)
         for i, ev in enumerate(evidence, 1):

@@ -91,5 +91,9 @@ def on_wiped(device: Device, *, actor: Actor) -> dict:
     """Hook of devices.services.transition as a device becomes `wiped` (the configured draw)."""
     from flask import current_app
 
-    return pick_for_verification(device, actor=actor, share=float(current_app.config.get("WIPE_VERIFICATION_SHARE", 0.05)),
-                                 seed=str(current_app.config.get("WIPE_VERIFICATION_SEED", "")))
+    return pick_for_verification(
+        device,
+        actor=actor,
+        share=float(current_app.config.get("WIPE_VERIFICATION_SHARE", 0.05)),
+        seed=str(current_app.config.get("WIPE_VERIFICATION_SEED", "")),
+    )

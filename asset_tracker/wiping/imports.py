@@ -276,10 +276,13 @@ def _refuse_problems(plan: NwipePlan) -> None:
                            what=", ".join(mismatch_text(d)), code="evidence_mismatch",
                            details={d.key: mismatch_text(d)})
         if d.problem == "before_reception":
-            raise Conflict("This wipe of %(serial)s ended before the device was last received: it does not cover "
-                           "what was stored since. Wipe the medium again.", serial=d.medium.serial or f"#{d.medium.id}",
-                           code="wipe_before_reception", details={d.key: ["before the last reception",
-                                                                         d.ended_at.isoformat() if d.ended_at else None]})
+            raise Conflict(
+                "This wipe of %(serial)s ended before the device was last received: it does not cover "
+                "what was stored since. Wipe the medium again.",
+                serial=d.medium.serial or f"#{d.medium.id}",
+                code="wipe_before_reception",
+                details={d.key: ["before the last reception", d.ended_at.isoformat() if d.ended_at else None]},
+            )
     if plan.unresolved:
         raise Invalid("%(num)s disk(s) still need a medium before anything is imported.",
                       num=len(plan.unresolved), code="unmatched_disks",

@@ -88,12 +88,19 @@ def _device_context(tag: str, **_ignored) -> dict:
     evidence = services.device_evidence([d])[0]
     records = services.wipe_records(d)
     return dict(
-        device=d, evidence=evidence, records=records, events=services.record_events(records), who=who,
-        media_editable=d.state in services.MEDIA_EDITABLE_STATES and (who.role != "donor" or d.state == State.REGISTERED)
+        device=d,
+        evidence=evidence,
+        records=records,
+        events=services.record_events(records),
+        who=who,
+        media_editable=d.state in services.MEDIA_EDITABLE_STATES
+        and (who.role != "donor" or d.state == State.REGISTERED)
         and who.role != "auditor",
         can_record=who.role in WORKSHOP and d.state in services.RECORDABLE_STATES,
-        check=services.current_verification(d), destruction_methods=services.DESTRUCTION_METHODS,
-        now_local=dt.datetime.now(_zone()).strftime("%Y-%m-%dT%H:%M"))
+        check=services.current_verification(d),
+        destruction_methods=services.DESTRUCTION_METHODS,
+        now_local=dt.datetime.now(_zone()).strftime("%Y-%m-%dT%H:%M"),
+    )
 
 
 # A refused form on the device's wipe page comes back with what was typed and the reason next to each field.

@@ -16,15 +16,30 @@ SCAN_ID = validate.And(validate.Length(min=8, max=100), validate.Regexp(r"^[A-Za
 class ScanIn(StrictSchema):
     """One scan. The action's value (verdict, grade, programme and partner, recycler) comes with every scan."""
 
-    code = fields.String(required=True, validate=validate.Length(min=1, max=200),
-                         metadata={"description": "What the scanner typed: an asset tag, a serial number or an IMEI "
-                                                  "(a tag garbled by a US scanner on an AZERTY keyboard is recovered)."})
-    action = fields.String(required=True, validate=validate.OneOf(ACTION_NAMES),
-                           metadata={"description": "Station action: receive, diagnose, wipe, refurbish, ready, reserve, "
-                                                    "recycle or lookup (the target state names are accepted too)."})
-    scan_id = fields.String(required=True, validate=SCAN_ID,
-                            metadata={"description": "Client-made id: a retry with the same id returns the first answer "
-                                                     "and changes nothing; another payload under it is refused (409)."})
+    code = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=200),
+        metadata={
+            "description": "What the scanner typed: an asset tag, a serial number or an IMEI "
+            "(a tag garbled by a US scanner on an AZERTY keyboard is recovered)."
+        },
+    )
+    action = fields.String(
+        required=True,
+        validate=validate.OneOf(ACTION_NAMES),
+        metadata={
+            "description": "Station action: receive, diagnose, wipe, refurbish, ready, reserve, "
+            "recycle or lookup (the target state names are accepted too)."
+        },
+    )
+    scan_id = fields.String(
+        required=True,
+        validate=SCAN_ID,
+        metadata={
+            "description": "Client-made id: a retry with the same id returns the first answer "
+            "and changes nothing; another payload under it is refused (409)."
+        },
+    )
     scanned_at = fields.AwareDateTime(load_default=None,
                                       metadata={"description": "Scanner-side time (ISO 8601 with offset)."})
     station = fields.String(load_default=None, validate=validate.Length(max=100),

@@ -106,7 +106,9 @@ def test_an_unexpected_error_is_a_500_envelope_with_the_request_id_and_a_logged_
 
     monkeypatch.setattr(services, "get_device", broken)
     with caplog.at_level(logging.ERROR):
-        resp = client.get("/api/v1/devices/RB-000001-0", headers={**api_headers("technician"), "X-Request-Id": "abc123"})
+        resp = client.get(
+            "/api/v1/devices/RB-000001-0", headers={**api_headers("technician"), "X-Request-Id": "abc123"}
+        )
     body = assert_envelope(resp, 500)
     assert body["code"] == "internal_error" and body["details"] == {"request_id": "abc123"}
     assert "abc123" in body["message"] and "disk on fire" not in body["message"]

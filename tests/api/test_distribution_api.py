@@ -31,8 +31,15 @@ def test_bulk_reservation_through_the_api(client, orgs, users, api_headers):
 
 def test_a_coordinator_cannot_reserve_for_another_partner(client, orgs, users, api_headers):
     device = factories.make_device(orgs, users, State.READY)
-    resp = client.post("/api/v1/reservations", headers=api_headers("coordinator"), json={
-        "programme_id": orgs["programme"].id, "device_tag": device.tag, "partner_organisation_id": orgs["partner_b"].id})
+    resp = client.post(
+        "/api/v1/reservations",
+        headers=api_headers("coordinator"),
+        json={
+            "programme_id": orgs["programme"].id,
+            "device_tag": device.tag,
+            "partner_organisation_id": orgs["partner_b"].id,
+        },
+    )
     assert resp.status_code == 422
 
 

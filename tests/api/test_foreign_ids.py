@@ -129,6 +129,14 @@ def test_an_own_batch_id_still_registers_the_device_there(client, db, users, wor
 def test_a_scan_into_another_workshops_batch_is_404(client, db, orgs, users, world):
     headers = {"Authorization": f"Bearer {factories.token_for(world['users']['technician']['A'])}"}
     for batch_id in (world["B"]["batch_id"], NOWHERE):
-        resp = client.post("/api/v1/scans", headers=headers, json={
-            "code": world["A"]["ready"], "action": "receive", "scan_id": f"scope-batch-{batch_id}", "batch_id": batch_id})
+        resp = client.post(
+            "/api/v1/scans",
+            headers=headers,
+            json={
+                "code": world["A"]["ready"],
+                "action": "receive",
+                "scan_id": f"scope-batch-{batch_id}",
+                "batch_id": batch_id,
+            },
+        )
         assert resp.status_code == 404, resp.get_json()

@@ -1,4 +1,8 @@
-"""The database-side serialisation used to verify the chain quickly is byte-for-byte the one the events were hashed with."""
+"""The database-side serialisation used to verify the chain quickly.
+
+It is byte-for-byte the one the events were hashed with.
+"""
+
 from __future__ import annotations
 
 import hashlib

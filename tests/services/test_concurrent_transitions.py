@@ -37,7 +37,7 @@ def _race(app, tag, actors_and_targets):
 
 def test_concurrent_moves_of_one_device_one_wins(app, orgs, users):
     tech_a, tech_b = Actor.of(users["technician"]), Actor.of(users["technician_b"])
-    for round_ in range(10):
+    for _round in range(10):
         # From refurbished, "ready" and "back to diagnosis" exclude each other in either order.
         device = make_device(orgs, users, "refurbished")
         tag = device.tag

@@ -54,7 +54,9 @@ def test_an_edited_event_is_named(db, chain):
 
 def test_an_edited_state_is_named(db, chain):
     with _TriggersOff(db) as conn:
-        conn.execute(text("UPDATE custody_events SET state_after = 'ready' WHERE seq = (SELECT max(seq) FROM custody_events)"))
+        conn.execute(
+            text("UPDATE custody_events SET state_after = 'ready' WHERE seq = (SELECT max(seq) FROM custody_events)")
+        )
     result = verify_chain()
     assert not result.ok and result.broken_seq == chain.checked
 

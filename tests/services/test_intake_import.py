@@ -194,4 +194,6 @@ def test_each_imported_device_has_its_registration_event_with_its_row(db, donor,
     device = db.session.scalar(select(Device).where(Device.serial == "PF00000002"))
     event = db.session.scalar(select(CustodyEvent).where(CustodyEvent.device_id == device.id))
     assert event.type == "device_registered" and event.state_after == "registered"
-    assert json.loads(event.details)["row"] == 4 and event.actor_name == "Donor"  # the display name, no longer the e-mail
+    assert (
+        json.loads(event.details)["row"] == 4 and event.actor_name == "Donor"
+    )  # the display name, no longer the e-mail

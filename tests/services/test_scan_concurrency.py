@@ -33,7 +33,7 @@ def test_two_stations_scanning_one_device_into_different_steps(app, db, orgs, us
         barrier = threading.Barrier(2)
         results = {}
 
-        def station(name, who, action, values):
+        def station(name, who, action, values, barrier=barrier, tag=tag, results=results):
             with app.app_context():
                 barrier.wait()
                 answer = services.handle_scan(tag, action, actor=who, scan_id=uuid.uuid4().hex,

@@ -77,9 +77,11 @@ def test_a_log_used_for_a_second_medium_is_refused_naming_the_device_it_cleared(
     import_one(users, name, data, first.media[0])
     before = count(WipeRecord), len(events(second))
 
-    plan = wiping.plan_nwipe_import([(name, data)], actor=tech(users),
-                                    assignments={wiping.plan_nwipe_import([(name, data)], actor=tech(users)).disks[0].key:
-                                                 second.media[0].id})
+    plan = wiping.plan_nwipe_import(
+        [(name, data)],
+        actor=tech(users),
+        assignments={wiping.plan_nwipe_import([(name, data)], actor=tech(users)).disks[0].key: second.media[0].id},
+    )
     assert plan.disks[0].problem == "already_used" and plan.disks[0].used_by == first.tag  # the preview says so
     with pytest.raises(Conflict) as refused:
         import_one(users, name, data, second.media[0])
@@ -105,8 +107,15 @@ def test_the_fingerprint_is_enforced_by_the_database(users, received):
     (record,) = import_one(users, name, data, first.media[0])
     assert record.fingerprint and len(record.fingerprint) == 64
     from sqlalchemy.exc import IntegrityError
-    clone = WipeRecord(device_id=first.id, medium_id=first.media[0].id, result=record.result,
-                       nist_category=record.nist_category, method="x", operator_name="x", fingerprint=record.fingerprint)
+    clone = WipeRecord(
+        device_id=first.id,
+        medium_id=first.media[0].id,
+        result=record.result,
+        nist_category=record.nist_category,
+        method="x",
+        operator_name="x",
+        fingerprint=record.fingerprint,
+    )
     db.session.add(clone)
     with pytest.raises(IntegrityError):
         db.session.flush()

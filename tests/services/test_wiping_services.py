@@ -233,7 +233,10 @@ def test_csv_results_of_another_tool_are_imported_all_or_nothing(orgs, users):
     other = make_device(orgs, users, State.REGISTERED)
     serial = device.media[0].serial
     paris = dt.datetime.now(ZoneInfo("Europe/Paris"))
-    start, end = (paris + dt.timedelta(minutes=1)).strftime("%Y-%m-%d %H:%M"), (paris + dt.timedelta(minutes=3)).strftime("%Y-%m-%d %H:%M")
+    start, end = (
+        (paris + dt.timedelta(minutes=1)).strftime("%Y-%m-%d %H:%M"),
+        (paris + dt.timedelta(minutes=3)).strftime("%Y-%m-%d %H:%M"),
+    )
     header = "device_tag;medium_serial;kind;capacity_bytes;method;nist_category;tool;tool_version;passes;" \
              "pattern;verification;started_at;ended_at;operator;result\n"
     row = f"{device.tag};{serial};ssd;256000000000;Secure Erase;purge;Blancco;7.5;1;;full;" \

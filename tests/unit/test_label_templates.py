@@ -81,7 +81,10 @@ MALFORMED = {
     "labels taller than the page": (_set("rows", 8), "labels are taller than the page"),
     "unknown kind": (_set("kind", "laser"), "unknown kind 'laser'"),
     "misspelt key": (_set("colums", 3), "unknown key 'colums'"),
-    "size given as text": (_set("label_mm", {"width": "63.5", "height": 38.1}), "'label_mm.width' must be a positive number"),
+    "size given as text": (
+        _set("label_mm", {"width": "63.5", "height": 38.1}),
+        "'label_mm.width' must be a positive number",
+    ),
     "barcode taller than the label": (_set("barcode", {"height_mm": 40, "module_mm": 0.33}), "of height"),
     "unknown field": (_set("fields", ["barcode", "tag", "logo"]), "unknown field 'logo'"),
     "no barcode": (_set("fields", ["tag", "line"]), "must include 'barcode'"),
@@ -90,7 +93,9 @@ MALFORMED = {
     "zpl without a resolution": (lambda d: _as_roll(d, kind="zpl"), "missing key 'dpi'"),
     "title in one language": (_set("title", {"fr": "Planche"}), "missing key 'en'"),
     "label too narrow for a barcode": (
-        lambda d: d.update(label_mm={"width": 25, "height": 38.1}, qr_mm=10), "does not fit"),
+        lambda d: d.update(label_mm={"width": 25, "height": 38.1}, qr_mm=10),
+        "does not fit",
+    ),
 }
 
 

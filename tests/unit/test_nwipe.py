@@ -23,7 +23,8 @@ ZERO_1DISK_LOG = (
     b'[2026/11/29 03:28:29] warning: Command not found. Install smartmontools !\n'
     b'[2026/11/29 03:28:29] warning: Command not found. Install smartmontools !\n'
     b'[2026/11/29 03:28:29]  notice: Found /dev/loop0, VIRT, Loopback device,   8 MB, S/N=  \xa8l\xb2\x7f\n'
-    b'[2026/11/29 03:28:29] warning: nwipe_log_sysinfo(): dmidecode failed, "dmidecode -s bios-version" exit status = 1\n'
+    b'[2026/11/29 03:28:29] warning: nwipe_log_sysinfo(): dmidecode failed, '
+    b'"dmidecode -s bios-version" exit status = 1\n'
     b"[2026/11/29 03:28:29]  notice: Opened entropy source '/dev/urandom'.\n"
     b'[2026/11/29 03:28:29] warning: modprobe command not found. Install kmod package (modprobe)) !\n'
     b'[2026/11/29 03:28:29] warning: Most temperature monitoring may be unavailable as module drivetemp\n'
@@ -77,7 +78,8 @@ READONLY_FAIL_LOG = (
     b'[2026/11/29 03:28:37] warning: Command not found. Install smartmontools !\n'
     b'[2026/11/29 03:28:37] warning: Command not found. Install smartmontools !\n'
     b'[2026/11/29 03:28:37]  notice: Found /dev/loop0, VIRT, Loopback device,  16 MB, S/N= \xb0\xf7c\x1e\x7f\n'
-    b'[2026/11/29 03:28:37] warning: nwipe_log_sysinfo(): dmidecode failed, "dmidecode -s bios-version" exit status = 1\n'
+    b'[2026/11/29 03:28:37] warning: nwipe_log_sysinfo(): dmidecode failed, '
+    b'"dmidecode -s bios-version" exit status = 1\n'
     b"[2026/11/29 03:28:37]  notice: Opened entropy source '/dev/urandom'.\n"
     b'[2026/11/29 03:28:37] warning: modprobe command not found. Install kmod package (modprobe)) !\n'
     b'[2026/11/29 03:28:37] warning: Most temperature monitoring may be unavailable as module drivetemp\n'
@@ -123,7 +125,8 @@ READONLY_FAIL_LOG = (
     b'[2026/11/29 03:28:39] Total Throughput   0 B/s, PRNG Stream, 1R+B+VA\n'
     b'********************************************************************************\n'
     b'\n'
-    b'[2026/11/29 03:28:39]    info: Nwipe exited with errors, check the log & summary table for individual drive status.\n'
+    b'[2026/11/29 03:28:39]    info: Nwipe exited with errors, '
+    b'check the log & summary table for individual drive status.\n'
 )
 
 ZERO_SHA256 = "0b5619ce106a2b154f51db67eb2a2d0d096a6943d3e0e838302a4ddba92d9bef"

@@ -12,7 +12,20 @@ from asset_tracker.demo import DEMO_PASSWORD, USERS, load_demo
 from tests.conftest import csrf_token
 
 MAX_PAGES = 90  # per role, breadth first from the home page and the menu
-NOT_PAGES = (".pdf", ".csv", ".xlsx", ".zip", ".json", ".jsonl", ".pem", "/api/", "/logout", "/export", "export=", "/static/")
+NOT_PAGES = (
+    ".pdf",
+    ".csv",
+    ".xlsx",
+    ".zip",
+    ".json",
+    ".jsonl",
+    ".pem",
+    "/api/",
+    "/logout",
+    "/export",
+    "export=",
+    "/static/",
+)
 # Stored values and English words that must never reach a French page as they are.
 RAW_WORDS = {
     "registered", "collected", "received", "diagnosed", "wiped", "refurbished", "reserved", "returned", "recycled",
@@ -113,7 +126,9 @@ FRENCH_WORDS = re.compile(r"\b(?:les|des|une|pour|avec|sont|appareils?|lots?|Ét
                                    "coordinatrice@demo.reboot.example"])
 def test_english_pages_of_demo_roles_show_no_french_words(demo, client, email):
     token = csrf_token(client, "/login?lang=en")  # the tests share one app context: the first page sets the language
-    assert client.post("/login", data={"email": email, "password": DEMO_PASSWORD, "csrf_token": token}).status_code == 302
+    assert (
+        client.post("/login", data={"email": email, "password": DEMO_PASSWORD, "csrf_token": token}).status_code == 302
+    )
     seen, queue, problems = set(), ["/home"], {}
     while queue and len(seen) < MAX_PAGES:
         path = queue.pop(0).split("#")[0]

@@ -128,7 +128,9 @@ def test_a_malformed_template_is_refused_at_start_up_and_shown_to_the_admin(app,
 
     source = Path(__file__).resolve().parents[2] / "labels"
     (tmp_path / "roll-62x29.json").write_text((source / "roll-62x29.json").read_text())
-    (tmp_path / "a4-wrong.json").write_text((source / "a4-3x7-63x38.json").read_text().replace('"columns": 3', '"columns": 4'))
+    (tmp_path / "a4-wrong.json").write_text(
+        (source / "a4-3x7-63x38.json").read_text().replace('"columns": 3', '"columns": 4')
+    )
     fresh = create_app("testing", SQLALCHEMY_DATABASE_URI=app.config["SQLALCHEMY_DATABASE_URI"],
                        LABEL_TEMPLATE_DIR=str(tmp_path))
     catalogue = fresh.extensions["labels"]

@@ -70,7 +70,9 @@ def test_acknowledging_refuses_missing_notes_foreign_reminders_and_read_only_rol
     theirs = db.session.scalars(select(Reminder).where(Reminder.device_id == made["registered"].id)).one()
     login("donor_b")
     token = csrf_token(client, "/reminders")
-    assert client.post(f"/reminders/{theirs.id}/acknowledge", data={"note": "x", "csrf_token": token}).status_code == 404
+    assert (
+        client.post(f"/reminders/{theirs.id}/acknowledge", data={"note": "x", "csrf_token": token}).status_code == 404
+    )
     assert client.post("/reminders/999999/acknowledge", data={"note": "x", "csrf_token": token}).status_code == 404
     login("donor")
     token = csrf_token(client, "/reminders")
@@ -79,7 +81,9 @@ def test_acknowledging_refuses_missing_notes_foreign_reminders_and_read_only_rol
                        data={"note": "ok", "state": "closed", "csrf_token": token}).status_code == 422
     login("auditor")
     token = csrf_token(client, "/reminders")
-    assert client.post(f"/reminders/{theirs.id}/acknowledge", data={"note": "x", "csrf_token": token}).status_code == 403
+    assert (
+        client.post(f"/reminders/{theirs.id}/acknowledge", data={"note": "x", "csrf_token": token}).status_code == 403
+    )
     assert db.session.scalars(select(CustodyEvent).where(CustodyEvent.type == "reminder_acknowledged")).all() == []
 
 
