@@ -999,19 +999,12 @@ def handovers_query(*, actor: Actor, open_only: bool = False, loans_due_by: dt.d
 
 def list_handovers(*, actor: Actor, open_only: bool = False, loans_due_by: dt.date | None = None,
                    returned_only: bool = False, limit: int = 500) -> list[Handover]:
-    query = select(Handover).order_by(Handover.created_at.desc(), Handover.id.desc()).limit(limit)
-    clause = handover_scope(actor)
-    if clause is not None:
-        query = query.where(clause)
-    if open_only:
-        query = query.where(Handover.returned_at.is_(None))
-    if returned_only:
-        query = query.where(Handover.returned_at.is_not(None))
-    if loans_due_by is not None:
-        query = query.where(Handover.returned_at.is_(None), Handover.loan.is_(True),
-                            Handover.expected_return_on <= loans_due_by).order_by(None).order_by(
-            Handover.expected_return_on)
-    return db.session.execute(query).unique().scalars().all()
+    """The newest hand-overs first (loans due: the earliest due first), at most ``limit``."""
+    query = handovers_query(actor=actor, open_only=open_only, loans_due_by=loans_due_by,
+                            returned_only=returned_only)
+    order = (Handover.expected_return_on,) if loans_due_by is not None else (Handover.created_at.desc(),
+                                                                             Handover.id.desc())
+    return db.session.execute(query.order_by(*order).limit(limit)).unique().scalars().all()
 
 
 def devices_by_id(ids) -> dict[int, Device]:
