@@ -9,14 +9,14 @@ from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
-from .assignment import services as assignment
-from .assignment.models import Programme
 from .auth import services as auth
 from .core import Actor, imei_checksum_ok
 from .custody import services as custody
 from .db import clock, utcnow
 from .devices import services as devices
 from .devices.models import Device, DeviceType, StorageMedium
+from .distribution import services as distribution
+from .distribution.models import Programme
 from .extensions import db
 from .intake.models import Batch, BatchStatus
 from .lifecycle import State
@@ -211,7 +211,7 @@ def _demo_programmes(owner, partners, system) -> list[Programme]:
     """The Reboot' programme with its two targets and its family kit."""
     out = []
     for spec in PROGRAMMES:
-        out.append(assignment.create_programme(
+        out.append(distribution.create_programme(
             actor=system, name=spec["name"], owner_organisation_id=owner.id,
             targets=[{"unit": u, "count": n} for u, n in spec["targets"]], kit_kinds=spec["kit_kinds"],
             starts_on=dt.date(2026, 1, 1), ends_on=dt.date(2027, 12, 31), beneficiary_categories=spec["categories"],
@@ -238,9 +238,9 @@ def _demo_kit_stock(rng, tech) -> None:
         [DeviceType.LAPTOP, DeviceType.DESKTOP])).order_by(Device.id)).unique().scalars().all()
     for device in ready[: len(ready) // 2]:
         for spec in (_demo_key(rng), {"kind": "charger"}):
-            assignment.add_accessory(actor=tech, device_tag=device.tag, **spec)
+            distribution.add_accessory(actor=tech, device_tag=device.tag, **spec)
     for _ in range(6):
-        assignment.add_accessory(actor=tech, **_demo_key(rng))
+        distribution.add_accessory(actor=tech, **_demo_key(rng))
 
 
 def _recent_enough(rng, planned: list, limit_days: int | None, now: dt.datetime) -> list:
@@ -308,7 +308,7 @@ def _plan_device(rng, t, i, final, type_, brand, model, donor, batch, orgs, prog
 
     def reserve(programme, partner):
         def run(ctx):
-            assignment.reserve_device(ctx[key].tag, actor=_partner_actor(users, partner), programme_id=programme.id,
+            distribution.reserve_device(ctx[key].tag, actor=_partner_actor(users, partner), programme_id=programme.id,
                                       partner_organisation_id=partner.id)
         return run
 
@@ -317,7 +317,7 @@ def _plan_device(rng, t, i, final, type_, brand, model, donor, batch, orgs, prog
             due = return_on
             if due is not None and not late and due <= now.date():
                 due = now.date() + dt.timedelta(days=rng.randint(10, 120))  # a loan still out is due back soon
-            ctx[key + "/handover"] = assignment.record_handover(
+            ctx[key + "/handover"] = distribution.record_handover(
                 ctx[key].tag, actor=_partner_actor(users, partner), beneficiary_ref=ref,
                 beneficiary_category=category, loan=loan, expected_return_on=due, new_accessories=kit,
                 kit_kind=kit_kind, confirm_second_device=True)
@@ -325,13 +325,13 @@ def _plan_device(rng, t, i, final, type_, brand, model, donor, batch, orgs, prog
 
     def give_back(partner):
         def run(ctx):
-            assignment.record_return(ctx[key + "/handover"].id, actor=_partner_actor(users, partner),
+            distribution.record_return(ctx[key + "/handover"].id, actor=_partner_actor(users, partner),
                                      reason="Rendu en fin d'année scolaire", condition="bon état")
         return run
 
     def recycle(disposal_reference):
         def run(ctx):
-            assignment.record_recycling(ctx[key].tag, actor=tech, recycler_organisation_id=recycler,
+            distribution.record_recycling(ctx[key].tag, actor=tech, recycler_organisation_id=recycler,
                                         disposal_reference=disposal_reference)
         return run
 
@@ -429,7 +429,7 @@ def _path_to(final: State) -> list[State]:
 
 def _iccid(rng) -> str:
     body = "8933" + "".join(str(rng.randint(0, 9)) for _ in range(14))
-    return next(body + str(c) for c in range(10) if assignment.iccid_ok(body + str(c)))
+    return next(body + str(c) for c in range(10) if distribution.iccid_ok(body + str(c)))
 
 
 def _imei(rng) -> str:

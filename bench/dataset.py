@@ -178,8 +178,8 @@ class _Setup:
     """Organisations, users, programmes and batches, made through the models and services."""
 
     def __init__(self, app, batches: int, start: dt.datetime):
-        from asset_tracker.assignment.models import KitKind, Programme, ProgrammeTarget
         from asset_tracker.auth import services as auth
+        from asset_tracker.distribution.models import KitKind, Programme, ProgrammeTarget
         from asset_tracker.extensions import db
         from asset_tracker.intake.models import Batch, BatchStatus
         from asset_tracker.organisations.models import Organisation, OrgKind

@@ -4,12 +4,12 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 
-from asset_tracker.assignment.models import Programme, ProgrammeTarget
 from asset_tracker.auth import services as auth
 from asset_tracker.auth.models import Role, User
 from asset_tracker.core import Actor
 from asset_tracker.devices import services as devices
 from asset_tracker.devices.models import Device, StorageMedium
+from asset_tracker.distribution.models import Programme, ProgrammeTarget
 from asset_tracker.extensions import db
 from asset_tracker.lifecycle import State
 from asset_tracker.organisations.models import Organisation, OrgKind
@@ -107,23 +107,23 @@ def make_device(orgs, users, state: State | str = State.REGISTERED, *, donor="do
 def step(device: Device, target: State | str, orgs, users, *, partner="partner", verdict="refurbish",
          loan: bool = False, expected_return_on=None, beneficiary_ref="MC-0042") -> Device:
     """One lifecycle step with what it needs, through the service that owns it."""
-    from asset_tracker.assignment import services as assignment
-    from asset_tracker.assignment.models import Handover
+    from asset_tracker.distribution import services as distribution
+    from asset_tracker.distribution.models import Handover
 
     target = State(target)
     tech = Actor.of(users["technician"])
     coord = Actor.of(users["coordinator" if partner == "partner" else "coordinator_b"])
     if target == State.RESERVED:
-        assignment.reserve_device(device.tag, actor=coord, programme_id=orgs["programme"].id,
+        distribution.reserve_device(device.tag, actor=coord, programme_id=orgs["programme"].id,
                                   partner_organisation_id=orgs[partner].id)
     elif target == State.HANDED_OVER:
-        assignment.record_handover(device.tag, actor=coord, beneficiary_ref=beneficiary_ref,
+        distribution.record_handover(device.tag, actor=coord, beneficiary_ref=beneficiary_ref,
                                    beneficiary_category="pupil", loan=loan, expected_return_on=expected_return_on)
     elif target == State.RETURNED:
         handover = db.session.query(Handover).filter_by(device_id=device.id, returned_at=None).one()
-        assignment.record_return(handover.id, actor=coord, reason="end of the school year")
+        distribution.record_return(handover.id, actor=coord, reason="end of the school year")
     elif target == State.RECYCLED:
-        assignment.record_recycling(device.tag, actor=tech, recycler_organisation_id=orgs["recycler"].id,
+        distribution.record_recycling(device.tag, actor=tech, recycler_organisation_id=orgs["recycler"].id,
                                     disposal_reference="BSD-2026-0001")
     else:
         params = {}

@@ -11,10 +11,10 @@ import datetime as dt
 import re
 import uuid
 
-from asset_tracker.assignment import services as distribution
-from asset_tracker.assignment.models import Handover, Programme
 from asset_tracker.core import Actor
 from asset_tracker.db import utcnow
+from asset_tracker.distribution import services as distribution
+from asset_tracker.distribution.models import Handover, Programme
 from asset_tracker.extensions import db
 from asset_tracker.intake import services as intake
 from asset_tracker.labels import services as labels

@@ -7,12 +7,12 @@ from marshmallow import fields as mfields
 from marshmallow import validate
 from sqlalchemy import select
 
-from ..assignment import services as programmes
 from ..auth import services as auth
 from ..auth.access import access
 from ..auth.models import ApiToken, Role, User
 from ..auth.schemas import TokenCreateIn, UserCreateIn
 from ..auth.session import actor
+from ..distribution import services as programmes
 from ..errors import NotFound
 from ..extensions import db
 from ..i18n import current_language

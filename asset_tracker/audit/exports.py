@@ -134,10 +134,10 @@ DEVICE_COLUMNS = ("id", "tag", "type", "brand", "model", "serial", "imei", "stat
 
 def devices_export(f, *, actor: Actor, rules: list[dict], chunk: int) -> Export:
     """Devices with their current state, filtered exactly like the device list (DeviceFilter)."""
-    from ..assignment.models import Programme
     from ..devices import filters
     from ..devices.models import Device
     from ..devices.services import scoped
+    from ..distribution.models import Programme
     from ..intake.models import Batch
     from ..organisations.models import Organisation
 

@@ -46,8 +46,8 @@ def index():
 @bp.route("/devices/<tag>")
 @access(*READERS)
 def device(tag):
-    from ..assignment.models import Handover
     from ..devices.services import get_device
+    from ..distribution.models import Handover
 
     d = get_device(tag, actor=actor())
     events = device_events(d.id)
@@ -144,7 +144,7 @@ def sign_checkpoint():
 @bp.route("/exports")
 @access(*READERS)
 def exports_page():
-    from ..assignment.models import Programme
+    from ..distribution.models import Programme
 
     orgs = db.session.execute(select(Organisation).order_by(Organisation.name)).scalars().all()
     programmes = db.session.execute(select(Programme).order_by(Programme.name)).unique().scalars().all()

@@ -383,7 +383,7 @@ def transition(
     """Move a device to ``target`` if the lifecycle and its guards allow it.
 
     Reservation, hand-over, return, cancellation and recycling are taken only with
-    ``via_distribution`` (by asset_tracker.assignment.services, which keeps their records).
+    ``via_distribution`` (by asset_tracker.distribution.services, which keeps their records).
 
     The write is a compare-and-set on the state read here, so of two concurrent moves of one
     device exactly one wins; the loser gets 409 and nothing is written for it.

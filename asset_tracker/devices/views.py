@@ -73,7 +73,7 @@ def _bulk_actions(who: Actor) -> dict:
 
 def _filter_options(who: Actor) -> dict:
     """Choices of the list's filters, limited to what the caller may know about."""
-    from ..assignment.models import Programme
+    from ..distribution.models import Programme
     from ..intake.models import Batch
 
     orgs = db.session.execute(select(Organisation).order_by(Organisation.name)).scalars().all()
@@ -113,25 +113,25 @@ def show(tag):
 
 def _distribution_links(device: Device, steps) -> dict:
     """Steps taken on the distribution pages (they keep the reservation, kit and hand-over records)."""
-    from ..assignment.models import Handover
+    from ..distribution.models import Handover
 
     links = {}
     for s in steps:
         if not services.is_distribution_step(device.state, s):
             continue
         if s == lifecycle.State.RESERVED:
-            links[s] = ("get", url_for("assignment.reserve_form", tag=device.tag))
+            links[s] = ("get", url_for("distribution.reserve_form", tag=device.tag))
         elif s == lifecycle.State.READY:  # cancelling a reservation
-            links[s] = ("post", url_for("assignment.cancel", tag=device.tag))
+            links[s] = ("post", url_for("distribution.cancel", tag=device.tag))
         elif s == lifecycle.State.HANDED_OVER:
-            links[s] = ("get", url_for("assignment.handover_form", tag=device.tag))
+            links[s] = ("get", url_for("distribution.handover_form", tag=device.tag))
         elif s == lifecycle.State.RETURNED:
             handover = db.session.execute(select(Handover.id).where(
                 Handover.device_id == device.id, Handover.returned_at.is_(None))).scalar()
             if handover is not None:
-                links[s] = ("get", url_for("assignment.return_form", handover_id=handover))
+                links[s] = ("get", url_for("distribution.return_form", handover_id=handover))
         elif s == lifecycle.State.RECYCLED:
-            links[s] = ("get", url_for("assignment.recycling", tag=device.tag))
+            links[s] = ("get", url_for("distribution.recycling", tag=device.tag))
     return links
 
 
@@ -157,7 +157,7 @@ def _event_details(event) -> dict:
 
 def _step_choices(device: Device, steps, who: Actor) -> dict:
     """Options for the inputs the next steps ask for (programmes, partners, recyclers, workshops)."""
-    from ..assignment.models import Programme
+    from ..distribution.models import Programme
 
     needed = {name for s in steps for name in lifecycle.INPUTS.get(s, ())}
     out: dict = {}
@@ -176,7 +176,7 @@ def _step_choices(device: Device, steps, who: Actor) -> dict:
         out["programmes"] = [(p.id, p.name) for p in programmes]
         out["categories"] = sorted({c for p in programmes for c in (p.beneficiary_categories or [])})
     if "beneficiary_category" in needed:
-        from ..assignment.models import Programme as P
+        from ..distribution.models import Programme as P
 
         p = db.session.get(P, device.programme_id) if device.programme_id else None
         out["categories"] = list(p.beneficiary_categories or []) if p else []

@@ -10,13 +10,13 @@ from flask import Flask, current_app
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from ..assignment.models import Programme
 from ..auth.models import User
 from ..core import Actor
 from ..custody import services as custody
 from ..db import utcnow
 from ..devices.models import DEVICE_TYPE_LABELS, Device
 from ..devices.services import allocate_tags, scoped, unknown_reference
+from ..distribution.models import Programme
 from ..errors import Conflict, Invalid, NotFound
 from ..extensions import db
 from ..intake.services import get_batch

@@ -11,7 +11,7 @@ from flask_babel import force_locale, gettext, ngettext
 from sqlalchemy import func, select
 
 from .. import lifecycle
-from ..assignment.models import Accessory, AccessoryStatus
+from ..distribution.models import Accessory, AccessoryStatus
 from ..extensions import db
 from .rules import rule_by_id
 

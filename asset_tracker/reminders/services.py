@@ -12,13 +12,13 @@ from sqlalchemy import String, and_, case, exists, func, literal, or_, select, u
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
-from ..assignment.models import Accessory, AccessoryStatus, Programme
 from ..auth.models import Role, User
 from ..core import Actor
 from ..custody import services as custody
 from ..db import UTCDateTime, utcnow
 from ..devices.models import Device
 from ..devices.services import scope_clause
+from ..distribution.models import Accessory, AccessoryStatus, Programme
 from ..errors import Conflict, Invalid, NotFound
 from ..extensions import db
 from ..intake.models import Batch

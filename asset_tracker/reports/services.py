@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 from flask import current_app
 from sqlalchemy import bindparam, case, exists, func, select, text
 
-from ..assignment.models import Programme
-from ..assignment.services import targets_progress
 from ..db import UTCDateTime, utcnow
+from ..distribution.models import Programme
+from ..distribution.services import targets_progress
 from ..extensions import db
 from ..lifecycle import State
 
@@ -198,7 +198,7 @@ def overdue_counts(session, rules: list[dict], now: dt.datetime) -> list[dict]:
 def programme_progress(session) -> list[dict]:
     """One row per programme target: what is done against its count, and what is reserved for it now.
 
-    The counting rules are the distribution capability's (`assignment.services.targets_progress`): beneficiaries
+    The counting rules are the distribution capability's (`distribution.services.targets_progress`): beneficiaries
     served within the programme's period, a kit only when complete, returns not deducted. ``kit_name`` is set
     for a kit kind (a device type is labelled in the reader's language by the page).
     """
@@ -217,8 +217,8 @@ def programme_progress(session) -> list[dict]:
 def reuse_and_impact(session, config) -> list[dict]:
     """Per device type: reused (with a beneficiary now, or handed over before), recycled, and the estimated
     benefit of the reused."""
-    from ..assignment.models import Handover
     from ..devices.models import Device
+    from ..distribution.models import Handover
 
     reused = dict(session.execute(select(Device.type, func.count()).where(
         Device.state.in_(REUSED_STATES) | exists().where(Handover.device_id == Device.id)).group_by(Device.type)).all())

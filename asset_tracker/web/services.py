@@ -6,12 +6,12 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import and_, func, select
 
-from ..assignment import services as assignment
 from ..core import Actor
 from ..db import utcnow
 from ..devices.filters import overdue_clause
 from ..devices.models import Device
 from ..devices.services import scoped, state_counts
+from ..distribution import services as distribution
 from ..extensions import db
 from ..lifecycle import State
 
@@ -84,8 +84,8 @@ def loans_due(actor: Actor, today: dt.date, within_days: int = LOANS_DUE_WITHIN_
 
 def programme_progress(actor: Actor) -> list[dict]:
     """Each target of each programme the actor may see: done against its count (see `targets_progress`)."""
-    programmes = assignment.list_programmes(actor=actor)
-    progress = assignment.targets_progress(programmes)
+    programmes = distribution.list_programmes(actor=actor)
+    progress = distribution.targets_progress(programmes)
     out = []
     for p in programmes:
         for t in progress[p.id]:

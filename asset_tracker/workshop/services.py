@@ -9,13 +9,13 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from .. import lifecycle
-from ..assignment.models import Programme
-from ..assignment.services import cancel_reservation, record_recycling, reserve_device
 from ..core import Actor
 from ..db import utcnow
 from ..devices import services as devices
 from ..devices.lookup import resolve_code  # noqa: F401 (the station's reader, shared with intake)
 from ..devices.models import Device
+from ..distribution.models import Programme
+from ..distribution.services import cancel_reservation, record_recycling, reserve_device
 from ..errors import Conflict, DomainError, Invalid, NotFound
 from ..extensions import db
 from ..idempotency import IdempotencyKey, payload_hash, remember, replay

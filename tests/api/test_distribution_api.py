@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from asset_tracker.assignment import services as dist
 from asset_tracker.core import Actor
+from asset_tracker.distribution import services as dist
 from asset_tracker.lifecycle import State
 from tests import factories
 

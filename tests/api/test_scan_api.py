@@ -178,7 +178,7 @@ def test_recycling_by_scanning_needs_a_recycler(client, db, orgs, users, api_hea
     resp = scan(client, h, device.tag, "recycle", recycler_organisation_id=orgs["recycler"].id,
                 disposal_reference="BSD-2026-0042")
     assert resp.status_code == 200 and resp.json["state_after"] == "recycled"
-    from asset_tracker.assignment.models import Recycling
+    from asset_tracker.distribution.models import Recycling
 
     assert db.session.query(Recycling).filter_by(disposal_reference="BSD-2026-0042").count() == 1
 
@@ -262,7 +262,7 @@ def test_the_scan_contract_is_in_the_openapi_document(client):
 
 def test_a_reservation_by_scanning_is_recorded_by_distribution_and_undone_with_it(
         client, db, orgs, users, api_headers):
-    from asset_tracker.assignment import services as assignment
+    from asset_tracker.distribution import services as distribution
 
     device = make_device(orgs, users, state="ready")
     h, scan_id = api_headers("technician"), sid()
@@ -270,7 +270,7 @@ def test_a_reservation_by_scanning_is_recorded_by_distribution_and_undone_with_i
                 partner_organisation_id=orgs["partner"].id)
     assert resp.status_code == 200, resp.json
     device = db.session.get(Device, device.id)
-    assert assignment.active_reservation(device) is not None
+    assert distribution.active_reservation(device) is not None
     assert client.post(f"/api/v1/scans/{scan_id}/undo", json={}, headers=h).status_code == 200
     device = db.session.get(Device, device.id, populate_existing=True)
-    assert device.state.value == "ready" and assignment.active_reservation(device) is None
+    assert device.state.value == "ready" and distribution.active_reservation(device) is None

@@ -7,9 +7,9 @@ import re
 
 from sqlalchemy import func, select
 
-from asset_tracker.assignment.models import AccessoryStatus, Handover, HandoverItem
 from asset_tracker.core import Actor, imei_checksum_ok
 from asset_tracker.devices import services as devices
+from asset_tracker.distribution.models import AccessoryStatus, Handover, HandoverItem
 from asset_tracker.lifecycle import State
 from tests import factories
 

@@ -132,7 +132,7 @@ def test_an_admin_creates_a_user_and_revokes_a_token(orgs, users, live_server, p
 
 
 def test_every_list_and_admin_page_passes_axe(orgs, users, live_server, page):
-    from asset_tracker.assignment import services as dist
+    from asset_tracker.distribution import services as dist
     from asset_tracker.lifecycle import State
 
     device = make_device(orgs, users, State.READY)

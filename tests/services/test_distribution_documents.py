@@ -6,11 +6,11 @@ import shutil
 
 import pytest
 
-from asset_tracker.assignment import pdf
-from asset_tracker.assignment import services as dist
-from asset_tracker.assignment.models import Handover
 from asset_tracker.core import Actor
 from asset_tracker.devices.models import Device
+from asset_tracker.distribution import pdf
+from asset_tracker.distribution import services as dist
+from asset_tracker.distribution.models import Handover
 from asset_tracker.lifecycle import State
 from asset_tracker.organisations import services as organisations
 from tests.factories import make_device

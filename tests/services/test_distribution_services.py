@@ -8,12 +8,12 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from asset_tracker.assignment import services as dist
-from asset_tracker.assignment.models import AccessoryStatus, Handover, Reservation
 from asset_tracker.core import Actor
 from asset_tracker.custody.models import CustodyEvent
 from asset_tracker.custody.services import verify_chain
 from asset_tracker.devices import services as devices
+from asset_tracker.distribution import services as dist
+from asset_tracker.distribution.models import AccessoryStatus, Handover, Reservation
 from asset_tracker.errors import Conflict, Invalid, NotFound
 from asset_tracker.lifecycle import State
 from asset_tracker.organisations.models import Organisation, OrgKind
@@ -145,7 +145,7 @@ def test_hand_over_passes_custody_to_the_partner_and_the_chain_holds_only_a_keye
     ev = last_event(device.id)
     assert "MC-0007" not in ev.details
     details = json.loads(ev.details)
-    from asset_tracker.assignment.references import reference_hmac
+    from asset_tracker.distribution.references import reference_hmac
     assert details["beneficiary_ref_hmac"] == reference_hmac("MC-0007", app.config["BENEFICIARY_HMAC_KEY"])
     assert sorted(k["kind"] for k in details["kit"]) == ["charger", "mobile_key"]
     assert {i.accessory.status for i in handover.items} == {AccessoryStatus.WITH_BENEFICIARY}

@@ -7,11 +7,11 @@ import json
 import pytest
 from sqlalchemy.exc import IntegrityError
 
-from asset_tracker.assignment import services as dist
-from asset_tracker.assignment.models import Accessory, AccessoryKind, AccessoryStatus, Handover
 from asset_tracker.core import Actor
 from asset_tracker.custody.services import accessory_events, device_events, verify_chain
 from asset_tracker.db import utcnow
+from asset_tracker.distribution import services as dist
+from asset_tracker.distribution.models import Accessory, AccessoryKind, AccessoryStatus, Handover
 from asset_tracker.errors import Conflict, Invalid
 from asset_tracker.lifecycle import State
 from tests import factories

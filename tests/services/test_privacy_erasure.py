@@ -102,7 +102,7 @@ FILE_REF = "MC-9731"
 
 
 def _handed_over_with(orgs, users, ref: str):
-    from asset_tracker.assignment import services as dist
+    from asset_tracker.distribution import services as dist
 
     device = factories.make_device(orgs, users, State.READY)
     coord = Actor.of(users["coordinator_b"])
@@ -149,7 +149,7 @@ def test_an_erased_reference_is_not_in_the_sqlite_files_bytes(db, client, orgs, 
 def test_references_purged_for_retention_are_not_in_the_sqlite_files_bytes(db, orgs, users, runner):
     if db.engine.dialect.name != "sqlite":
         pytest.skip("SQLite only")
-    from asset_tracker.assignment import services as dist
+    from asset_tracker.distribution import services as dist
 
     handover = _handed_over_with(orgs, users, FILE_REF)
     dist.record_return(handover.id, actor=Actor.of(users["coordinator_b"]), reason="end of school year")

@@ -333,8 +333,8 @@ def handed_over(app, orgs, users, frozen_clock, monkeypatch):
         devices.transition(device.tag, target, actor=tech(users))
     wiping.verify_wipe(device.tag, actor=tech(users, "technician_b"), confirmed=True)
     devices.transition(device.tag, State.READY, actor=tech(users), params={"grade": "A"})
-    from asset_tracker.assignment import services as assignment
-    return device, assignment
+    from asset_tracker.distribution import services as distribution
+    return device, distribution
 
 
 def test_the_certificate_of_a_handed_over_device_names_the_workshop_that_wiped_it(app, orgs, users, handed_over):

@@ -14,7 +14,7 @@ BASE = ("asset_tracker.core", "asset_tracker.lifecycle", "asset_tracker.tags", "
 DEVICE_DOMAIN = ("asset_tracker.devices.services", "asset_tracker.devices.models",
                  "asset_tracker.devices.extension_points", "asset_tracker.custody.services",
                  "asset_tracker.custody.models")
-CAPABILITIES_ABOVE_DEVICES = ("intake", "labels", "wiping", "assignment", "workshop", "reminders", "reports",
+CAPABILITIES_ABOVE_DEVICES = ("intake", "labels", "wiping", "distribution", "workshop", "reminders", "reports",
                               "audit", "admin", "web")
 
 

@@ -24,8 +24,8 @@ FORMS = {
     "wiping.add_destruction": lambda v: {"medium_id": v["medium_id"], "method": "shred",
                                          "destroyed_at": "2026-03-02T09:15"},
     "wiping.verify": lambda v: {"confirmed": "1"},
-    "assignment.record_return": lambda v: {"reason": "end of the school year"},
-    "assignment.handover": lambda v: {"beneficiary_ref": "MC-0001", "beneficiary_category": "pupil", "loan": "gift"},
+    "distribution.record_return": lambda v: {"reason": "end of the school year"},
+    "distribution.handover": lambda v: {"beneficiary_ref": "MC-0001", "beneficiary_category": "pupil", "loan": "gift"},
     "reminders.acknowledge": lambda v: {"note": "on it"},
     "labels.print_device": lambda v: {"template": "a4-3x7-63x38"},
     "labels.print_batch": lambda v: {"template": "a4-3x7-63x38"},
@@ -35,7 +35,7 @@ FORMS = {
 
 def own_page_status(rule) -> int:
     # The side's device is already handed over: its hand-over form sends the coordinator back to it.
-    return 302 if rule.endpoint == "assignment.handover_form" else 200
+    return 302 if rule.endpoint == "distribution.handover_form" else 200
 
 
 @pytest.mark.parametrize("own, other", [("A", "B"), ("B", "A")])

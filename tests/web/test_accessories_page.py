@@ -1,8 +1,8 @@
 """The workshop's page of 4G keys and accessories: record a key, see its state, put a returned key into a kit."""
 from __future__ import annotations
 
-from asset_tracker.assignment import services as dist
-from asset_tracker.assignment.models import Accessory, AccessoryStatus
+from asset_tracker.distribution import services as dist
+from asset_tracker.distribution.models import Accessory, AccessoryStatus
 from asset_tracker.lifecycle import State
 from tests import factories
 from tests.conftest import csrf_token

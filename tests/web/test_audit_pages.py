@@ -25,17 +25,17 @@ def test_an_auditor_finds_a_device_by_serial_or_imei_and_reads_its_timeline(clie
 
 
 def test_the_timeline_never_shows_a_beneficiary_reference(client, login, orgs, users, db):
-    from asset_tracker.assignment import services as assignment
+    from asset_tracker.distribution import services as distribution
 
     device = make_device(orgs, users, "ready")
-    assignment.reserve_device(device.tag, actor=Actor.of(users["coordinator"]), programme_id=orgs["programme"].id,
+    distribution.reserve_device(device.tag, actor=Actor.of(users["coordinator"]), programme_id=orgs["programme"].id,
                               partner_organisation_id=orgs["partner"].id)
-    assignment.record_handover(device.tag, actor=Actor.of(users["coordinator"]), beneficiary_ref="MC-7731",
+    distribution.record_handover(device.tag, actor=Actor.of(users["coordinator"]), beneficiary_ref="MC-7731",
                                beneficiary_category="pupil")
     login("auditor")
     page = client.get(f"/audit/devices/{device.tag}").get_data(as_text=True)
     assert "MC-7731" not in page
-    from asset_tracker.assignment.models import Handover
+    from asset_tracker.distribution.models import Handover
 
     digest = db.session.scalar(db.select(Handover.beneficiary_ref_hmac))
     assert digest and digest not in page

@@ -9,9 +9,9 @@ from asset_tracker.wiping import services as wiping
 def test_demo_device_page_links_batch_audit_history_and_hand_over(app, client, db):
     from sqlalchemy import select
 
-    from asset_tracker.assignment.models import Handover
     from asset_tracker.demo import DEMO_PASSWORD, load_demo
     from asset_tracker.devices.models import Device
+    from asset_tracker.distribution.models import Handover
     from asset_tracker.intake.models import Batch
     from tests.conftest import csrf_token
 

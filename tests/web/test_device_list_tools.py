@@ -8,8 +8,8 @@ import json
 from openpyxl import load_workbook
 from sqlalchemy import select
 
-from asset_tracker.assignment.models import Recycling, Reservation
 from asset_tracker.custody.models import CustodyEvent
+from asset_tracker.distribution.models import Recycling, Reservation
 from asset_tracker.extensions import db
 from asset_tracker.lifecycle import State
 from tests import factories

@@ -101,7 +101,7 @@ def test_a_refused_wipe_record_keeps_what_the_technician_typed(client, login, or
 
 
 def test_a_refused_hand_over_keeps_the_form_but_never_shows_the_refused_reference_again(client, login, orgs, users):
-    from asset_tracker.assignment import services as dist
+    from asset_tracker.distribution import services as dist
     from tests.factories import make_device
 
     device = make_device(orgs, users, state="ready")

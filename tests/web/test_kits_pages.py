@@ -1,9 +1,9 @@
 """Pages of programme targets, the coordinator's stock and the second-device confirmation."""
 from __future__ import annotations
 
-from asset_tracker.assignment import services as dist
-from asset_tracker.assignment.models import Handover
 from asset_tracker.core import Actor
+from asset_tracker.distribution import services as dist
+from asset_tracker.distribution.models import Handover
 from asset_tracker.lifecycle import State
 from tests import factories
 from tests.conftest import csrf_token

@@ -5,8 +5,8 @@ import csv
 import io
 import re
 
-from asset_tracker.assignment import services as dist
 from asset_tracker.core import Actor
+from asset_tracker.distribution import services as dist
 from asset_tracker.intake import services as intake
 from asset_tracker.lifecycle import State
 from tests import factories

@@ -25,4 +25,4 @@ def purge_references() -> int:
     return erased
 
 
-JOBS = [("assignment.purge_references", purge_references, {"trigger": "cron", "hour": 3})]
+JOBS = [("distribution.purge_references", purge_references, {"trigger": "cron", "hour": 3})]

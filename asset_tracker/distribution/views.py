@@ -43,13 +43,13 @@ from .schemas import (
     targets_from_text,
 )
 
-bp = Blueprint("assignment", __name__, url_prefix="/distribution")
+bp = Blueprint("distribution", __name__, url_prefix="/distribution")
 NAV = [
-    ("assignment.index", "Distribution", ("coordinator", "technician", "admin", "auditor"), 40, "distribution"),
-    ("assignment.programmes", "Programmes", ("coordinator", "technician", "admin", "auditor"), 45, "distribution"),
-    ("assignment.stock", "Stock to reserve", ("coordinator", "technician", "admin", "auditor"), 42, "distribution"),
-    ("assignment.accessories", "4G keys and accessories", ("technician", "admin", "auditor"), 43, "distribution"),
-    ("assignment.recycling", "Recycling", ("technician", "admin"), 60, "workshop"),
+    ("distribution.index", "Distribution", ("coordinator", "technician", "admin", "auditor"), 40, "distribution"),
+    ("distribution.programmes", "Programmes", ("coordinator", "technician", "admin", "auditor"), 45, "distribution"),
+    ("distribution.stock", "Stock to reserve", ("coordinator", "technician", "admin", "auditor"), 42, "distribution"),
+    ("distribution.accessories", "4G keys and accessories", ("technician", "admin", "auditor"), 43, "distribution"),
+    ("distribution.recycling", "Recycling", ("technician", "admin"), 60, "workshop"),
 ]
 STAFF = ("coordinator", "technician", "admin", "auditor")
 LOANS_DUE_WINDOW_DAYS = 14
@@ -150,7 +150,7 @@ def index():
         return page  # an export of the current tab
     items = page["items"]
     device_map = services.devices_by_id(i.device_id for i in items)
-    return render_template("assignment/index.html", who=who, view=view, counts=counts, items=items,
+    return render_template("distribution/index.html", who=who, view=view, counts=counts, items=items,
                            list=page["list"], devices=device_map, today=today,
                            reference=lambda h: services.visible_reference(h, who))
 
@@ -186,7 +186,7 @@ def _reserve_context() -> dict:
 @bp.route("/reserve", methods=["GET"])
 @access("coordinator", "technician", "admin")
 def reserve_form():
-    return render_template("assignment/reserve.html", form={}, **_reserve_context())
+    return render_template("distribution/reserve.html", form={}, **_reserve_context())
 
 
 TAG_SPLIT = re.compile(r"[\s,;]+")
@@ -203,7 +203,7 @@ def _tags_field(form: dict) -> list[str]:
 
 @bp.route("/reserve", methods=["POST"])
 @access("coordinator", "technician", "admin")
-@keeps_form("assignment/reserve.html", _reserve_context)
+@keeps_form("distribution/reserve.html", _reserve_context)
 def reserve():
     form = _form("grades")
     tags = _tags_field(form)
@@ -224,7 +224,7 @@ def reserve():
                                              note=data["note"])
     flash(_("%(count)s devices reserved for %(partner)s.", count=len(reservations),
             partner=reservations[0].partner.name), "success")
-    return redirect(url_for("assignment.index"))
+    return redirect(url_for("distribution.index"))
 
 
 @bp.route("/stock")
@@ -233,7 +233,7 @@ def stock():
     """Counts of ready devices and complete kits the caller's programmes may draw on, with a reservation form."""
     who = actor()
     return render_template(
-        "assignment/stock.html",
+        "distribution/stock.html",
         who=who,
         stock=services.coordinator_stock(actor=who),
         programmes=[
@@ -253,7 +253,7 @@ def accessories():
     who = actor()
     args = AccessoryListArgs().load({k: v for k, v in request.args.items() if v != "" and k != "lang"})
     items = services.list_accessories(actor=who, **args)
-    return render_template("assignment/accessories.html", who=who, items=items, filter=args,
+    return render_template("distribution/accessories.html", who=who, items=items, filter=args,
                            tags=services.devices_by_id(a.device_id for a in items if a.device_id),
                            status_options=[(s.value, _accessory_status_label(s)) for s in AccessoryStatus],
                            kind_options=[(k.value, _accessory_label(k)) for k in AccessoryKind],
@@ -266,7 +266,7 @@ def add_accessory():
     data = AccessoryCreateIn().load(_form())
     accessory = services.add_accessory(actor=actor(), **data)
     flash(_("Accessory #%(id)s recorded.", id=accessory.id), "success")
-    return redirect(url_for("assignment.accessories"))
+    return redirect(url_for("distribution.accessories"))
 
 
 @bp.route("/accessories/<int:accessory_id>/kit", methods=["POST"])
@@ -276,7 +276,7 @@ def put_in_kit(accessory_id):
     accessory = services.put_in_kit(accessory_id, data["device_tag"], actor=actor(), note=data["note"])
     flash(_("Accessory #%(id)s is now in the kit of %(tag)s.", id=accessory.id, tag=data["device_tag"].upper()),
           "success")
-    return redirect(url_for("assignment.accessories"))
+    return redirect(url_for("distribution.accessories"))
 
 
 @bp.route("/reservations/<tag>/cancel", methods=["POST"])
@@ -284,7 +284,7 @@ def put_in_kit(accessory_id):
 def cancel(tag):
     device = services.cancel_reservation(tag, actor=actor())
     flash(_("The reservation of %(tag)s is cancelled: it is back in stock.", tag=device.tag), "success")
-    return redirect(url_for("assignment.index"))
+    return redirect(url_for("distribution.index"))
 
 
 def _partner_options(who) -> list[tuple[int, str]]:
@@ -314,13 +314,13 @@ def handover_form(tag):
     device = devices.get_device(tag, actor=actor())
     if services.active_reservation(device) is None:
         flash(_("Device %(tag)s has no active reservation.", tag=device.tag), "error")
-        return redirect(url_for("assignment.index"))
-    return render_template("assignment/handover.html", form={}, **_handover_context(tag))
+        return redirect(url_for("distribution.index"))
+    return render_template("distribution/handover.html", form={}, **_handover_context(tag))
 
 
 @bp.route("/handover/<tag>", methods=["POST"])
 @access("coordinator", "admin")
-@keeps_form("assignment/handover.html", _handover_context,
+@keeps_form("distribution/handover.html", _handover_context,
             aliases={"new_accessories.0.imei": "key_imei", "new_accessories.0.iccid": "key_iccid",
                      "imei": "key_imei", "iccid": "key_iccid"})
 def handover(tag):
@@ -345,12 +345,12 @@ def handover(tag):
     who = actor()
     if not data["confirm_second_device"] and services.second_device_to_confirm(tag, data["beneficiary_ref"], actor=who):
         # The programme warns: ask, keeping every field of the form for the confirmed resubmission.
-        return render_template("assignment/handover_confirm.html", tag=tag,
+        return render_template("distribution/handover_confirm.html", tag=tag,
                                fields=[(k, v) for k in request.form for v in request.form.getlist(k)
                                        if k not in ("csrf_token", "confirm_second_device")]), 409
     h = services.record_handover(data.pop("device_tag"), actor=who, **data)
     flash(_("Device handed over. Print the receipt for signature."), "success")
-    return redirect(url_for("assignment.handover_detail", handover_id=h.id))
+    return redirect(url_for("distribution.handover_detail", handover_id=h.id))
 
 
 @bp.route("/handovers/<int:handover_id>")
@@ -359,7 +359,7 @@ def handover_detail(handover_id):
     who = actor()
     h = services.get_handover(handover_id, actor=who)
     device = db.session.get(Device, h.device_id)
-    return render_template("assignment/handover_detail.html", h=h, device=device, who=who,
+    return render_template("distribution/handover_detail.html", h=h, device=device, who=who,
                            reference=services.visible_reference(h, who),
                            can_act=who.role == "coordinator" and who.organisation_id == h.partner_organisation_id)
 
@@ -379,7 +379,7 @@ def receipt(handover_id):
 def erase(handover_id):
     services.erase_reference(handover_id, actor=actor())
     flash(_("The beneficiary reference is erased. The device's history is kept without it."), "success")
-    return redirect(url_for("assignment.handover_detail", handover_id=handover_id))
+    return redirect(url_for("distribution.handover_detail", handover_id=handover_id))
 
 
 # ---------------------------------------------------------------- returns
@@ -393,19 +393,19 @@ def _return_context(handover_id: int) -> dict:
 @bp.route("/handovers/<int:handover_id>/return", methods=["GET"])
 @access("coordinator", "admin")
 def return_form(handover_id):
-    return render_template("assignment/return.html", form={}, **_return_context(handover_id))
+    return render_template("distribution/return.html", form={}, **_return_context(handover_id))
 
 
 @bp.route("/handovers/<int:handover_id>/return", methods=["POST"])
 @access("coordinator", "admin")
-@keeps_form("assignment/return.html", _return_context)
+@keeps_form("distribution/return.html", _return_context)
 def record_return(handover_id):
     form = _form("missing_accessory_ids")
     form["missing_accessory_ids"] = [int(i) for i in form.get("missing_accessory_ids", []) if str(i).isdigit()]
     data = ReturnIn().load(form)
     h = services.record_return(handover_id, actor=actor(), **data)
     flash(_("Return recorded. Send the device back to the workshop, where it will be wiped again."), "success")
-    return redirect(url_for("assignment.handover_detail", handover_id=h.id))
+    return redirect(url_for("distribution.handover_detail", handover_id=h.id))
 
 
 # ---------------------------------------------------------------- programmes
@@ -421,12 +421,12 @@ def _programmes_context() -> dict:
 @bp.route("/programmes")
 @access(*STAFF)
 def programmes():
-    return render_template("assignment/programmes.html", form={}, **_programmes_context())
+    return render_template("distribution/programmes.html", form={}, **_programmes_context())
 
 
 @bp.route("/programmes", methods=["POST"])
 @access("admin")
-@keeps_form("assignment/programmes.html", _programmes_context)
+@keeps_form("distribution/programmes.html", _programmes_context)
 def create_programme():
     form = _form("partner_ids", "beneficiary_categories")
     if isinstance(form.get("beneficiary_categories"), list) and len(form["beneficiary_categories"]) == 1:
@@ -436,7 +436,7 @@ def create_programme():
     data = ProgrammeIn().load(form)
     p = services.create_programme(actor=actor(), **data)
     flash(_("Programme %(name)s created.", name=p.name), "success")
-    return redirect(url_for("assignment.programmes"))
+    return redirect(url_for("distribution.programmes"))
 
 
 def _orgs():
@@ -462,12 +462,12 @@ def _recycling_context() -> dict:
 @bp.route("/recycling")
 @access("technician", "admin")
 def recycling():
-    return render_template("assignment/recycling.html", form={}, **_recycling_context())
+    return render_template("distribution/recycling.html", form={}, **_recycling_context())
 
 
 @bp.route("/recycling", methods=["POST"])
 @access("technician", "admin")
-@keeps_form("assignment/recycling.html", _recycling_context)
+@keeps_form("distribution/recycling.html", _recycling_context)
 def recycle():
     form = _form()
     if form.get("parts_harvested"):
@@ -479,11 +479,11 @@ def recycle():
         done = services.record_recycling_many(tags, actor=actor(), **data)
         flash(_("%(count)s devices are recorded as sent to %(recycler)s.", count=len(done),
                 recycler=done[0].recycler.name), "success")
-        return redirect(url_for("assignment.recycling"))
+        return redirect(url_for("distribution.recycling"))
     r = services.record_recycling(data.pop("device_tag"), actor=actor(), **data)
     flash(_("%(tag)s is recorded as sent to %(recycler)s.", tag=tags[0] if tags else "", recycler=r.recycler.name),
           "success")
-    return redirect(url_for("assignment.recycling"))
+    return redirect(url_for("distribution.recycling"))
 
 
 @bp.route("/recycling/<int:recycling_id>/certificate.pdf")

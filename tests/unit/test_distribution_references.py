@@ -1,7 +1,7 @@
 """Beneficiary references: codes pass; names, e-mails and phone numbers are refused with a reason."""
 import pytest
 
-from asset_tracker.assignment.references import ReferenceRefused, reference_hmac, validate_reference
+from asset_tracker.distribution.references import ReferenceRefused, reference_hmac, validate_reference
 
 
 @pytest.mark.parametrize("ref", ["MC-0042", "EC2026-117", "CCAS/V/88", "b7f3k2"])
