@@ -17,9 +17,9 @@ from ..core import Actor
 from ..custody import services as custody
 from ..db import UTCDateTime, utcnow
 from ..devices.models import Device
-from ..devices.services import scope_clause
+from ..devices.services import claimed_by_other, scope_clause
 from ..distribution.models import Accessory, AccessoryStatus, Programme
-from ..errors import Conflict, Invalid, NotFound
+from ..errors import Conflict, Forbidden, Invalid, NotFound
 from ..extensions import db
 from ..intake.models import Batch
 from ..lifecycle import IN_WORKSHOP, State
@@ -559,6 +559,16 @@ def overdue_counts(actor: Actor) -> dict:
     return out
 
 
+def may_acknowledge(reminder: Reminder, actor: Actor) -> bool:
+    """Seeing a reminder is not always being able to answer it: a workshop sees every device no workshop has taken
+    yet (to collect it) but answers only for its own devices, unless it is the reminder's responsible or escalation
+    organisation."""
+    if actor.organisation_id is not None and actor.organisation_id in (
+            reminder.responsible_organisation_id, reminder.escalation_organisation_id):
+        return True
+    return not claimed_by_other(reminder.device, actor)
+
+
 def acknowledge(reminder_id: int, note: str, *, actor: Actor) -> Reminder:
     """Someone responsible says they are on it; the note goes to the device's custody log."""
     note = (note or "").strip()
@@ -571,6 +581,9 @@ def acknowledge(reminder_id: int, note: str, *, actor: Actor) -> Reminder:
     reminder = db.session.execute(query).unique().scalar_one_or_none()
     if reminder is None:
         raise NotFound("No open reminder %(id)s.", id=reminder_id)
+    if not may_acknowledge(reminder, actor):
+        raise Forbidden("Only the organisation responsible for this reminder, or the one it escalates to, can "
+                        "acknowledge it.", code="not_responsible")
     now = utcnow()
     won = db.session.execute(
         update(Reminder).where(Reminder.id == reminder.id, Reminder.acknowledged_at.is_(None),

@@ -13,9 +13,11 @@ from asset_tracker.custody.services import verify_chain
 from asset_tracker.devices.models import Device
 from asset_tracker.extensions import db
 from asset_tracker.lifecycle import State
+from asset_tracker.organisations.models import Organisation, OrgKind
 from asset_tracker.reminders import services as reminders
 from asset_tracker.reminders.models import Reminder, ReminderMail
 from asset_tracker.reminders.rules import RuleError, parse_rules
+from tests import factories
 from tests.reminders_support import T0, html_of, make, smtp, text_of, walk  # noqa: F401  (smtp is a fixture)
 
 DAY = dt.timedelta(days=1)
@@ -292,6 +294,28 @@ def test_acknowledging_needs_a_note_and_a_reminder_in_scope(orgs, users, frozen_
         reminders.acknowledge(reminder.id, "not mine", actor=Actor.of(users["donor_b"]))
     assert other_donor.value.status == 404
     assert db.session.scalars(select(CustodyEvent).where(CustodyEvent.type == "reminder_acknowledged")).all() == []
+
+
+def test_a_workshop_sees_an_untaken_devices_reminder_but_cannot_answer_for_it(orgs, users, frozen_clock):
+    at(frozen_clock, T0)
+    make(orgs, users, State.REGISTERED)  # no workshop has taken it: every workshop sees it, to collect it
+    at(frozen_clock, T0 + 22 * DAY)
+    reminders.run_sweep(send=False)
+    reminder = db.session.scalars(select(Reminder)).one()
+    south = Organisation(name="Atelier Sud", kind=OrgKind.WORKSHOP, contact_email="sud@example.org")
+    db.session.add(south)
+    db.session.commit()
+    south_tech = Actor.of(factories.make_user("technician", south))
+    assert reminders.overdue_counts(south_tech)["total"] == 1
+
+    with pytest.raises(Exception) as refused:
+        reminders.acknowledge(reminder.id, "we will fetch it", actor=south_tech)
+    assert refused.value.status == 403 and refused.value.code == "not_responsible"
+    assert db.session.scalars(select(CustodyEvent).where(CustodyEvent.type == "reminder_acknowledged")).all() == []
+
+    assert reminder.responsible_organisation_id == orgs["workshop"].id
+    reminders.acknowledge(reminder.id, "Pickup on Tuesday", actor=Actor.of(users["technician"]))
+    assert reminder.acknowledged_at is not None
 
 
 def test_counts_follow_each_role_scope(orgs, users, frozen_clock):
