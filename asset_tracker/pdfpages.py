@@ -1,17 +1,61 @@
 """What every signed document shares: the reference and "page n/N" on every page, drawn once the page count is
-known (reportlab canvases learn it only at the end, so pages are kept and stamped on save)."""
+known (reportlab canvases learn it only at the end, so pages are kept and stamped on save), and one embedded
+Unicode typeface, so a name written in any European script prints as written instead of "?" (the PDF base-14
+fonts only know Windows-1252)."""
 from __future__ import annotations
 
+import functools
+from pathlib import Path
+
 from reportlab.lib import colors
+from reportlab.lib.fonts import addMapping
+from reportlab.lib.styles import StyleSheet1, getSampleStyleSheet
 from reportlab.lib.units import mm
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen import canvas as rl_canvas
 from reportlab.platypus import Flowable
+
+# DejaVu (Bitstream Vera licence, asset_tracker/fonts/LICENSE), embedded as subsets by reportlab.
+FONT, FONT_BOLD, FONT_ITALIC, FONT_BOLD_ITALIC, FONT_MONO = (
+    "DocSans", "DocSans-Bold", "DocSans-Oblique", "DocSans-BoldOblique", "DocMono")
+_FONT_FILES = {FONT: "DejaVuSansCondensed.ttf", FONT_BOLD: "DejaVuSansCondensed-Bold.ttf",
+               FONT_ITALIC: "DejaVuSansCondensed-Oblique.ttf",
+               FONT_BOLD_ITALIC: "DejaVuSansCondensed-BoldOblique.ttf", FONT_MONO: "DejaVuSansMono.ttf"}
+_FONT_DIR = Path(__file__).resolve().parent / "fonts"
+# reportlab's sample styles name the base-14 fonts; each is replaced by its embedded counterpart.
+_REPLACES = {"Helvetica": FONT, "Helvetica-Bold": FONT_BOLD, "Helvetica-Oblique": FONT_ITALIC,
+             "Helvetica-BoldOblique": FONT_BOLD_ITALIC, "Times-Roman": FONT, "Times-Bold": FONT_BOLD,
+             "Times-Italic": FONT_ITALIC, "Times-BoldItalic": FONT_BOLD_ITALIC, "Courier": FONT_MONO}
+
+
+@functools.cache
+def register_fonts() -> None:
+    """Register the document typeface once per process; <b> and <i> in paragraphs map to its faces."""
+    for name, filename in _FONT_FILES.items():
+        pdfmetrics.registerFont(TTFont(name, str(_FONT_DIR / filename)))
+    for bold, italic, name in ((0, 0, FONT), (1, 0, FONT_BOLD), (0, 1, FONT_ITALIC), (1, 1, FONT_BOLD_ITALIC)):
+        addMapping(FONT, bold, italic, name)
+
+
+def document_styles() -> StyleSheet1:
+    """reportlab's sample style sheet with every style set in the embedded typeface."""
+    register_fonts()
+    sheet = getSampleStyleSheet()
+    for style in sheet.byName.values():
+        if hasattr(style, "fontName"):
+            style.fontName = _REPLACES.get(style.fontName, FONT)
+        if hasattr(style, "bulletFontName"):
+            style.bulletFontName = _REPLACES.get(style.bulletFontName, FONT)
+    return sheet
 
 
 def numbered_canvas(reference: str, page_label: str = "page %(page)s/%(pages)s"):
     """A canvas class that writes ``reference`` and ``page n/N`` at the top and the bottom of each page.
 
     ``page_label`` is the translated pattern (``%(page)s`` and ``%(pages)s``)."""
+
+    register_fonts()
 
     class NumberedCanvas(rl_canvas.Canvas):
         def __init__(self, *args, **kwargs):
@@ -34,7 +78,7 @@ def numbered_canvas(reference: str, page_label: str = "page %(page)s/%(pages)s")
             width, height = self._pagesize
             label = page_label % {"page": self._pageNumber, "pages": total}
             self.saveState()
-            self.setFont("Helvetica", 8)
+            self.setFont(FONT, 8)
             self.setFillColor(colors.HexColor("#444444"))
             self.drawString(18 * mm, height - 10 * mm, reference)
             self.drawRightString(width - 18 * mm, height - 10 * mm, label)

@@ -11,7 +11,7 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
-from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
+from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.platypus import KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 from sqlalchemy import select
@@ -20,7 +20,7 @@ from ..devices.models import DEVICE_TYPE_LABELS
 from ..extensions import db
 from ..i18n import current_language
 from ..organisations.models import LEGAL_NATURE_LABELS, Organisation
-from ..pdfpages import PageMarker, keep_last_rows, numbered_canvas, with_tail_header
+from ..pdfpages import PageMarker, document_styles, keep_last_rows, numbered_canvas, with_tail_header
 from .models import ACCESSORY_LABELS
 
 CATEGORY_LABELS = {
@@ -41,7 +41,7 @@ def _lang(lang: str | None) -> str:
 
 
 def _styles():
-    base = getSampleStyleSheet()
+    base = document_styles()
     return {
         "title": ParagraphStyle("t", parent=base["Title"], fontSize=16, spaceAfter=4 * mm),
         "h": ParagraphStyle("h", parent=base["Heading3"], spaceBefore=4 * mm, spaceAfter=2 * mm),

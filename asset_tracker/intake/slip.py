@@ -17,7 +17,7 @@ from flask_babel import gettext as _
 from ..db import utcnow
 from ..devices.models import DEVICE_TYPE_LABELS, DeviceType
 from ..organisations.models import LEGAL_NATURE_LABELS
-from ..pdfpages import PageMarker, keep_last_rows, numbered_canvas, with_tail_header
+from ..pdfpages import FONT, FONT_BOLD, PageMarker, document_styles, keep_last_rows, numbered_canvas, with_tail_header
 from .models import BatchStatus
 from .services import Reconciliation, slip_devices
 
@@ -56,14 +56,13 @@ def _unit_cents(device, batch) -> int | None:
 def slip_pdf(rec: Reconciliation, lang: str = "fr") -> bytes:
     from reportlab.lib import colors
     from reportlab.lib.pagesizes import A4
-    from reportlab.lib.styles import getSampleStyleSheet
     from reportlab.lib.units import mm
     from reportlab.platypus import KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
     lang = "fr" if lang not in ("fr", "en") else lang
     batch = rec.batch
     own, others = slip_devices(rec)
-    styles = getSampleStyleSheet()
+    styles = document_styles()
     body = styles["BodyText"].clone("slipbody", fontSize=9, leading=11.5)
     small = styles["BodyText"].clone("slipsmall", fontSize=8, leading=10)
     heading = styles["Heading3"].clone("sliph", spaceBefore=3 * mm, spaceAfter=1.5 * mm)
@@ -159,8 +158,9 @@ def slip_pdf(rec: Reconciliation, lang: str = "fr") -> bytes:
         count_rows.append([_("Total"), str(len(own))])
         counts = Table(count_rows, colWidths=[40 * mm, 20 * mm], hAlign="LEFT")
         counts.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.4, colors.grey), ("FONTSIZE", (0, 0), (-1, -1), 8),
+                                    ("FONTNAME", (0, 0), (-1, -1), FONT),
                                     ("ALIGN", (1, 0), (1, -1), "RIGHT"),
-                                    ("FONTNAME", (0, 0), (-1, 0), "Helvetica-Bold"),
+                                    ("FONTNAME", (0, 0), (-1, 0), FONT_BOLD),
                                     ("FONTNAME", (0, -1), (-1, -1), "Helvetica-Bold")]))
         closing = [Paragraph(e(_("Devices handed over: %(count)s.", count=len(own))), body), counts]
         if show_values:
@@ -219,7 +219,7 @@ def slip_pdf(rec: Reconciliation, lang: str = "fr") -> bytes:
             table = Table(rows, repeatRows=1 if with_header else 0, colWidths=widths)
             table.setStyle(TableStyle([
                 ("GRID", (0, 0), (-1, -1), 0.4, colors.grey), ("FONTSIZE", (0, 0), (-1, -1), 8),
-                ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                ("FONTNAME", (0, 0), (-1, -1), FONT), ("VALIGN", (0, 0), (-1, -1), "TOP"),
                 ("ALIGN", (-1, 1 if with_header else 0), (-1, -1), "RIGHT" if show_values else "LEFT")]
                 + ([("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#E8EAF0"))] if with_header else [])))
             return table

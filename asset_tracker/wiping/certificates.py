@@ -14,6 +14,7 @@ from flask_babel import gettext as _
 
 from ..db import utcnow
 from ..devices.models import DEVICE_TYPE_LABELS
+from ..pdfpages import FONT, FONT_MONO, document_styles
 from .certificate_data import DeviceEvidence
 
 KIND_LABELS = {"hdd": "HDD", "ssd": "SSD", "nvme": "NVMe", "emmc": "eMMC", "other": "—"}
@@ -109,17 +110,15 @@ class _Doc:
     """Styles and helpers shared by both certificates."""
 
     def __init__(self, lang: str, timezone: str, signer: Signer | None = None):
-        from reportlab.lib.styles import getSampleStyleSheet
-
         self.lang = lang if lang in ("fr", "en") else "fr"
         self.zone = ZoneInfo(timezone)
         self.signer = signer
-        styles = getSampleStyleSheet()
+        styles = document_styles()
         self.title = styles["Title"].clone("cert-title", fontSize=17, leading=21, spaceAfter=2)
         self.h2 = styles["Heading2"].clone("cert-h2", fontSize=11.5, leading=14, spaceBefore=8, spaceAfter=4)
         self.body = styles["BodyText"].clone("cert-body", fontSize=9, leading=11.5)
         self.small = self.body.clone("cert-small", fontSize=7.5, leading=9.5)
-        self.mono = self.small.clone("cert-mono", fontName="Courier", fontSize=7, leading=8.5)
+        self.mono = self.small.clone("cert-mono", fontName=FONT_MONO, fontSize=7, leading=8.5)
         self.centre = self.small.clone("cert-centre", alignment=1, textColor="#555555")
 
     @staticmethod
@@ -214,7 +213,7 @@ class _Doc:
 
         def page(canvas, doc):
             canvas.saveState()
-            canvas.setFont("Helvetica", 7)
+            canvas.setFont(FONT, 7)
             canvas.setFillColor("#555555")
             canvas.drawString(18 * mm, 9 * mm, footer)
             canvas.drawRightString(A4[0] - 18 * mm, 9 * mm, f"{doc.page}")

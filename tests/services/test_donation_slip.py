@@ -210,3 +210,16 @@ def test_whatever_the_number_of_devices_the_signatures_never_open_a_page_alone(d
         assert f"Appareils remis : {n}." in pages[-1], n
         assert not any("Date, signature et cachet" in p for p in pages[:-1]), n
     assert len(pages_seen) >= 3  # the sizes cross two page boundaries
+
+
+def test_names_in_any_european_script_print_as_written(db, users, identified):
+    """The PDF base-14 fonts know only Windows-1252: a Polish or Vietnamese name came out as "?"."""
+    rec = closed_batch(users, n=2, prefix="UN")
+    names = ("Łukasz Wiśniewski", "Nguyễn Thị Hương", "Ștefan Dumitrescu")
+    intake.update_batch(rec.batch.id, {"donor_signatory_name": names[0], "donor_signatory_title": names[1]},
+                        actor=Actor.of(users["donor"]))
+    intake.update_batch(rec.batch.id, {"workshop_signatory_name": names[2]}, actor=Actor.of(users["technician"]))
+    text = " ".join(pdf_pages(slip_pdf(intake.reconciliation(rec.batch.id, actor=Actor.of(users["donor"])), "fr")))
+    for name in names:
+        assert name in text
+    assert "?" not in text
