@@ -14,7 +14,9 @@ from flask.cli import with_appcontext
 
 from ..core import Actor
 from ..custody import services as custody
+from ..errors import DomainError
 from . import keys, services
+from . import verify_certificate as checker
 
 
 @click.group("audit", help="Check the custody chain; sign and verify its checkpoints.")
@@ -67,8 +69,6 @@ def verify(checkpoints_file, public_key_file):
 @with_appcontext
 def verify_certificate(certificate, public_key_file):
     """Check a certificate of sanitisation's seal and that its printed text was not edited; exit 1 if not."""
-    from . import verify_certificate as checker
-
     pem = open(public_key_file, "rb").read() if public_key_file else keys.public_pem(services.public_key())
     with open(certificate, "rb") as f:
         ok, lines = checker.verify(f.read(), pem)
@@ -101,8 +101,6 @@ def keygen(path, force):
 @with_appcontext
 def checkpoint():
     """Verify the chain and sign its head now (the scheduler does it every night)."""
-    from ..errors import DomainError
-
     try:
         cp = services.sign_checkpoint(actor=Actor.system("flask audit checkpoint"))
     except DomainError as err:

@@ -8,13 +8,18 @@ from dataclasses import dataclass, field
 
 from cryptography.exceptions import InvalidSignature
 from flask import current_app
-from sqlalchemy import and_, exists, func, or_, select, text
+from sqlalchemy import and_, case, exists, func, or_, select, text
 
 from ..core import Actor
 from ..custody import services as custody
 from ..db import utcnow
+from ..devices.filters import overdue_clause
+from ..devices.models import Device
 from ..errors import Conflict, Invalid, NotFound
 from ..extensions import db
+from ..lifecycle import State
+from ..tags import TagError, parse_tag
+from ..wiping.models import WipeRecord, WipeResult
 from . import keys
 from .models import Checkpoint
 
@@ -215,9 +220,6 @@ def record_export(kind: str, fmt: str, filters: dict, *, actor: Actor) -> None:
 
 def find_devices(term: str, *, limit: int = 50):
     """Devices whose tag, serial number or IMEI is exactly ``term`` (auditors see every device)."""
-    from ..devices.models import Device
-    from ..tags import TagError, parse_tag
-
     term = (term or "").strip().upper()
     if not term:
         return []
@@ -241,11 +243,6 @@ def _transit_rules(rules: list[dict]) -> list[dict]:
 
 def watch_clauses(rules: list[dict], now: dt.datetime | None = None) -> dict:
     """One SQL condition per kind of open or suspicious custody (indexed columns only)."""
-    from ..devices.filters import overdue_clause
-    from ..devices.models import Device
-    from ..lifecycle import State
-    from ..wiping.models import WipeRecord, WipeResult
-
     now = now or utcnow()
     after_wipe = [State.WIPED, State.REFURBISHED, State.READY, State.RESERVED, State.HANDED_OVER]
     unproven = exists().where(and_(
@@ -261,8 +258,6 @@ def watch_clauses(rules: list[dict], now: dt.datetime | None = None) -> dict:
 
 def watch_query(kind: str, *, rules: list[dict]):
     """The devices of one kind of open or suspicious custody (unordered, unexecuted: lists sort and page it)."""
-    from ..devices.models import Device
-
     if kind not in WATCH_KINDS:
         raise NotFound("No list %(name)s.", name=kind)
     return select(Device).where(watch_clauses(rules)[kind])
@@ -270,8 +265,6 @@ def watch_query(kind: str, *, rules: list[dict]):
 
 def watchlist(kind: str, *, rules: list[dict], page: int = 1, per_page: int = 50):
     """Devices of one kind of open or suspicious custody, oldest in their state first, and their count."""
-    from ..devices.models import Device
-
     if kind not in WATCH_KINDS:
         raise NotFound("No list %(name)s.", name=kind)
     clause = watch_clauses(rules)[kind]
@@ -282,10 +275,6 @@ def watchlist(kind: str, *, rules: list[dict], page: int = 1, per_page: int = 50
 
 
 def watch_counts(rules: list[dict]) -> dict[str, int]:
-    from sqlalchemy import case
-
-    from ..devices.models import Device
-
     clauses = watch_clauses(rules)
     row = db.session.execute(select(*[func.coalesce(func.sum(case((c, 1), else_=0)), 0).label(k)
                                       for k, c in clauses.items()]).select_from(Device)).one()

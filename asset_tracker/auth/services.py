@@ -10,6 +10,7 @@ from flask import current_app
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import OperationalError
 from werkzeug.security import check_password_hash, generate_password_hash
+from zxcvbn import zxcvbn
 
 from ..core import Actor
 from ..custody import services as custody
@@ -67,8 +68,6 @@ def create_user(email: str, *, role: str, organisation_id: int, actor: Actor, pa
 
 def check_password_strength(password: str, *related: str) -> None:
     """Refuse a short or guessable password (zxcvbn, offline); ``related`` are the user's e-mail, name..."""
-    from zxcvbn import zxcvbn
-
     minimum = current_app.config["PASSWORD_MIN_LENGTH"]
     if len(password or "") < minimum:
         raise Invalid("A password needs at least %(n)s characters.", n=minimum, code="weak_password",

@@ -30,6 +30,7 @@ from .models import (
     ProgrammeTarget,
     Recycling,
     Reservation,
+    programme_partners,
 )
 from .references import ReferenceRefused, reference_hmac, validate_reference
 
@@ -50,8 +51,6 @@ def programme_scope(actor: Actor):
     if actor.role in ("admin", "auditor", "technician", None):
         return None
     if actor.role == "coordinator":
-        from .models import programme_partners
-
         allowed = select(programme_partners.c.programme_id).where(
             programme_partners.c.organisation_id == actor.organisation_id)
         return or_(Programme.id.in_(allowed), Programme.owner_organisation_id == actor.organisation_id)

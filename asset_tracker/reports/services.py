@@ -10,7 +10,9 @@ from flask import current_app
 from sqlalchemy import bindparam, case, exists, func, select, text
 
 from ..db import UTCDateTime, utcnow
-from ..distribution.models import Programme
+from ..devices.filters import overdue_clause
+from ..devices.models import Device
+from ..distribution.models import Handover, Programme
 from ..distribution.services import targets_progress
 from ..extensions import db
 from ..lifecycle import State
@@ -182,9 +184,6 @@ def _days(seconds) -> float | None:
 
 def overdue_counts(session, rules: list[dict], now: dt.datetime) -> list[dict]:
     """Devices past each reminder rule's delay now, in one pass over the rules' states (index state, state_since)."""
-    from ..devices.filters import overdue_clause
-    from ..devices.models import Device
-
     rules = [r for r in rules if not r.get("plan_end")]  # a warning before a data plan ends is not a late step
     if not rules:
         return []
@@ -217,9 +216,6 @@ def programme_progress(session) -> list[dict]:
 def reuse_and_impact(session, config) -> list[dict]:
     """Per device type: reused (with a beneficiary now, or handed over before), recycled, and the estimated
     benefit of the reused."""
-    from ..devices.models import Device
-    from ..distribution.models import Handover
-
     reused = dict(session.execute(select(Device.type, func.count()).where(
         Device.state.in_(REUSED_STATES) | exists().where(Handover.device_id == Device.id)).group_by(Device.type)).all())
     recycled = dict(session.execute(select(Device.type, func.count()).where(Device.state == State.RECYCLED)
