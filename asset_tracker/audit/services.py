@@ -26,13 +26,15 @@ from .models import Checkpoint
 # ---------------------------------------------------------------- checkpoints
 
 
-def signing_key_path() -> str:
-    return current_app.config["AUDIT_SIGNING_KEY_PATH"]
+def _key_path(key_path: str | None) -> str:
+    # None only from the audit pages (views.py), which do not pass AUDIT_SIGNING_KEY_PATH yet.
+    return current_app.config["AUDIT_SIGNING_KEY_PATH"] if key_path is None else key_path
 
 
-def public_key():
-    """The public half of the configured signing key (derived from the private key when its file is missing)."""
-    path = signing_key_path()
+def public_key(*, key_path: str | None = None):
+    """The public half of the signing key at ``key_path`` (AUDIT_SIGNING_KEY_PATH), derived from the private
+    key when its file is missing."""
+    path = _key_path(key_path)
     pub = keys.public_path(path)
     try:
         return keys.load_public(pub)
@@ -43,8 +45,8 @@ def public_key():
             raise NotFound("No checkpoint key is configured yet (flask audit keygen).") from None
 
 
-def public_key_pem() -> bytes:
-    return keys.public_pem(public_key())
+def public_key_pem(*, key_path: str) -> bytes:
+    return keys.public_pem(public_key(key_path=key_path))
 
 
 def _time(value: dt.datetime) -> str:
@@ -57,14 +59,14 @@ def checkpoint_dict(cp: Checkpoint) -> dict:
             "signature": cp.signature}
 
 
-def sign_checkpoint(*, actor: Actor) -> Checkpoint:
+def sign_checkpoint(*, actor: Actor, key_path: str | None = None) -> Checkpoint:
     """Verify the whole chain, then sign its head (seq, hash) with the key kept outside the database.
 
     A broken chain is never signed: a checkpoint vouches for everything up to its position.
-    The checkpoint itself becomes the next custody event.
+    The checkpoint itself becomes the next custody event. ``key_path``: AUDIT_SIGNING_KEY_PATH.
     """
     try:
-        key = keys.load_private(signing_key_path())
+        key = keys.load_private(_key_path(key_path))
     except keys.KeyMissing:
         raise Conflict("No checkpoint key is configured: run flask audit keygen first.", code="no_signing_key") \
             from None
@@ -194,10 +196,10 @@ def _check_one(cp: dict, pub, kid: str, stored: dict, chain) -> CheckpointCheck:
     return CheckpointCheck(cp, True)
 
 
-def verify_stored_checkpoints() -> CheckpointReport | None:
-    """The auditor's page: every checkpoint kept by the service, checked with the configured public key."""
+def verify_stored_checkpoints(*, key_path: str | None = None) -> CheckpointReport | None:
+    """The auditor's page: every checkpoint kept by the service, checked with the public key of ``key_path``."""
     try:
-        pub = public_key()
+        pub = public_key(key_path=key_path)
     except NotFound:
         return None
     checkpoints = [checkpoint_dict(cp) for cp in list_checkpoints()]

@@ -3,6 +3,7 @@ import datetime as dt
 import html
 
 import pytest
+from flask import current_app
 from sqlalchemy import text
 
 from asset_tracker.audit import services
@@ -82,7 +83,7 @@ def test_batch_reconciliation_shows_counts_discrepancies_and_outcomes(client, lo
 
 def test_chain_page_names_the_first_broken_link(client, login, orgs, users, db, signing_key):
     make_device(orgs, users, "received")
-    services.sign_checkpoint(actor=Actor.system("tests"))
+    services.sign_checkpoint(actor=Actor.system("tests"), key_path=current_app.config["AUDIT_SIGNING_KEY_PATH"])
     login("auditor")
     page = client.get("/audit/chain").get_data(as_text=True)
     assert "flash--success" in page and "flash--error" not in page
@@ -94,7 +95,7 @@ def test_chain_page_names_the_first_broken_link(client, login, orgs, users, db, 
 
 def test_chain_page_shows_a_rewrite_the_plain_chain_misses(client, login, orgs, users, db, signing_key):
     make_device(orgs, users, "received")
-    cp = services.sign_checkpoint(actor=Actor.system("tests"))
+    cp = services.sign_checkpoint(actor=Actor.system("tests"), key_path=current_app.config["AUDIT_SIGNING_KEY_PATH"])
     with TriggersOff(db) as conn:
         conn.execute(text("UPDATE custody_events SET note = 'x' WHERE seq = 3"))
     rehash_from(db, 3)
