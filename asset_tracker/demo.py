@@ -148,7 +148,7 @@ def load_demo(count: int = 300, seed: int = 2026) -> bool:
     users = {}
     for email, role, org, name in USERS:
         user = auth.create_user(email, role=role, organisation_id=orgs[org].id, password=DEMO_PASSWORD, name=name,
-                                actor=system)
+                                actor=system, policy=auth.PasswordPolicy.of(current_app.config))
         users.setdefault(role, user)
         users[email] = user
     owner = orgs["Métropole de Lyon"]

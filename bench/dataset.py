@@ -14,6 +14,7 @@ import random
 import time
 from dataclasses import dataclass, field
 
+from flask import current_app
 from sqlalchemy import text
 
 from asset_tracker.auth import services as auth
@@ -598,6 +599,7 @@ def build(app, devices: int, events: int | None = None, *, seed: int = 2026, log
 
         for key in BENCH_USERS:
             user = db.session.get(User, setup.user_ids[key])
-            tokens[key] = auth.create_token(user, actor=Actor.system("bench"), name="bench")[1]
+            tokens[key] = auth.create_token(user, actor=Actor.system("bench"), name="bench",
+                                             days=current_app.config["TOKEN_LIFETIME_DAYS"])[1]
         db.session.remove()
     return Built(devices, result.checked, build_seconds, verify_seconds, result.checked, counts, tokens)

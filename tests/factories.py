@@ -4,6 +4,8 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 
+from flask import current_app
+
 from asset_tracker.auth import services as auth
 from asset_tracker.auth.models import Role, User
 from asset_tracker.core import Actor
@@ -53,7 +55,7 @@ def make_programme(orgs, name="Collégiens 2026", target=1000, policy="allow") -
 def make_user(role: str, org: Organisation, email: str | None = None, locale: str | None = None) -> User:
     email = email or f"{role}.{org.id}.{next(_serials)}@example.org"
     return auth.create_user(email, role=role, organisation_id=org.id, password=PASSWORD, actor=SYSTEM,
-                            name=role.title(), locale=locale)
+                            name=role.title(), locale=locale, policy=auth.PasswordPolicy.of(current_app.config))
 
 
 def make_users(orgs) -> dict[str, User]:
@@ -70,7 +72,7 @@ def make_users(orgs) -> dict[str, User]:
 
 
 def token_for(user: User) -> str:
-    return auth.create_token(user, actor=SYSTEM, name="tests")[1]
+    return auth.create_token(user, actor=SYSTEM, name="tests", days=current_app.config["TOKEN_LIFETIME_DAYS"])[1]
 
 
 PATH = [State.COLLECTED, State.RECEIVED, State.DIAGNOSED, State.WIPED, State.REFURBISHED, State.READY,
