@@ -320,7 +320,8 @@ def _plan_device(rng, t, i, final, type_, brand, model, donor, batch, orgs, prog
             ctx[key + "/handover"] = distribution.record_handover(
                 ctx[key].tag, actor=_partner_actor(users, partner), beneficiary_ref=ref,
                 beneficiary_category=category, loan=loan, expected_return_on=due, new_accessories=kit,
-                kit_kind=kit_kind, confirm_second_device=True)
+                kit_kind=kit_kind, confirm_second_device=True, hmac_key=current_app.config["BENEFICIARY_HMAC_KEY"],
+                default_pattern=current_app.config.get("BENEFICIARY_REF_DEFAULT_PATTERN"))
         return run
 
     def give_back(partner):

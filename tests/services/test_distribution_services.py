@@ -207,8 +207,8 @@ def test_the_retention_job_erases_references_returned_long_ago_only(app, orgs, u
     _, still_out = handed_over(orgs, users, ref="MC-0101")
     start = dist.record_return(old.id, actor=actor(users, "coordinator_b"), reason="moved away").returned_at
     days = app.config["BENEFICIARY_REF_RETENTION_DAYS"]
-    assert dist.purge_references(now=start + dt.timedelta(days=days - 1)) == 0
-    assert dist.purge_references(now=start + dt.timedelta(days=days + 1)) == 1
+    assert dist.purge_references(now=start + dt.timedelta(days=days - 1), retention_days=days) == 0
+    assert dist.purge_references(now=start + dt.timedelta(days=days + 1), retention_days=days) == 1
     db.session.expire_all()
     assert db.session.get(Handover, old.id).beneficiary_ref is None
     assert db.session.get(Handover, still_out.id).beneficiary_ref == "MC-0101"
