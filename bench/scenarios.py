@@ -358,12 +358,13 @@ def scan_during_sweep(ctx: Context, normal: dict | None) -> dict:
         return not_available("POST /api/v1/scans is not in the OpenAPI document")
     code = ("import sys, time, datetime as dt\n"
             "from bench.database import make_app\n"
-            "from asset_tracker.reminders.services import run_sweep\n"
+            "from asset_tracker.reminders import services\n"
             "app = make_app(sys.argv[1])\n"
             "with app.app_context():\n"
             "    time.sleep(max(0.0, float(sys.argv[2]) - time.time()))\n"
             "    now = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=30)\n"
-            "    start = time.time(); counts = run_sweep(now, send=False)\n"
+            "    kw = {'settings': services.MailSettings.of(app.config)} if hasattr(services, 'MailSettings') else {}\n"
+            "    start = time.time(); counts = services.run_sweep(now, send=False, **kw)\n"
             "    print(start, time.time(), counts.get('created'), flush=True)\n")
     reqs, _ = _scan_requests(ctx, 1000)
     sweep_at = time.time() + 2.0 + ctx.duration / 3  # the app starts, the scans start, then the sweep

@@ -9,6 +9,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from .mail import MailSettings
 from .rules import current_rules
 from .services import run_sweep, simulate
 
@@ -44,7 +45,7 @@ def run(now_flag: bool, at: str | None, no_mail: bool):
         raise click.UsageError("give --now or --at, not both")
     if at:
         when = _parse_when(at)
-        mails = simulate(when)
+        mails = simulate(when, settings=MailSettings.of(current_app.config))
         for m in mails:
             click.echo(f"To: {', '.join(m['recipients']) or '(no recipient: not sent)'}")
             click.echo(f"Subject: {m['subject']}")
@@ -54,7 +55,7 @@ def run(now_flag: bool, at: str | None, no_mail: bool):
             click.echo("=" * 72)
         click.echo(f"simulation at {when.isoformat()}: {len(mails)} mails would be sent; nothing was written")
         return
-    counts = run_sweep(None, send=not no_mail)
+    counts = run_sweep(None, send=not no_mail, settings=MailSettings.of(current_app.config))
     click.echo(" ".join(f"{k}={v}" for k, v in counts.items()))
 
 

@@ -26,6 +26,7 @@ from flask import Flask
 from ..capabilities import modules
 from ..extensions import db
 from ..ops.metrics import observe_job
+from .mail import MailSettings
 from .services import run_sweep
 
 log = logging.getLogger(__name__)
@@ -110,7 +111,10 @@ class SchedulerLock:
 
 def job_list(app: Flask) -> list[tuple[str, Callable, dict]]:
     """The sweep plus every capability's `jobs.JOBS` entries: (job_id, callable, trigger_kwargs)."""
-    jobs = [("reminders.sweep", run_sweep, {"trigger": "interval",
+    def sweep():
+        return run_sweep(settings=MailSettings.of(app.config))  # read at each run, like the jobs' own settings
+
+    jobs = [("reminders.sweep", sweep, {"trigger": "interval",
                                             "minutes": float(app.config["REMINDERS_SWEEP_MINUTES"])})]
     for module in modules("jobs"):
         jobs.extend(getattr(module, "JOBS", ()))

@@ -3,9 +3,12 @@ from __future__ import annotations
 
 import datetime as dt
 
+from flask import current_app
+
 from asset_tracker.core import Actor
 from asset_tracker.distribution import services as dist
 from asset_tracker.lifecycle import State
+from asset_tracker.reminders.mail import MailSettings
 from asset_tracker.reminders.services import run_sweep
 from tests import factories
 
@@ -75,7 +78,7 @@ def test_the_stock_endpoint_gives_counts_and_reservations_are_made_from_it(clien
 def test_overdue_reminders_are_listed_in_scope_and_acknowledged(client, api_headers, orgs, users):
     device = factories.make_device(orgs, users, State.READY)
     dist.reserve_device(device.tag, actor=Actor.of(users["coordinator"]), programme_id=orgs["programme"].id)
-    run_sweep(dt.datetime.now(dt.UTC) + dt.timedelta(days=20), send=False)
+    run_sweep(dt.datetime.now(dt.UTC) + dt.timedelta(days=20), send=False, settings=MailSettings.of(current_app.config))
     listing = client.get("/api/v1/reminders", headers=api_headers("coordinator")).get_json()
     assert listing["total"] == 1 and listing["items"][0]["device_tag"] == device.tag
     assert listing["items"][0]["rule"] == "reserved_not_handed_over"

@@ -5,6 +5,7 @@ import datetime as dt
 import json
 
 import pytest
+from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
 from asset_tracker.core import Actor
@@ -14,6 +15,7 @@ from asset_tracker.distribution import services as dist
 from asset_tracker.distribution.models import Accessory, AccessoryKind, AccessoryStatus, Handover
 from asset_tracker.errors import Conflict, Invalid
 from asset_tracker.lifecycle import State
+from asset_tracker.reminders.mail import MailSettings
 from tests import factories
 
 FAMILY_KIT = {"code": "family_kit", "name": "Kit famille", "device_types": ["laptop", "desktop"],
@@ -278,7 +280,8 @@ def test_the_plan_ending_reminder_warns_the_partner_thirty_days_before(reboot, o
     rules = [r for r in current_rules() if r.id == "data_plan_ending"]
     now = utcnow()
     assert open_reminders(rules, now + dt.timedelta(days=10)) == 0  # 35 days before the end
-    mails = simulate(now + dt.timedelta(days=20))  # 25 days before the end
+    # 25 days before the end
+    mails = simulate(now + dt.timedelta(days=20), settings=MailSettings.of(current_app.config))
     mail = next(m for m in mails if m["organisation"] == orgs["partner"].name)
     assert device.tag in mail["text"] and "data_plan_ending" not in mail["text"]
     assert (utcnow().date() + dt.timedelta(days=45)).isoformat() in mail["text"]
