@@ -4,6 +4,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from flask import current_app
@@ -239,14 +240,18 @@ _cache: dict = {}
 _lock = threading.Lock()
 
 
-def dashboard(*, fresh: bool = False) -> Dashboard:
+def dashboard(*, fresh: bool = False, config: Mapping | None = None) -> Dashboard:
     """Every table of the dashboard. Reused while the custody chain has not moved (every change writes an event)
-    or for REPORTS_CACHE_SECONDS, whichever is longer; run on a deferred read connection."""
-    config = current_app.config
+    or for REPORTS_CACHE_SECONDS, whichever is longer; run on a deferred read connection.
+
+    ``config``: the application's configuration (the REPORTS_* settings, the reminder rules, the database URI).
+    """
+    if config is None:  # only from the report pages (views.py), which do not pass it yet
+        config = current_app.config
     session = db.session
     head = session.execute(text("SELECT last_seq FROM custody_chain_head WHERE id = 1")).scalar() or 0
     now = utcnow()
-    key = (current_app.import_name, config["SQLALCHEMY_DATABASE_URI"], now.date())
+    key = (config["SQLALCHEMY_DATABASE_URI"], now.date())
     ttl = config.get("REPORTS_CACHE_SECONDS", 0)
     with _lock:
         hit = _cache.get(key)
