@@ -186,3 +186,28 @@ def key_numbers(n: int | None = None) -> dict:
     """A fresh, valid IMEI and ICCID pair for a 4G key (each call a different pair unless ``n`` is given)."""
     n = next(_keys) if n is None else n
     return {"imei": luhn_complete(f"35{n:012d}"), "iccid": luhn_complete(f"893315{n:012d}")}
+
+
+# ---------------------------------------------------------------- settings the routes pass to the services
+
+
+def printing() -> dict:
+    """What the label routes pass to print_labels and print_batch from the configuration."""
+    return {"max_per_job": current_app.config["LABEL_MAX_PER_JOB"], "line": current_app.config["LABEL_LINE"]}
+
+
+def blank_printing() -> dict:
+    """What the label routes pass to print_blank_tags."""
+    return {"max_per_job": current_app.config["LABEL_MAX_PER_JOB"]}
+
+
+def issuing() -> dict:
+    """What the label routes pass to issue_blank_tags and issue_and_print_blank_tags."""
+    return {**blank_printing(), "tag_prefix": current_app.config["TAG_PREFIX"],
+            "tag_width": current_app.config["TAG_WIDTH"]}
+
+
+def handing_over() -> dict:
+    """What the hand-over route passes to record_handover (second_device_to_confirm takes the key alone)."""
+    return {"hmac_key": current_app.config["BENEFICIARY_HMAC_KEY"],
+            "default_pattern": current_app.config.get("BENEFICIARY_REF_DEFAULT_PATTERN")}

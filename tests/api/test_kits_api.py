@@ -11,6 +11,7 @@ from asset_tracker.lifecycle import State
 from asset_tracker.reminders.mail import MailSettings
 from asset_tracker.reminders.services import run_sweep
 from tests import factories
+from tests.factories import handing_over
 
 
 def _reboot(client, api_headers, orgs):
@@ -29,7 +30,8 @@ def test_a_programme_answers_its_targets_with_what_is_done(client, api_headers, 
     device = factories.make_device(orgs, users, State.READY)
     coord = Actor.of(users["coordinator"])
     dist.reserve_device(device.tag, actor=coord, programme_id=body["id"])
-    dist.record_handover(device.tag, actor=coord, beneficiary_ref="EC-0001", beneficiary_category="pupil")
+    dist.record_handover(device.tag, actor=coord, beneficiary_ref="EC-0001", beneficiary_category="pupil",
+                         **handing_over())
     got = client.get(f"/api/v1/programmes/{body['id']}", headers=api_headers("coordinator")).get_json()
     assert [{k: t[k] for k in ("unit", "count", "done")} for t in got["targets"]] == [
         {"unit": "laptop", "count": 1000, "done": 1}, {"unit": "family_kit", "count": 2000, "done": 0}]

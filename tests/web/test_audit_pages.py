@@ -10,7 +10,7 @@ from asset_tracker.audit import services
 from asset_tracker.core import Actor
 from asset_tracker.devices.models import Device
 from tests.audit_support import TriggersOff, rehash_from, signing_key  # noqa: F401
-from tests.factories import make_device
+from tests.factories import handing_over, make_device
 
 
 def test_an_auditor_finds_a_device_by_serial_or_imei_and_reads_its_timeline(client, login, orgs, users):
@@ -32,7 +32,7 @@ def test_the_timeline_never_shows_a_beneficiary_reference(client, login, orgs, u
     distribution.reserve_device(device.tag, actor=Actor.of(users["coordinator"]), programme_id=orgs["programme"].id,
                               partner_organisation_id=orgs["partner"].id)
     distribution.record_handover(device.tag, actor=Actor.of(users["coordinator"]), beneficiary_ref="MC-7731",
-                               beneficiary_category="pupil")
+                               beneficiary_category="pupil", **handing_over())
     login("auditor")
     page = client.get(f"/audit/devices/{device.tag}").get_data(as_text=True)
     assert "MC-7731" not in page
