@@ -1,4 +1,7 @@
-"""flask demo load: the Lyon programme's organisations, a user per role, and devices with full histories."""
+"""flask demo load: the Lyon programme's organisations, a user per role, and devices with full histories.
+
+A command, hence a boundary: it reads the configuration and passes the settings to the services.
+"""
 from __future__ import annotations
 
 import datetime as dt

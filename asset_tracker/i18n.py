@@ -78,6 +78,7 @@ def select_locale() -> str:
 
 
 def _languages() -> list[str]:
+    # Locale selection runs per request, at the boundary: it reads the configuration like a route.
     return current_app.config["LANGUAGES"]
 
 

@@ -1,4 +1,7 @@
-"""Who is calling: a session cookie (pages) or an `Authorization: Bearer` token (API)."""
+"""Who is calling: a session cookie (pages) or an `Authorization: Bearer` token (API).
+
+A boundary module, like the routes: it reads the session settings (SESSION_*) from ``current_app.config``.
+"""
 from __future__ import annotations
 
 import datetime as dt

@@ -168,6 +168,7 @@ def check_config(app) -> None:
 
 
 def current_rules() -> list[Rule]:
+    """The rules parsed from the application's REMINDER_RULES (checked at start-up by ``check_config``)."""
     return rules_of(current_app)
 
 
