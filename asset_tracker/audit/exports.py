@@ -119,7 +119,7 @@ def events_export(*, actor: Actor, chunk: int, device: str | None = None, type: 
         conditions.append(CustodyEvent.server_time >= dt.datetime.combine(since, dt.time(), dt.UTC))
     if until:
         conditions.append(CustodyEvent.server_time < dt.datetime.combine(until + dt.timedelta(days=1), dt.time(),
-                                                              dt.UTC))
+                                                                         dt.UTC))
     if actor.role not in ("admin", "auditor"):
         conditions.append(CustodyEvent.device_id.in_(scoped(select(Device.id), actor)))
     query = select(*cols).where(*conditions)
