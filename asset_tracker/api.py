@@ -5,6 +5,7 @@ from flask import Flask, g, jsonify, request
 from sqlalchemy import text
 
 from .auth.access import PUBLIC, access
+from .capabilities import modules
 from .extensions import api, csrf, db
 
 
@@ -16,7 +17,6 @@ def init_api(app: Flask) -> None:
                                 "Authenticate with `Authorization: Bearer <token>` (`flask tokens create EMAIL`)."},
     })
     api.spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
-    from .capabilities import modules
 
     for module in modules("api"):
         for blp in module.BLUEPRINTS:

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from flask import Flask
 
+from . import demo
+from .capabilities import modules
+
 
 def register_commands(app: Flask) -> None:
-    from . import demo
-    from .capabilities import modules
-
     for module in modules("cli") + [demo]:
         for group in module.COMMANDS:
             app.cli.add_command(group)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import sqlite3
 import threading
 
 from sqlalchemy import JSON, MetaData, event
@@ -72,8 +73,6 @@ def utcnow() -> dt.datetime:
 @event.listens_for(Engine, "connect")
 def _sqlite_pragmas(dbapi_connection, connection_record):
     """WAL, foreign keys, secure delete and a busy timeout; transactions begin IMMEDIATE (see begin hook)."""
-    import sqlite3
-
     if not isinstance(dbapi_connection, sqlite3.Connection):
         return
     # Let SQLAlchemy emit BEGIN itself so we can make it BEGIN IMMEDIATE.

@@ -1,4 +1,7 @@
-"""flask demo load: the Lyon programme's organisations, a user per role, and devices with full histories."""
+"""flask demo load: the Lyon programme's organisations, a user per role, and devices with full histories.
+
+A command, hence a boundary: it reads the configuration and passes the settings to the services.
+"""
 from __future__ import annotations
 
 import datetime as dt
@@ -148,7 +151,7 @@ def load_demo(count: int = 300, seed: int = 2026) -> bool:
     users = {}
     for email, role, org, name in USERS:
         user = auth.create_user(email, role=role, organisation_id=orgs[org].id, password=DEMO_PASSWORD, name=name,
-                                actor=system)
+                                actor=system, policy=auth.PasswordPolicy.of(current_app.config))
         users.setdefault(role, user)
         users[email] = user
     owner = orgs["Métropole de Lyon"]
@@ -320,7 +323,8 @@ def _plan_device(rng, t, i, final, type_, brand, model, donor, batch, orgs, prog
             ctx[key + "/handover"] = distribution.record_handover(
                 ctx[key].tag, actor=_partner_actor(users, partner), beneficiary_ref=ref,
                 beneficiary_category=category, loan=loan, expected_return_on=due, new_accessories=kit,
-                kit_kind=kit_kind, confirm_second_device=True)
+                kit_kind=kit_kind, confirm_second_device=True, hmac_key=current_app.config["BENEFICIARY_HMAC_KEY"],
+                default_pattern=current_app.config.get("BENEFICIARY_REF_DEFAULT_PATTERN"))
         return run
 
     def give_back(partner):

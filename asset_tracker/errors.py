@@ -4,10 +4,14 @@ from __future__ import annotations
 import re
 
 from flask import Flask, g, jsonify, make_response, render_template, request
-from flask_babel import gettext
+from flask_babel import force_locale, gettext
 from marshmallow import ValidationError
 from sqlalchemy.exc import IntegrityError, OperationalError
 from werkzeug.exceptions import BadRequestKeyError, HTTPException
+
+from .extensions import db, login_manager
+from .i18n import current_language
+from .lifecycle import LABELS, State
 
 
 class DomainError(Exception):
@@ -32,9 +36,6 @@ class DomainError(Exception):
         return text % self._display_params() if self.params else text
 
     def _display_params(self) -> dict:
-        from .i18n import current_language
-        from .lifecycle import LABELS, State
-
         lang = current_language()
         shown = dict(self.params)
         for key in self.STATE_PARAMS:
@@ -172,9 +173,6 @@ def register_error_handlers(app: Flask) -> None:
     def _operational(err: OperationalError):
         if not is_lock_timeout(err):
             return _unexpected(err)
-        from flask_babel import force_locale
-
-        from .extensions import login_manager
 
         _rollback()
         app.logger.warning("write lock not obtained on %s %s: %s", request.method, request.path, err.orig)
@@ -199,8 +197,6 @@ def register_error_handlers(app: Flask) -> None:
 
 
 def _rollback() -> None:
-    from .extensions import db
-
     db.session.rollback()
 
 
@@ -263,8 +259,6 @@ def _http_message(code: int, err: HTTPException) -> str:
 
 
 def _page(status: int, message: str, details=None):
-    from .extensions import db
-
     db.session.rollback()
     try:
         return render_template("error.html", status=status, message=message, details=details or {}), status

@@ -5,10 +5,14 @@ import glob
 import logging
 import os
 
-from flask import Flask, request, session
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from flask import Flask, current_app, request, session
 from flask_babel import format_decimal, get_locale, gettext
 from flask_login import current_user
 
+from . import lifecycle, value_labels
+from .devices.models import DEVICE_TYPE_LABELS, DeviceType
 from .extensions import babel
 
 PACKAGE_DIR = os.path.dirname(__file__)
@@ -34,9 +38,6 @@ def compile_catalogs(directories: list[str], *, checkout: bool | None = None) ->
     was built (setup.py). A catalog that cannot be compiled, or an installed one without its .mo, is logged
     as an error (the pages then show English for that catalog). Returns the .mo files written.
     """
-    from babel.messages.mofile import write_mo
-    from babel.messages.pofile import read_po
-
     checkout = is_checkout() if checkout is None else checkout
     written = []
     for directory in directories:
@@ -77,8 +78,7 @@ def select_locale() -> str:
 
 
 def _languages() -> list[str]:
-    from flask import current_app
-
+    # Locale selection runs per request, at the boundary: it reads the configuration like a route.
     return current_app.config["LANGUAGES"]
 
 
@@ -105,9 +105,6 @@ def init_i18n(app: Flask) -> None:
     compile_catalogs(dirs)
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = ";".join(dirs)
     babel.init_app(app, locale_selector=select_locale)
-
-    from . import lifecycle, value_labels
-    from .devices.models import DEVICE_TYPE_LABELS, DeviceType
 
     @app.template_filter("state_label")
     def _state_label(state):

@@ -8,6 +8,12 @@ import logging
 import os
 import socket
 
+from waitress import serve
+
+from config import default
+
+from . import create_app
+
 
 def default_base_url(host: str, port: int) -> str:
     """The address people reach this server at, for the links in reminder e-mails."""
@@ -20,8 +26,6 @@ def default_base_url(host: str, port: int) -> str:
 
 def base_url_is_default(value: str) -> bool:
     """True unless BASE_URL was configured (an environment file or ASSET_TRACKER_BASE_URL)."""
-    from config import default
-
     return os.environ.get("ASSET_TRACKER_BASE_URL") is None and value == default.BASE_URL
 
 
@@ -32,9 +36,6 @@ def main(argv=None) -> None:
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--env", default=os.environ.get("ASSET_TRACKER_ENV", "development"))
     args = parser.parse_args(argv)
-    from waitress import serve
-
-    from . import create_app
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = create_app(args.env)

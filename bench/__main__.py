@@ -9,6 +9,8 @@ import sys
 import time
 import traceback
 
+from asset_tracker.extensions import db
+
 from . import database, dataset, profile, report, scenarios
 from .server import Server
 
@@ -130,8 +132,6 @@ def run_size(size: int, args, kind: str, only: set, labels_done: bool, largest: 
             if kind == "postgresql" and not args.no_gunicorn:
                 out["gunicorn"] = guarded("gunicorn", run_gunicorn, ctx, target, kind, size, only)
     finally:
-        from asset_tracker.extensions import db
-
         with app.app_context():
             db.engine.dispose()
         if not args.keep:

@@ -6,6 +6,11 @@ import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
+import psycopg
+from flask_migrate import upgrade
+
+from asset_tracker import create_app
+
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 
 
@@ -29,8 +34,6 @@ def kind_of(url: str | None) -> str:
 
 
 def _pg_admin(url: str, statement: str) -> None:
-    import psycopg
-
     parts = urlsplit(url.replace("postgresql+psycopg://", "postgresql://"))
     admin = urlunsplit(parts._replace(path="/postgres"))
     with psycopg.connect(admin, autocommit=True) as conn:
@@ -57,14 +60,10 @@ def fresh(base_url: str | None, label: str) -> Target:
 
 def make_app(url: str):
     """The app bound to ``url``, scheduler off (the benchmark runs sweeps itself)."""
-    from asset_tracker import create_app
-
     return create_app("development", SQLALCHEMY_DATABASE_URI=url, SCHEDULER_ENABLED=False)
 
 
 def migrate(app) -> None:
     """`flask db upgrade` on the empty database."""
-    from flask_migrate import upgrade
-
     with app.app_context():
         upgrade()

@@ -14,13 +14,21 @@ import random
 import time
 from dataclasses import dataclass, field
 
+from flask import current_app
 from sqlalchemy import text
 
+from asset_tracker.auth import services as auth
+from asset_tracker.auth.models import User
 from asset_tracker.core import Actor
 from asset_tracker.custody import services as custody
 from asset_tracker.custody.services import canonical_details, event_hash
 from asset_tracker.db import clock
+from asset_tracker.devices.models import Device
+from asset_tracker.distribution.models import KitKind, Programme, ProgrammeTarget
+from asset_tracker.extensions import db
+from asset_tracker.intake.models import Batch, BatchStatus
 from asset_tracker.lifecycle import State
+from asset_tracker.organisations.models import Organisation, OrgKind
 from asset_tracker.tags import format_tag
 
 S = State
@@ -178,12 +186,6 @@ class _Setup:
     """Organisations, users, programmes and batches, made through the models and services."""
 
     def __init__(self, app, batches: int, start: dt.datetime):
-        from asset_tracker.auth import services as auth
-        from asset_tracker.distribution.models import KitKind, Programme, ProgrammeTarget
-        from asset_tracker.extensions import db
-        from asset_tracker.intake.models import Batch, BatchStatus
-        from asset_tracker.organisations.models import Organisation, OrgKind
-
         system = Actor.system("bench")
         clock.frozen = start
         try:
@@ -493,10 +495,6 @@ class _Writer:
 
 def build(app, devices: int, events: int | None = None, *, seed: int = 2026, log=print) -> Built:
     """Fill the app's freshly migrated, empty database with ``devices`` devices and ``events`` custody events."""
-    from asset_tracker.auth import services as auth
-    from asset_tracker.devices.models import Device
-    from asset_tracker.extensions import db
-
     events = events or devices * 10
     started = time.perf_counter()
     rng = random.Random(seed)
@@ -598,10 +596,10 @@ def build(app, devices: int, events: int | None = None, *, seed: int = 2026, log
         log(f"  chain verified: {result.checked:,} events in {verify_seconds:.1f}s")
 
         tokens = {}
-        from asset_tracker.auth.models import User
 
         for key in BENCH_USERS:
             user = db.session.get(User, setup.user_ids[key])
-            tokens[key] = auth.create_token(user, actor=Actor.system("bench"), name="bench")[1]
+            tokens[key] = auth.create_token(user, actor=Actor.system("bench"), name="bench",
+                                             days=current_app.config["TOKEN_LIFETIME_DAYS"])[1]
         db.session.remove()
     return Built(devices, result.checked, build_seconds, verify_seconds, result.checked, counts, tokens)

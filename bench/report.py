@@ -7,6 +7,9 @@ import platform
 import re
 import sqlite3
 import subprocess
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
 
 from .database import RESULTS
 
@@ -33,10 +36,6 @@ def machine(database_url: str | None, kind: str) -> dict:
             "os": platform.platform(), "sqlite": sqlite3.sqlite_version}
     if kind == "postgresql":
         try:
-            from urllib.parse import urlsplit, urlunsplit
-
-            import psycopg
-
             parts = urlsplit(database_url.replace("postgresql+psycopg://", "postgresql://"))
             with psycopg.connect(urlunsplit(parts._replace(path="/postgres"))) as conn:
                 info["postgresql"] = conn.execute("SHOW server_version").fetchone()[0]

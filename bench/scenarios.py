@@ -12,6 +12,11 @@ import sys
 import time
 import uuid
 
+from sqlalchemy import text
+
+from asset_tracker.extensions import db
+from asset_tracker.tags import format_tag
+
 from . import load
 from .load import Req
 
@@ -50,10 +55,6 @@ class Context:
     def pool(self, state: str) -> list[str]:
         """Tags of devices in ``state`` not yet used by a scenario (shuffled once)."""
         if state not in self._pools:
-            from sqlalchemy import text
-
-            from asset_tracker.extensions import db
-
             with self.app.app_context():
                 tags = list(db.session.execute(text("SELECT tag FROM devices WHERE state = :s ORDER BY id"),
                                                {"s": state}).scalars())
@@ -68,8 +69,6 @@ class Context:
         return taken
 
     def random_tags(self, n: int) -> list[str]:
-        from asset_tracker.tags import format_tag
-
         prefix, width = self.app.config["TAG_PREFIX"], self.app.config["TAG_WIDTH"]
         return [format_tag(prefix, self.rng.randint(1, self.devices), width) for _ in range(n)]
 
@@ -129,10 +128,6 @@ def _scan_requests(ctx: Context, n: int) -> tuple[list[Req], str]:
 
 
 def _ids(ctx: Context, sql: str) -> int:
-    from sqlalchemy import text
-
-    from asset_tracker.extensions import db
-
     with ctx.app.app_context():
         value = db.session.execute(text(sql)).scalar()
         db.session.remove()
@@ -242,10 +237,6 @@ def batch_at_max(ctx: Context, batch_id: int | None = None) -> dict:
 
 
 def _donor_id(ctx: Context) -> int:
-    from sqlalchemy import text
-
-    from asset_tracker.extensions import db
-
     with ctx.app.app_context():
         value = db.session.execute(text("SELECT id FROM organisations WHERE kind = 'donor' ORDER BY id")).scalar()
         db.session.remove()
@@ -346,8 +337,6 @@ def sweep(ctx: Context) -> dict:
         return not_available("asset_tracker.reminders.services has no run_sweep")
     out = {}
     with ctx.app.app_context():
-        from asset_tracker.extensions import db
-
         for label in ("first", "steady"):
             t0 = time.perf_counter()
             counts = fn(send=False)
@@ -369,12 +358,13 @@ def scan_during_sweep(ctx: Context, normal: dict | None) -> dict:
         return not_available("POST /api/v1/scans is not in the OpenAPI document")
     code = ("import sys, time, datetime as dt\n"
             "from bench.database import make_app\n"
-            "from asset_tracker.reminders.services import run_sweep\n"
+            "from asset_tracker.reminders import services\n"
             "app = make_app(sys.argv[1])\n"
             "with app.app_context():\n"
             "    time.sleep(max(0.0, float(sys.argv[2]) - time.time()))\n"
             "    now = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=30)\n"
-            "    start = time.time(); counts = run_sweep(now, send=False)\n"
+            "    kw = {'settings': services.MailSettings.of(app.config)} if hasattr(services, 'MailSettings') else {}\n"
+            "    start = time.time(); counts = services.run_sweep(now, send=False, **kw)\n"
             "    print(start, time.time(), counts.get('created'), flush=True)\n")
     reqs, _ = _scan_requests(ctx, 1000)
     sweep_at = time.time() + 2.0 + ctx.duration / 3  # the app starts, the scans start, then the sweep

@@ -4,6 +4,8 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 
+from flask import current_app
+
 from asset_tracker.auth import services as auth
 from asset_tracker.auth.models import Role, User
 from asset_tracker.core import Actor
@@ -53,7 +55,7 @@ def make_programme(orgs, name="Collégiens 2026", target=1000, policy="allow") -
 def make_user(role: str, org: Organisation, email: str | None = None, locale: str | None = None) -> User:
     email = email or f"{role}.{org.id}.{next(_serials)}@example.org"
     return auth.create_user(email, role=role, organisation_id=org.id, password=PASSWORD, actor=SYSTEM,
-                            name=role.title(), locale=locale)
+                            name=role.title(), locale=locale, policy=auth.PasswordPolicy.of(current_app.config))
 
 
 def make_users(orgs) -> dict[str, User]:
@@ -70,7 +72,7 @@ def make_users(orgs) -> dict[str, User]:
 
 
 def token_for(user: User) -> str:
-    return auth.create_token(user, actor=SYSTEM, name="tests")[1]
+    return auth.create_token(user, actor=SYSTEM, name="tests", days=current_app.config["TOKEN_LIFETIME_DAYS"])[1]
 
 
 PATH = [State.COLLECTED, State.RECEIVED, State.DIAGNOSED, State.WIPED, State.REFURBISHED, State.READY,
@@ -184,3 +186,28 @@ def key_numbers(n: int | None = None) -> dict:
     """A fresh, valid IMEI and ICCID pair for a 4G key (each call a different pair unless ``n`` is given)."""
     n = next(_keys) if n is None else n
     return {"imei": luhn_complete(f"35{n:012d}"), "iccid": luhn_complete(f"893315{n:012d}")}
+
+
+# ---------------------------------------------------------------- settings the routes pass to the services
+
+
+def printing() -> dict:
+    """What the label routes pass to print_labels and print_batch from the configuration."""
+    return {"max_per_job": current_app.config["LABEL_MAX_PER_JOB"], "line": current_app.config["LABEL_LINE"]}
+
+
+def blank_printing() -> dict:
+    """What the label routes pass to print_blank_tags."""
+    return {"max_per_job": current_app.config["LABEL_MAX_PER_JOB"]}
+
+
+def issuing() -> dict:
+    """What the label routes pass to issue_blank_tags and issue_and_print_blank_tags."""
+    return {**blank_printing(), "tag_prefix": current_app.config["TAG_PREFIX"],
+            "tag_width": current_app.config["TAG_WIDTH"]}
+
+
+def handing_over() -> dict:
+    """What the hand-over route passes to record_handover (second_device_to_confirm takes the key alone)."""
+    return {"hmac_key": current_app.config["BENEFICIARY_HMAC_KEY"],
+            "default_pattern": current_app.config.get("BENEFICIARY_REF_DEFAULT_PATTERN")}

@@ -24,6 +24,7 @@ from asset_tracker.reminders.models import Reminder
 from asset_tracker.wiping import services as wiping
 from asset_tracker.wiping.models import EvidenceFile
 from asset_tracker.workshop import services as workshop
+from tests.factories import issuing
 
 from . import factories
 
@@ -82,7 +83,7 @@ def build(orgs, users) -> dict:
         scan_id = uuid.uuid4().hex
         workshop.handle_scan(received.tag, "diagnosed", actor=tech, scan_id=scan_id, verdict="refurbish")
 
-        issue = labels.issue_blank_tags(2, donor_organisation_id=orgs[donor].id, actor=tech)
+        issue = labels.issue_blank_tags(2, donor_organisation_id=orgs[donor].id, actor=tech, **issuing())
 
         reminder = Reminder(device_id=held.id, rule_id="loan_overdue", state=State.HANDED_OVER,
                             stay_started_at=now, responsible_organisation_id=orgs[partner].id)

@@ -56,6 +56,10 @@ class BatchExportArgs(StrictSchema):
     donor = fields.Integer(load_default=None)
 
 
+def _key_path() -> str:
+    return current_app.config["AUDIT_SIGNING_KEY_PATH"]
+
+
 def _chunk() -> int:
     return int(current_app.config.get("EXPORT_CHUNK_ROWS", 5000))
 
@@ -165,7 +169,7 @@ def checkpoints_file():
 @blp.doc(responses={"200": {"description": "The Ed25519 public key of the checkpoints (PEM)"}})
 def public_key():
     """The public key that verifies the checkpoints (keep your own copy: it should never change silently)."""
-    return Response(services.public_key_pem(), mimetype="application/x-pem-file",
+    return Response(services.public_key_pem(key_path=_key_path()), mimetype="application/x-pem-file",
                     headers={"Content-Disposition": 'attachment; filename="reboot-tracker-checkpoints.pub.pem"'})
 
 
@@ -174,7 +178,7 @@ def public_key():
 @blp.response(201)
 def sign_checkpoint():
     """Verify the chain and sign its head now (the scheduler also does it every night)."""
-    return services.checkpoint_dict(services.sign_checkpoint(actor=actor()))
+    return services.checkpoint_dict(services.sign_checkpoint(actor=actor(), key_path=_key_path()))
 
 
 @blp.route("/checkpoints/verify", methods=["GET"])
@@ -182,7 +186,7 @@ def sign_checkpoint():
 @blp.response(200)
 def verify_checkpoints():
     """Every stored checkpoint checked against the chain with the configured public key."""
-    report = services.verify_stored_checkpoints()
+    report = services.verify_stored_checkpoints(key_path=_key_path())
     if report is None:
         return {"ok": None, "message": "no checkpoint key is configured"}
     return report.as_dict()

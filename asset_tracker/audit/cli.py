@@ -14,7 +14,13 @@ from flask.cli import with_appcontext
 
 from ..core import Actor
 from ..custody import services as custody
+from ..errors import DomainError
 from . import keys, services
+from . import verify_certificate as checker
+
+
+def _key_path() -> str:
+    return current_app.config["AUDIT_SIGNING_KEY_PATH"]
 
 
 @click.group("audit", help="Check the custody chain; sign and verify its checkpoints.")
@@ -38,7 +44,7 @@ def verify(checkpoints_file, public_key_file):
         click.echo(f"custody chain BROKEN after {result.checked} good events: {result.problem} "
                    f"(seq {result.broken_seq}, id {result.broken_id})", err=True)
         sys.exit(1)
-    pub = keys.load_public(public_key_file) if public_key_file else services.public_key()
+    pub = keys.load_public(public_key_file) if public_key_file else services.public_key(key_path=_key_path())
     report = services.verify_checkpoints(services.parse_checkpoints(checkpoints_file), pub)
     chain = report.chain
     if chain.ok:
@@ -67,9 +73,10 @@ def verify(checkpoints_file, public_key_file):
 @with_appcontext
 def verify_certificate(certificate, public_key_file):
     """Check a certificate of sanitisation's seal and that its printed text was not edited; exit 1 if not."""
-    from . import verify_certificate as checker
-
-    pem = open(public_key_file, "rb").read() if public_key_file else keys.public_pem(services.public_key())
+    if public_key_file:
+        pem = open(public_key_file, "rb").read()
+    else:
+        pem = keys.public_pem(services.public_key(key_path=_key_path()))
     with open(certificate, "rb") as f:
         ok, lines = checker.verify(f.read(), pem)
     for line in lines:
@@ -85,7 +92,7 @@ def verify_certificate(certificate, public_key_file):
 @with_appcontext
 def keygen(path, force):
     """Create the Ed25519 checkpoint key pair (PEM; the private key file is readable by its owner only)."""
-    path = path or current_app.config["AUDIT_SIGNING_KEY_PATH"]
+    path = path or _key_path()
     try:
         private, public = keys.generate(path, overwrite=force)
     except FileExistsError:
@@ -101,10 +108,8 @@ def keygen(path, force):
 @with_appcontext
 def checkpoint():
     """Verify the chain and sign its head now (the scheduler does it every night)."""
-    from ..errors import DomainError
-
     try:
-        cp = services.sign_checkpoint(actor=Actor.system("flask audit checkpoint"))
+        cp = services.sign_checkpoint(actor=Actor.system("flask audit checkpoint"), key_path=_key_path())
     except DomainError as err:
         click.echo(str(err), err=True)
         sys.exit(1)

@@ -8,26 +8,33 @@ from dataclasses import dataclass, field
 
 from cryptography.exceptions import InvalidSignature
 from flask import current_app
-from sqlalchemy import and_, exists, func, or_, select, text
+from sqlalchemy import and_, case, exists, func, or_, select, text
 
 from ..core import Actor
 from ..custody import services as custody
 from ..db import utcnow
+from ..devices.filters import overdue_clause
+from ..devices.models import Device
 from ..errors import Conflict, Invalid, NotFound
 from ..extensions import db
+from ..lifecycle import State
+from ..tags import TagError, parse_tag
+from ..wiping.models import WipeRecord, WipeResult
 from . import keys
 from .models import Checkpoint
 
 # ---------------------------------------------------------------- checkpoints
 
 
-def signing_key_path() -> str:
-    return current_app.config["AUDIT_SIGNING_KEY_PATH"]
+def _key_path(key_path: str | None) -> str:
+    # None only from the audit pages (views.py), which do not pass AUDIT_SIGNING_KEY_PATH yet.
+    return current_app.config["AUDIT_SIGNING_KEY_PATH"] if key_path is None else key_path
 
 
-def public_key():
-    """The public half of the configured signing key (derived from the private key when its file is missing)."""
-    path = signing_key_path()
+def public_key(*, key_path: str | None = None):
+    """The public half of the signing key at ``key_path`` (AUDIT_SIGNING_KEY_PATH), derived from the private
+    key when its file is missing."""
+    path = _key_path(key_path)
     pub = keys.public_path(path)
     try:
         return keys.load_public(pub)
@@ -38,8 +45,8 @@ def public_key():
             raise NotFound("No checkpoint key is configured yet (flask audit keygen).") from None
 
 
-def public_key_pem() -> bytes:
-    return keys.public_pem(public_key())
+def public_key_pem(*, key_path: str) -> bytes:
+    return keys.public_pem(public_key(key_path=key_path))
 
 
 def _time(value: dt.datetime) -> str:
@@ -52,14 +59,14 @@ def checkpoint_dict(cp: Checkpoint) -> dict:
             "signature": cp.signature}
 
 
-def sign_checkpoint(*, actor: Actor) -> Checkpoint:
+def sign_checkpoint(*, actor: Actor, key_path: str | None = None) -> Checkpoint:
     """Verify the whole chain, then sign its head (seq, hash) with the key kept outside the database.
 
     A broken chain is never signed: a checkpoint vouches for everything up to its position.
-    The checkpoint itself becomes the next custody event.
+    The checkpoint itself becomes the next custody event. ``key_path``: AUDIT_SIGNING_KEY_PATH.
     """
     try:
-        key = keys.load_private(signing_key_path())
+        key = keys.load_private(_key_path(key_path))
     except keys.KeyMissing:
         raise Conflict("No checkpoint key is configured: run flask audit keygen first.", code="no_signing_key") \
             from None
@@ -189,10 +196,10 @@ def _check_one(cp: dict, pub, kid: str, stored: dict, chain) -> CheckpointCheck:
     return CheckpointCheck(cp, True)
 
 
-def verify_stored_checkpoints() -> CheckpointReport | None:
-    """The auditor's page: every checkpoint kept by the service, checked with the configured public key."""
+def verify_stored_checkpoints(*, key_path: str | None = None) -> CheckpointReport | None:
+    """The auditor's page: every checkpoint kept by the service, checked with the public key of ``key_path``."""
     try:
-        pub = public_key()
+        pub = public_key(key_path=key_path)
     except NotFound:
         return None
     checkpoints = [checkpoint_dict(cp) for cp in list_checkpoints()]
@@ -215,9 +222,6 @@ def record_export(kind: str, fmt: str, filters: dict, *, actor: Actor) -> None:
 
 def find_devices(term: str, *, limit: int = 50):
     """Devices whose tag, serial number or IMEI is exactly ``term`` (auditors see every device)."""
-    from ..devices.models import Device
-    from ..tags import TagError, parse_tag
-
     term = (term or "").strip().upper()
     if not term:
         return []
@@ -241,11 +245,6 @@ def _transit_rules(rules: list[dict]) -> list[dict]:
 
 def watch_clauses(rules: list[dict], now: dt.datetime | None = None) -> dict:
     """One SQL condition per kind of open or suspicious custody (indexed columns only)."""
-    from ..devices.filters import overdue_clause
-    from ..devices.models import Device
-    from ..lifecycle import State
-    from ..wiping.models import WipeRecord, WipeResult
-
     now = now or utcnow()
     after_wipe = [State.WIPED, State.REFURBISHED, State.READY, State.RESERVED, State.HANDED_OVER]
     unproven = exists().where(and_(
@@ -261,8 +260,6 @@ def watch_clauses(rules: list[dict], now: dt.datetime | None = None) -> dict:
 
 def watch_query(kind: str, *, rules: list[dict]):
     """The devices of one kind of open or suspicious custody (unordered, unexecuted: lists sort and page it)."""
-    from ..devices.models import Device
-
     if kind not in WATCH_KINDS:
         raise NotFound("No list %(name)s.", name=kind)
     return select(Device).where(watch_clauses(rules)[kind])
@@ -270,8 +267,6 @@ def watch_query(kind: str, *, rules: list[dict]):
 
 def watchlist(kind: str, *, rules: list[dict], page: int = 1, per_page: int = 50):
     """Devices of one kind of open or suspicious custody, oldest in their state first, and their count."""
-    from ..devices.models import Device
-
     if kind not in WATCH_KINDS:
         raise NotFound("No list %(name)s.", name=kind)
     clause = watch_clauses(rules)[kind]
@@ -282,10 +277,6 @@ def watchlist(kind: str, *, rules: list[dict], page: int = 1, per_page: int = 50
 
 
 def watch_counts(rules: list[dict]) -> dict[str, int]:
-    from sqlalchemy import case
-
-    from ..devices.models import Device
-
     clauses = watch_clauses(rules)
     row = db.session.execute(select(*[func.coalesce(func.sum(case((c, 1), else_=0)), 0).label(k)
                                       for k, c in clauses.items()]).select_from(Device)).one()

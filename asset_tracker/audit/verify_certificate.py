@@ -18,6 +18,11 @@ import hashlib
 import json
 import sys
 
+import pypdfium2
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
 CERT_PREFIX = "reboot-tracker-certificate-v1"
 KEYWORDS_PREFIX = "RT-CERT-V1 "
 
@@ -33,8 +38,6 @@ def squash(text: str) -> str:
 
 def read_pdf(data: bytes) -> tuple[str, str]:
     """(Keywords metadata, visible text of every page)."""
-    import pypdfium2
-
     doc = pypdfium2.PdfDocument(data)
     try:
         keywords = doc.get_metadata_dict().get("Keywords", "")
@@ -50,9 +53,6 @@ def read_pdf(data: bytes) -> tuple[str, str]:
 
 
 def load_public_key(pem: bytes):
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
     key = serialization.load_pem_public_key(pem)
     if not isinstance(key, Ed25519PublicKey):
         raise ValueError("not an Ed25519 public key")
@@ -62,8 +62,6 @@ def load_public_key(pem: bytes):
 
 def verify(pdf: bytes, public_pem: bytes) -> tuple[bool, list[str]]:
     """(ok, report lines) for one certificate PDF."""
-    from cryptography.exceptions import InvalidSignature
-
     key, key_id = load_public_key(public_pem)
     try:
         keywords, text = read_pdf(pdf)

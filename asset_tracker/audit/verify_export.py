@@ -20,6 +20,10 @@ import hashlib
 import json
 import sys
 
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
 GENESIS = "0" * 64
 # The hashed fields of an event, in canonical order (asset_tracker.custody.services.HASHED).
 HASHED = (
@@ -42,9 +46,6 @@ def checkpoint_message(cp: dict) -> bytes:
 
 
 def load_public_key(pem: bytes):
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
     key = serialization.load_pem_public_key(pem)
     if not isinstance(key, Ed25519PublicKey):
         raise ValueError("not an Ed25519 public key")
@@ -54,8 +55,6 @@ def load_public_key(pem: bytes):
 
 def _read_checkpoints(checkpoint_lines, key, key_id: str, problems: list[str]) -> dict[int, dict]:
     """The checkpoints whose signature verifies with this key, by sequence number; the others are problems."""
-    from cryptography.exceptions import InvalidSignature
-
     checkpoints = {}
     for n, line in enumerate(checkpoint_lines, start=1):
         if not line.strip():

@@ -1,7 +1,7 @@
 """The permission table: every route declares who may call it; undeclared routes are refused."""
 from __future__ import annotations
 
-from flask import Flask, abort, request
+from flask import Flask, abort, redirect, request, url_for
 from flask_login import current_user
 
 ROLES = ("donor", "technician", "coordinator", "auditor", "admin")
@@ -59,7 +59,6 @@ def register_access_control(app: Flask) -> None:
         if not current_user.is_authenticated:
             if request.path.startswith("/api/"):
                 abort(401)
-            from flask import redirect, url_for
 
             return redirect(url_for("auth.login", next=request.full_path if request.query_string else request.path))
         if AUTHENTICATED in rule or current_user.role.value in rule:

@@ -1,4 +1,5 @@
 """User and token routes of the JSON API (admins)."""
+from flask import current_app
 from flask_login import current_user
 from flask_smorest import Blueprint
 from sqlalchemy import select
@@ -10,6 +11,7 @@ from ..extensions import db
 from . import services
 from .models import User
 from .schemas import TokenCreateIn, TokenListArgs, TokenSchema, UserCreateIn, UserSchema
+from .services import PasswordPolicy
 
 blp = Blueprint("api_users", __name__, url_prefix="/api/v1", description="Users and API tokens")
 BLUEPRINTS = [blp]
@@ -29,7 +31,8 @@ def list_users():
 @blp.response(201, UserSchema)
 def create_user(data):
     """Create a user with one role in one organisation (admins)."""
-    return services.create_user(data.pop("email"), actor=actor(), **data)
+    return services.create_user(data.pop("email"), actor=actor(), policy=PasswordPolicy.of(current_app.config),
+                                **data)
 
 
 @blp.route("/me", methods=["GET"])
@@ -49,7 +52,8 @@ def create_token(data):
     user = db.session.get(User, data["user_id"])
     if user is None:
         raise NotFound("No user %(id)s.", id=data["user_id"])
-    token, secret = services.create_token(user, actor=actor(), name=data["name"])
+    token, secret = services.create_token(user, actor=actor(), name=data["name"],
+                                           days=current_app.config["TOKEN_LIFETIME_DAYS"])
     token.token = secret
     return token
 

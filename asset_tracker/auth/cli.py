@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import click
+from flask import current_app
 from flask.cli import with_appcontext
 
 from ..core import Actor
 from ..errors import DomainError
 from ..organisations.services import by_name
 from . import services
+from .services import PasswordPolicy
 
 
 @click.group("users", help="Manage users.")
@@ -30,7 +32,7 @@ def create_user(email, role, organisation, password, name):
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     try:
         user = services.create_user(email, role=role, organisation_id=org.id, password=password, name=name,
-                                    actor=Actor.system("cli"))
+                                    actor=Actor.system("cli"), policy=PasswordPolicy.of(current_app.config))
     except DomainError as err:
         raise click.ClickException(str(err)) from None
     click.echo(f"created {user.email} ({role}, {org.name})")
@@ -51,7 +53,8 @@ def create_token(email, name):
         user = services.find_user(email)
     except DomainError as err:
         raise click.ClickException(str(err)) from None
-    token, secret = services.create_token(user, actor=Actor.system("cli"), name=name)
+    token, secret = services.create_token(user, actor=Actor.system("cli"), name=name,
+                                           days=current_app.config["TOKEN_LIFETIME_DAYS"])
     click.echo(f"token {token.id} for {user.email} (store it now; it is not shown again):")
     click.echo(secret)
 

@@ -5,11 +5,13 @@ import datetime as dt
 import hashlib
 import re
 import secrets
+from dataclasses import dataclass
 
 from flask import current_app
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import OperationalError
 from werkzeug.security import check_password_hash, generate_password_hash
+from zxcvbn import zxcvbn
 
 from ..core import Actor
 from ..custody import services as custody
@@ -32,12 +34,29 @@ ROLE_ORG_KINDS = {
 LAST_USE_RESOLUTION = 60
 
 
-def hash_password(password: str) -> str:
-    return generate_password_hash(password, method=current_app.config["PASSWORD_HASH_METHOD"])
+@dataclass(frozen=True)
+class PasswordPolicy:
+    """What a password must be and how it is hashed: PASSWORD_MIN_LENGTH, PASSWORD_MIN_SCORE, PASSWORD_HASH_METHOD."""
+    min_length: int
+    min_score: int
+    hash_method: str
+
+    @classmethod
+    def of(cls, config) -> PasswordPolicy:
+        return cls(config["PASSWORD_MIN_LENGTH"], config["PASSWORD_MIN_SCORE"], config["PASSWORD_HASH_METHOD"])
+
+
+def _policy(policy: PasswordPolicy | None) -> PasswordPolicy:
+    # None only from the admin and account pages (views.py), which do not pass the policy yet.
+    return PasswordPolicy.of(current_app.config) if policy is None else policy
+
+
+def hash_password(password: str, *, method: str) -> str:
+    return generate_password_hash(password, method=method)
 
 
 def create_user(email: str, *, role: str, organisation_id: int, actor: Actor, password: str | None = None,
-                name: str = "", locale: str | None = None) -> User:
+                name: str = "", locale: str | None = None, policy: PasswordPolicy | None = None) -> User:
     email = (email or "").strip().lower()
     if not EMAIL_RE.match(email):
         raise Invalid("%(email)s is not an e-mail address.", email=email, details={"email": ["invalid"]})
@@ -52,11 +71,12 @@ def create_user(email: str, *, role: str, organisation_id: int, actor: Actor, pa
         raise Invalid("A %(role)s cannot belong to a %(kind)s organisation.", role=role, kind=org.kind.value,
                       details={"organisation_id": ["wrong kind for this role"]})
     if password is not None:
-        check_password_strength(password, email, name)
+        policy = _policy(policy)
+        check_password_strength(password, email, name, policy=policy)
     if db.session.execute(select(User.id).where(func.lower(User.email) == email)).first():
         raise Conflict("A user with e-mail %(email)s already exists.", email=email, code="duplicate_email")
     user = User(email=email, role=role_enum, organisation_id=org.id, name=name, locale=locale,
-                password_hash=hash_password(password) if password else None)
+                password_hash=hash_password(password, method=policy.hash_method) if password else None)
     db.session.add(user)
     db.session.flush()
     custody.record("user_created", actor=actor, details={"user_id": user.id, "email": email, "role": role,
@@ -65,11 +85,9 @@ def create_user(email: str, *, role: str, organisation_id: int, actor: Actor, pa
     return user
 
 
-def check_password_strength(password: str, *related: str) -> None:
+def check_password_strength(password: str, *related: str, policy: PasswordPolicy) -> None:
     """Refuse a short or guessable password (zxcvbn, offline); ``related`` are the user's e-mail, name..."""
-    from zxcvbn import zxcvbn
-
-    minimum = current_app.config["PASSWORD_MIN_LENGTH"]
+    minimum = policy.min_length
     if len(password or "") < minimum:
         raise Invalid("A password needs at least %(n)s characters.", n=minimum, code="weak_password",
                       details={"password": ["too short"]})
@@ -77,7 +95,7 @@ def check_password_strength(password: str, *related: str) -> None:
     words = [text for text in related if text] + [w for text in related if text for w in re.split(r"[@.\s_-]+", text)
                                                   if w]
     result = zxcvbn(password[:100], user_inputs=words)
-    needed = current_app.config["PASSWORD_MIN_SCORE"]
+    needed = policy.min_score
     if result["score"] < needed:
         hints = [h for h in [result["feedback"].get("warning")] + result["feedback"].get("suggestions", []) if h]
         raise Invalid("This password is too easy to guess (strength %(score)s of 4, %(needed)s needed). "
@@ -85,7 +103,8 @@ def check_password_strength(password: str, *related: str) -> None:
                       needed=needed, code="weak_password", details={"password": hints or ["too easy to guess"]})
 
 
-def change_password(user_id: int, current: str, new: str, *, actor: Actor) -> User:
+def change_password(user_id: int, current: str, new: str, *, actor: Actor,
+                    policy: PasswordPolicy | None = None) -> User:
     """Set a new password after checking the current one; every session of the user ends (sign in again)."""
     user = db.session.get(User, user_id)
     if user is None or not user.active:
@@ -94,8 +113,9 @@ def change_password(user_id: int, current: str, new: str, *, actor: Actor) -> Us
         raise Invalid("The current password is wrong.", code="wrong_password", details={"current": ["wrong"]})
     if new == current:
         raise Invalid("The new password must differ from the current one.", details={"password": ["unchanged"]})
-    check_password_strength(new, user.email, user.name)
-    user.password_hash = hash_password(new)
+    policy = _policy(policy)
+    check_password_strength(new, user.email, user.name, policy=policy)
+    user.password_hash = hash_password(new, method=policy.hash_method)
     user.session_generation = (user.session_generation or 0) + 1
     custody.record("password_changed", actor=actor, details={"user_id": user.id})
     db.session.commit()
@@ -130,7 +150,8 @@ def _token_digest(secret: str) -> str:
 
 
 def create_token(user: User, *, actor: Actor, name: str = "", days: int | None = None) -> tuple[ApiToken, str]:
-    """A new API token living ``days`` (TOKEN_LIFETIME_DAYS by default); the secret is returned once, its hash kept."""
+    """A new API token living ``days`` (TOKEN_LIFETIME_DAYS); the secret is returned once, its hash kept."""
+    # None only from the admin page (views.py), which does not pass TOKEN_LIFETIME_DAYS yet.
     days = days or current_app.config["TOKEN_LIFETIME_DAYS"]
     secret = "rbt_" + secrets.token_urlsafe(32)
     token = ApiToken(user_id=user.id, name=name, token_hash=_token_digest(secret), prefix=secret[:10],
@@ -233,14 +254,16 @@ def set_user_active(user_id: int, active: bool, *, actor: Actor) -> User:
     return user
 
 
-def reset_password(user_id: int, *, actor: Actor, password: str | None = None) -> tuple[User, str]:
+def reset_password(user_id: int, *, actor: Actor, password: str | None = None,
+                   policy: PasswordPolicy | None = None) -> tuple[User, str]:
     """Set a user's password: the one given, or a new random one returned once (only its hash is stored)."""
     user = get_user(user_id)
     generated = password is None or password == ""
     secret = secrets.token_urlsafe(16) if generated else password
+    policy = _policy(policy)
     if not generated:
-        check_password_strength(secret, user.email, user.name)
-    user.password_hash = hash_password(secret)
+        check_password_strength(secret, user.email, user.name, policy=policy)
+    user.password_hash = hash_password(secret, method=policy.hash_method)
     user.session_generation = (user.session_generation or 0) + 1  # whoever knew the old one is signed out
     custody.record("user_password_reset", actor=actor, details={"user_id": user.id, "generated": generated})
     db.session.commit()

@@ -1,14 +1,19 @@
-"""Who is calling: a session cookie (pages) or an `Authorization: Bearer` token (API)."""
+"""Who is calling: a session cookie (pages) or an `Authorization: Bearer` token (API).
+
+A boundary module, like the routes: it reads the session settings (SESSION_*) from ``current_app.config``.
+"""
 from __future__ import annotations
 
 import datetime as dt
 
-from flask import Flask, current_app, g, session
-from flask_login import login_user
+from flask import Flask, abort, current_app, g, request, session
+from flask_login import AnonymousUserMixin, current_user, login_user
 
+from ..core import Actor
 from ..db import utcnow
 from ..extensions import db, login_manager
 from .models import User
+from .services import user_for_token
 
 # Seconds between two refreshes of a session's "last seen" time (the cookie is not rewritten on every request).
 SEEN_RESOLUTION = 60
@@ -34,7 +39,6 @@ def init_login(app: Flask) -> None:
         header = request.headers.get("Authorization", "")
         if not header.startswith("Bearer "):
             return None
-        from .services import user_for_token
 
         user = user_for_token(header[len("Bearer "):].strip())
         if user is not None:
@@ -45,22 +49,16 @@ def init_login(app: Flask) -> None:
 
     @login_manager.unauthorized_handler
     def _unauthorized():
-        from flask import abort
-
         abort(401)
 
 
 def authenticate_bearer(app: Flask) -> None:
     """A bearer token, when present, decides who calls — even if a session cookie is also sent."""
-    from flask import request
-    from flask_login import AnonymousUserMixin
-
     @app.before_request
     def _bearer():
         header = request.headers.get("Authorization", "")
         if not header.startswith("Bearer "):
             return
-        from .services import user_for_token
 
         user = user_for_token(header[len("Bearer "):].strip())
         g._login_user = user if user is not None else AnonymousUserMixin()
@@ -94,8 +92,4 @@ def session_is_live(user: User) -> bool:
 
 def actor():
     """The current user as a custody Actor."""
-    from flask_login import current_user
-
-    from ..core import Actor
-
     return Actor.of(current_user)

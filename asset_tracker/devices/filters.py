@@ -9,6 +9,7 @@ from sqlalchemy.orm import selectinload
 
 from ..core import Actor
 from ..db import utcnow
+from ..extensions import db
 from ..lifecycle import State
 from .models import Device, DeviceType
 from .services import scoped
@@ -77,8 +78,6 @@ def _escape_like(term: str) -> str:
 
 def search(f: DeviceFilter, *, actor: Actor, rules: list[dict], page: int = 1, per_page: int = 50, session=None):
     """One page of devices and the total count, newest first."""
-    from ..extensions import db
-
     session = session or db.session
     # Counted on the device ids alone: no eager-loaded organisations joined into the count.
     total = session.scalar(select(func.count()).select_from(

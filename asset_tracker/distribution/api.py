@@ -1,7 +1,7 @@
 """Distribution routes of the JSON API: programmes, reservations, accessories, hand-overs, returns, recycling."""
 from __future__ import annotations
 
-from flask import Response
+from flask import Response, current_app
 from flask_smorest import Blueprint
 
 from ..auth.access import ROLES, access
@@ -204,7 +204,9 @@ def list_handovers():
 @distribution.response(201, HandoverSchema)
 def handover(data):
     """Hand a reserved device and its kit to a beneficiary known by a pseudonymous reference."""
-    return services.record_handover(data.pop("device_tag"), actor=actor(), **data)
+    return services.record_handover(data.pop("device_tag"), actor=actor(), **data,
+                                    hmac_key=current_app.config["BENEFICIARY_HMAC_KEY"],
+                                    default_pattern=current_app.config.get("BENEFICIARY_REF_DEFAULT_PATTERN"))
 
 
 @distribution.route("/handovers/<int:handover_id>", methods=["GET"])

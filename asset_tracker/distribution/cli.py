@@ -4,6 +4,7 @@ from __future__ import annotations
 import datetime as dt
 
 import click
+from flask import current_app
 from flask.cli import with_appcontext
 
 from ..core import Actor
@@ -23,7 +24,9 @@ def distribution():
 def purge_references(days, at):
     """Erase the references of devices returned longer ago than the retention period."""
     now = at.replace(tzinfo=dt.UTC) if at else None
-    erased = services.purge_references(actor=Actor.system("retention (command line)"), now=now, retention_days=days)
+    erased = services.purge_references(actor=Actor.system("retention (command line)"), now=now,
+                                       retention_days=current_app.config["BENEFICIARY_REF_RETENTION_DAYS"]
+                                       if days is None else days)
     click.echo(f"{erased} beneficiary references erased")
 
 

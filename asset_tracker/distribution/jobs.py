@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import logging
 
+from flask import current_app
+
 from ..db import reclaim_erased_space
 from ..extensions import db
 from . import services
@@ -17,7 +19,7 @@ def purge_references() -> int:
     Ends with the maintenance step that leaves no erased reference in the database files (an erasure
     on request does it at once, but gives up rather than wait long for a lock on the table).
     """
-    erased = services.purge_references()
+    erased = services.purge_references(retention_days=current_app.config["BENEFICIARY_REF_RETENTION_DAYS"])
     if erased:
         log.info("erased %s beneficiary references past their retention period", erased)
     if not reclaim_erased_space(db.engine, Handover.__tablename__, lock_timeout_ms=60000):

@@ -16,6 +16,8 @@ from reportlab.lib.units import mm
 from reportlab.platypus import KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 from sqlalchemy import select
 
+from ..auth.models import User
+from ..custody.models import CustodyEvent
 from ..devices.models import DEVICE_TYPE_LABELS
 from ..extensions import db
 from ..i18n import current_language
@@ -101,8 +103,6 @@ def _identity(org: Organisation | None, lang: str) -> list[tuple[str, str]]:
 
 def _person(user_id: int | None, fallback: str | None) -> tuple[str, str]:
     """(name, job title) of a user for a document: the display name, never the e-mail when a name is set."""
-    from ..auth.models import User
-
     user = db.session.get(User, user_id) if user_id else None
     if user is None:
         return fallback or "—", ""
@@ -191,8 +191,6 @@ def _receipt(handover, device, reference, lang, tail_header, seen) -> bytes:
 
 def _recorders(recyclings) -> dict[int, tuple]:
     """Device id -> (workshop organisation, user id, name) of the custody event that sent it to recycling."""
-    from ..custody.models import CustodyEvent
-
     ids = [r.device_id for r in recyclings]
     rows = db.session.execute(select(CustodyEvent.device_id, CustodyEvent.actor_organisation_id,
                                      CustodyEvent.actor_user_id, CustodyEvent.actor_name)

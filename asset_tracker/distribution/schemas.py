@@ -6,8 +6,10 @@ import json
 from flask_babel import gettext
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from ..devices.models import DeviceType
+from ..auth.session import actor
+from ..devices.models import Device, DeviceType
 from ..devices.schemas import OrgRefSchema
+from ..extensions import db
 from ..lifecycle import Grade
 from ..schemas import StrictSchema
 from . import services
@@ -21,8 +23,6 @@ STATUSES = [s.value for s in AccessoryStatus]
 
 def _reference(handover):
     """The reference, only for the partner that recorded it (never for auditors, admins or other partners)."""
-    from ..auth.session import actor
-
     return services.visible_reference(handover, actor())
 
 
@@ -168,9 +168,6 @@ class ReservationSchema(Schema):
 
 
 def _tag(device_id):
-    from ..devices.models import Device
-    from ..extensions import db
-
     return db.session.get(Device, device_id).tag
 
 

@@ -30,6 +30,7 @@ from .models import (
     ProgrammeTarget,
     Recycling,
     Reservation,
+    programme_partners,
 )
 from .references import ReferenceRefused, reference_hmac, validate_reference
 
@@ -50,8 +51,6 @@ def programme_scope(actor: Actor):
     if actor.role in ("admin", "auditor", "technician", None):
         return None
     if actor.role == "coordinator":
-        from .models import programme_partners
-
         allowed = select(programme_partners.c.programme_id).where(
             programme_partners.c.organisation_id == actor.organisation_id)
         return or_(Programme.id.in_(allowed), Programme.owner_organisation_id == actor.organisation_id)
@@ -748,12 +747,14 @@ def _kit_kind(programme: Programme, kit_kind: str | int | None) -> KitKind | Non
 # ---------------------------------------------------------------- hand-over
 
 
-def _hmac_key() -> str:
-    return current_app.config["BENEFICIARY_HMAC_KEY"]
+def _hmac_key(hmac_key: str | None) -> str:
+    # None only from the hand-over page (views.py), which does not pass BENEFICIARY_HMAC_KEY yet.
+    return current_app.config["BENEFICIARY_HMAC_KEY"] if hmac_key is None else hmac_key
 
 
-def check_reference(value: str | None, partner: Organisation) -> str:
-    pattern = partner.beneficiary_ref_pattern or current_app.config.get("BENEFICIARY_REF_DEFAULT_PATTERN")
+def check_reference(value: str | None, partner: Organisation, *, default_pattern: str | None) -> str:
+    """``default_pattern`` (BENEFICIARY_REF_DEFAULT_PATTERN) applies to a partner without a pattern of its own."""
+    pattern = partner.beneficiary_ref_pattern or default_pattern
     try:
         return validate_reference(value, pattern)
     except ReferenceRefused as exc:
@@ -813,23 +814,27 @@ def record_handover(tag: str, *, actor: Actor, beneficiary_ref: str, beneficiary
                     handed_over_on: dt.date | None = None, loan: bool = False,
                     expected_return_on: dt.date | None = None, accessory_ids=None, new_accessories=(),
                     kit_kind: str | None = None, confirm_second_device: bool = False,
-                    conditions: str | None = None, note: str | None = None) -> Handover:
+                    conditions: str | None = None, note: str | None = None, hmac_key: str | None = None,
+                    default_pattern: str | None = None) -> Handover:
     """Hand a reserved device (and its kit) to a beneficiary known only by a pseudonymous reference.
 
     The reference stays in the hand-over row; the custody event carries only its keyed hash. Custody passes
     to the partner organisation. As a kit of a kind (given, or the reservation's), the parts it lacks are
     recorded and the kit counts toward its target only when complete. The programme's second-device policy
-    compares keyed hashes with the partner's open hand-overs in the programme.
+    compares keyed hashes with the partner's open hand-overs in the programme. ``hmac_key``:
+    BENEFICIARY_HMAC_KEY; ``default_pattern``: BENEFICIARY_REF_DEFAULT_PATTERN.
     """
     device, reservation = _reserved_device(tag, actor)
     partner = db.session.get(Organisation, reservation.partner_organisation_id)
     programme = db.session.get(Programme, reservation.programme_id)
-    ref = check_reference(beneficiary_ref, partner)
+    if hmac_key is None:  # the hand-over page (views.py) passes neither setting yet
+        default_pattern = current_app.config.get("BENEFICIARY_REF_DEFAULT_PATTERN")
+    ref = check_reference(beneficiary_ref, partner, default_pattern=default_pattern)
     category = _beneficiary_category(programme, beneficiary_category)
     handed_over_on = _handover_date(handed_over_on, loan, expected_return_on)
     kind = _kit_kind(programme, kit_kind) if kit_kind else (
         db.session.get(KitKind, reservation.kit_kind_id) if reservation.kit_kind_id else None)
-    digest = reference_hmac(ref, _hmac_key())
+    digest = reference_hmac(ref, _hmac_key(hmac_key))
     holds = second_device_check(programme, partner.id, digest, confirmed=confirm_second_device)
 
     kit, added = _handed_kit(device, accessory_ids, new_accessories, actor)
@@ -897,7 +902,7 @@ def record_handover(tag: str, *, actor: Actor, beneficiary_ref: str, beneficiary
     return handover
 
 
-def second_device_to_confirm(tag: str, beneficiary_ref: str, *, actor: Actor) -> bool:
+def second_device_to_confirm(tag: str, beneficiary_ref: str, *, actor: Actor, hmac_key: str | None = None) -> bool:
     """Whether handing ``tag`` over to this reference needs the partner's confirmation (the programme warns and
     the beneficiary, by keyed hash, already holds a device from it). Reads only; a bad reference says False
     and is refused by the hand-over itself."""
@@ -912,7 +917,7 @@ def second_device_to_confirm(tag: str, beneficiary_ref: str, *, actor: Actor) ->
         ref = validate_reference(beneficiary_ref, None)
     except ReferenceRefused:
         return False
-    return bool(_open_holds(programme, reservation.partner_organisation_id, reference_hmac(ref, _hmac_key())))
+    return bool(_open_holds(programme, reservation.partner_organisation_id, reference_hmac(ref, _hmac_key(hmac_key))))
 
 
 def _open_holds(programme: Programme, partner_id: int, digest: str) -> list[int]:
@@ -1092,12 +1097,12 @@ def erase_reference(handover_id: int, *, actor: Actor) -> Handover:
     return handover
 
 
-def purge_references(*, actor: Actor | None = None, now: dt.datetime | None = None,
-                     retention_days: int | None = None) -> int:
-    """Erase the references of devices returned more than the retention period ago (set-based, one event each)."""
+def purge_references(*, retention_days: int, actor: Actor | None = None, now: dt.datetime | None = None) -> int:
+    """Erase the references of devices returned more than ``retention_days`` (BENEFICIARY_REF_RETENTION_DAYS) ago
+    (set-based, one event each)."""
     actor = actor or Actor.system("retention")
     now = now or utcnow()
-    days = current_app.config["BENEFICIARY_REF_RETENTION_DAYS"] if retention_days is None else retention_days
+    days = retention_days
     cutoff = now - dt.timedelta(days=days)
     due = db.session.execute(select(Handover.id, Handover.device_id).where(
         Handover.beneficiary_ref.is_not(None), Handover.returned_at.is_not(None),

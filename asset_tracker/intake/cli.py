@@ -8,6 +8,7 @@ import click
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
+from ..auth.models import User
 from ..core import Actor
 from ..errors import DomainError
 from ..extensions import db
@@ -28,8 +29,6 @@ def import_group():
 @with_appcontext
 def import_batch(file, batch_id, mode, email):
     """Import the devices of a CSV or XLSX FILE into batch ID; exit 1 listing every bad row."""
-    from ..auth.models import User
-
     actor = Actor.system("flask import batch")
     if email:
         user = db.session.execute(select(User).where(User.email == email.strip().lower())).unique().scalar_one_or_none()

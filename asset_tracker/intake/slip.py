@@ -13,6 +13,10 @@ from xml.sax.saxutils import escape
 
 from flask_babel import force_locale
 from flask_babel import gettext as _
+from reportlab.lib import colors
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.units import mm
+from reportlab.platypus import KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from ..db import utcnow
 from ..devices.models import DEVICE_TYPE_LABELS, DeviceType
@@ -54,11 +58,6 @@ def _unit_cents(device, batch) -> int | None:
 
 
 def slip_pdf(rec: Reconciliation, lang: str = "fr") -> bytes:
-    from reportlab.lib import colors
-    from reportlab.lib.pagesizes import A4
-    from reportlab.lib.units import mm
-    from reportlab.platypus import KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
-
     lang = "fr" if lang not in ("fr", "en") else lang
     batch = rec.batch
     own, others = slip_devices(rec)

@@ -1,7 +1,7 @@
 """Label routes of the JSON API: print jobs answer with the file itself (PDF, SVG, PNG or ZPL)."""
 from __future__ import annotations
 
-from flask import Response
+from flask import Response, current_app
 from flask_smorest import Blueprint
 
 from ..auth.access import ROLES, access
@@ -31,9 +31,22 @@ def file_response(job: services.PrintedFile, **headers) -> Response:
         "X-Label-Count": str(len(job.tags)), "X-Label-Reprints": str(len(job.reprints)), **headers})
 
 
+def _default_template() -> str | None:
+    return services.default_template(wanted=current_app.config.get("LABEL_DEFAULT_TEMPLATE"))
+
+
 def _options(data: dict) -> dict:
-    return {"template": data["template"] or services.default_template(), "start_position": data["start_position"],
-            "fmt": data["format"]}
+    """The job as asked, with the label settings of the configuration."""
+    return {"template": data["template"] or _default_template(), "start_position": data["start_position"],
+            "fmt": data["format"], "max_per_job": current_app.config["LABEL_MAX_PER_JOB"]}
+
+
+def _line() -> str:
+    return current_app.config["LABEL_LINE"]
+
+
+def _tags() -> dict:
+    return {"tag_prefix": current_app.config["TAG_PREFIX"], "tag_width": current_app.config["TAG_WIDTH"]}
 
 
 @blp.route("/templates", methods=["GET"])
@@ -43,7 +56,7 @@ def templates():
     """Label templates in service (sheets, rolls, Zebra); admins also see the files refused at start-up."""
     catalogue = services.catalogue()
     who = actor()
-    return {"templates": catalogue.ordered(), "default": services.default_template(),
+    return {"templates": catalogue.ordered(), "default": _default_template(),
             "errors": catalogue.errors if who.role == "admin" else []}
 
 
@@ -57,7 +70,7 @@ def print_labels(data):
     404 for a tag outside your scope.
     """
     job = services.print_labels([*data["tags"], *data["device_ids"]], actor=actor(), qr=data["qr"],
-                                language=current_language(), **_options(data))
+                                language=current_language(), line=_line(), **_options(data))
     return file_response(job)
 
 
@@ -67,7 +80,8 @@ def print_labels(data):
 @blp.doc(responses=FILE_RESPONSE)
 def print_batch(data, batch_id):
     """Print the labels of every device of a collection batch, in tag order."""
-    job = services.print_batch(batch_id, actor=actor(), qr=data["qr"], language=current_language(), **_options(data))
+    job = services.print_batch(batch_id, actor=actor(), qr=data["qr"], language=current_language(), line=_line(),
+                               **_options(data))
     return file_response(job)
 
 
@@ -91,7 +105,7 @@ def issue_blank(data):
     """Issue a range of blank pre-printed tags to a donor and print it; `X-Blank-Range` names the range."""
     issue, job = services.issue_and_print_blank_tags(
         data["count"], donor_organisation_id=data["donor_organisation_id"], note=data["note"], actor=actor(),
-        **_options(data))
+        **_options(data), **_tags())
     return file_response(job, **{"X-Blank-Range": str(issue.id)})
 
 

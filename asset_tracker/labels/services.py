@@ -103,9 +103,15 @@ def formats_for(template: Template) -> tuple[str, ...]:
     return ("zpl",) if template.kind == "zpl" else ("pdf", "svg", "png")
 
 
-def default_template() -> str | None:
+def _setting(value, key: str):
+    # None only from the label pages (views.py), which do not pass the label settings yet.
+    return current_app.config.get(key) if value is None else value
+
+
+def default_template(*, wanted: str | None = None) -> str | None:
+    """``wanted`` (LABEL_DEFAULT_TEMPLATE) when it is in service, else the first template."""
     templates = catalogue().templates
-    wanted = current_app.config.get("LABEL_DEFAULT_TEMPLATE")
+    wanted = _setting(wanted, "LABEL_DEFAULT_TEMPLATE")
     if wanted in templates:
         return wanted
     ordered = catalogue().ordered()
@@ -152,8 +158,9 @@ class PrintedFile:
         return bool(self.reprints)
 
 
-def check_job(template: Template, fmt: str, count: int, start_position: int = 0) -> None:
-    """Refuse a job that cannot be printed as asked, before anything is read or written."""
+def check_job(template: Template, fmt: str, count: int, start_position: int = 0, *, max_per_job: int) -> None:
+    """Refuse a job that cannot be printed as asked (more than ``max_per_job`` labels: LABEL_MAX_PER_JOB), before
+    anything is read or written."""
     if fmt not in formats_for(template):
         raise Invalid("Template %(template)s prints as %(formats)s, not %(format)s.", template=template.name,
                       formats=", ".join(f.upper() for f in formats_for(template)), format=str(fmt).upper(),
@@ -163,7 +170,7 @@ def check_job(template: Template, fmt: str, count: int, start_position: int = 0)
     if fmt in ("svg", "png") and count > 1:
         raise Invalid("SVG and PNG hold one label; choose PDF to print %(count)s labels.", count=count,
                       details={"format": ["one label only"]})
-    limit = current_app.config["LABEL_MAX_PER_JOB"]
+    limit = max_per_job
     if count > limit:
         raise Invalid("At most %(limit)s labels per print job (%(count)s asked).", limit=limit, count=count,
                       details={"tags": [f"at most {limit}"]})
@@ -175,18 +182,20 @@ def check_job(template: Template, fmt: str, count: int, start_position: int = 0)
 
 def print_labels(
     devices: Iterable[str | int], *, template: str, actor: Actor, start_position: int = 0, qr: bool = False,
-    fmt: str = "pdf", language: str = "fr", context: dict | None = None,
+    fmt: str = "pdf", language: str = "fr", context: dict | None = None, max_per_job: int | None = None,
+    line: str | None = None,
 ) -> PrintedFile:
     """Print the labels of devices given by tag or id, in the caller's scope, and log the print job.
+    ``max_per_job``: LABEL_MAX_PER_JOB; ``line`` (what the short line shows): LABEL_LINE.
 
     A tag outside the caller's scope answers 404 like an unknown one, and nothing is printed or logged.
     """
     tpl = get_template(template)
     fmt = (fmt or "").lower()
     wanted = _unique(devices)
-    check_job(tpl, fmt, len(wanted), start_position)
+    check_job(tpl, fmt, len(wanted), start_position, max_per_job=_setting(max_per_job, "LABEL_MAX_PER_JOB"))
     rows = _resolve(wanted, actor)
-    mode = current_app.config["LABEL_LINE"]
+    mode = _setting(line, "LABEL_LINE")
     labels = [LabelData(r.tag, label_line(r.type, r.brand, r.model, r.programme, mode=mode, language=language),
                         qr=qr) for r in rows]
     details = {"source": "devices", "line": mode, **(context or {})}
@@ -195,7 +204,8 @@ def print_labels(
 
 
 def print_batch(batch_id: int, *, template: str, actor: Actor, start_position: int = 0, qr: bool = False,
-                fmt: str = "pdf", language: str = "fr") -> PrintedFile:
+                fmt: str = "pdf", language: str = "fr", max_per_job: int | None = None,
+                line: str | None = None) -> PrintedFile:
     """Labels of every device of a collection batch in the caller's scope, in tag order."""
     batch = get_batch(batch_id, actor=actor)
     ids = db.session.execute(scoped(select(Device.id).where(Device.batch_id == batch.id), actor)
@@ -203,7 +213,8 @@ def print_batch(batch_id: int, *, template: str, actor: Actor, start_position: i
     if not ids:
         raise Conflict("Batch %(name)s has no devices yet: nothing to print.", name=batch.name, code="empty_batch")
     return print_labels(ids, template=template, actor=actor, start_position=start_position, qr=qr, fmt=fmt,
-                        language=language, context={"source": "batch", "batch_id": batch.id})
+                        language=language, context={"source": "batch", "batch_id": batch.id},
+                        max_per_job=max_per_job, line=line)
 
 
 def matching_device_ids(query, *, actor: Actor) -> list[int]:
@@ -324,17 +335,19 @@ def blank_scope(query, actor: Actor):
     return query.where(BlankTagIssue.id.is_(None))
 
 
-def issue_blank_tags(count: int, *, donor_organisation_id: int, actor: Actor, note: str | None = None
+def issue_blank_tags(count: int, *, donor_organisation_id: int, actor: Actor, note: str | None = None,
+                     max_per_job: int | None = None, tag_prefix: str | None = None, tag_width: int | None = None
                      ) -> BlankTagIssue:
-    """Allocate ``count`` new tags from the sequence as blank pre-printed tags for a donor organisation."""
+    """Allocate ``count`` new tags from the sequence as blank pre-printed tags for a donor organisation.
+    ``max_per_job``: LABEL_MAX_PER_JOB; ``tag_prefix``, ``tag_width``: TAG_PREFIX, TAG_WIDTH."""
     donor = db.session.get(Organisation, donor_organisation_id) if donor_organisation_id else None
     if donor is None or donor.kind != OrgKind.DONOR:
         raise unknown_reference("donor_organisation_id")
-    limit = current_app.config["LABEL_MAX_PER_JOB"]
+    limit = _setting(max_per_job, "LABEL_MAX_PER_JOB")
     if not isinstance(count, int) or not 1 <= count <= limit:
         raise Invalid("Issue between 1 and %(limit)s blank tags at a time.", limit=limit,
                       details={"count": [f"1 to {limit}"]})
-    tags = allocate_tags(count, current_app.config["TAG_PREFIX"], current_app.config["TAG_WIDTH"])
+    tags = allocate_tags(count, _setting(tag_prefix, "TAG_PREFIX"), _setting(tag_width, "TAG_WIDTH"))
     issue = BlankTagIssue(donor_organisation_id=donor.id, count=count, first_tag=tags[0], last_tag=tags[-1],
                           note=note, issued_at=utcnow(), issued_by_user_id=actor.user_id, issued_by_name=actor.name)
     db.session.add(issue)
@@ -368,8 +381,8 @@ def list_blank_issues(*, actor: Actor, limit: int = 200) -> list[tuple[BlankTagI
     return [(issue, n) for issue, n in db.session.execute(blank_scope(query, actor)).unique().all()]
 
 
-def print_blank_tags(issue_id: int, *, template: str, actor: Actor, start_position: int = 0, fmt: str = "pdf"
-                     ) -> PrintedFile:
+def print_blank_tags(issue_id: int, *, template: str, actor: Actor, start_position: int = 0, fmt: str = "pdf",
+                     max_per_job: int | None = None) -> PrintedFile:
     """Print the tags of a blank range that are not bound to a device yet (blank labels: no short line)."""
     tpl = get_template(template)
     fmt = (fmt or "").lower()
@@ -379,19 +392,24 @@ def print_blank_tags(issue_id: int, *, template: str, actor: Actor, start_positi
     if not tags:
         raise Conflict("Every tag of this range is already bound to a device: nothing left to print.",
                        code="blank_range_used")
-    check_job(tpl, fmt, len(tags), start_position)
+    check_job(tpl, fmt, len(tags), start_position, max_per_job=_setting(max_per_job, "LABEL_MAX_PER_JOB"))
     labels = [LabelData(t, "") for t in tags]
     details = {"source": "blank", "blank_issue_id": issue.id, "donor_organisation_id": issue.donor_organisation_id}
     return _print(tpl, labels, fmt=fmt, start_position=start_position, qr=False, actor=actor, details=details)
 
 
 def issue_and_print_blank_tags(count: int, *, donor_organisation_id: int, template: str, actor: Actor,
-                               start_position: int = 0, fmt: str = "pdf", note: str | None = None
-                               ) -> tuple[BlankTagIssue, PrintedFile]:
+                               start_position: int = 0, fmt: str = "pdf", note: str | None = None,
+                               max_per_job: int | None = None, tag_prefix: str | None = None,
+                               tag_width: int | None = None) -> tuple[BlankTagIssue, PrintedFile]:
     """Issue a blank range and print it at once (the job is checked first, so a bad template issues nothing)."""
-    check_job(get_template(template), (fmt or "").lower(), count if isinstance(count, int) else 0, start_position)
-    issue = issue_blank_tags(count, donor_organisation_id=donor_organisation_id, actor=actor, note=note)
-    return issue, print_blank_tags(issue.id, template=template, actor=actor, start_position=start_position, fmt=fmt)
+    max_per_job = _setting(max_per_job, "LABEL_MAX_PER_JOB")
+    check_job(get_template(template), (fmt or "").lower(), count if isinstance(count, int) else 0, start_position,
+              max_per_job=max_per_job)
+    issue = issue_blank_tags(count, donor_organisation_id=donor_organisation_id, actor=actor, note=note,
+                             max_per_job=max_per_job, tag_prefix=tag_prefix, tag_width=tag_width)
+    return issue, print_blank_tags(issue.id, template=template, actor=actor, start_position=start_position, fmt=fmt,
+                                   max_per_job=max_per_job)
 
 
 def claim_blank_tag(tag: str, donor_organisation_id: int) -> None:

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import make_url
 
+from ..config_loader import normalise_database_url
+
 MANIFEST = "manifest.json"
 SQLITE_FILE = "database.sqlite3"
 PG_FILE = "database.pgdump"
@@ -235,6 +237,4 @@ def check_against_manifest(engine, manifest: dict, verify_result) -> list[str]:
 
 def engine_for(url: str):
     """An engine on another database (tests, drills); the app's own uses db.engine."""
-    from ..config_loader import normalise_database_url
-
     return create_engine(normalise_database_url(url))

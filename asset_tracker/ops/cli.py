@@ -2,10 +2,14 @@
 from __future__ import annotations
 
 import sys
+from importlib.metadata import PackageNotFoundError, version
 
 import click
 from flask.cli import with_appcontext
 
+from ..audit.services import iter_checkpoint_lines
+from ..custody.services import verify_chain
+from ..extensions import db
 from . import backup
 
 
@@ -21,11 +25,6 @@ def create(directory):
     """Write a consistent snapshot, the signed checkpoints and manifest.json (SHA-256 of every file) into DIRECTORY.
 
     Keys are not included: keep SECRET_KEY, BENEFICIARY_HMAC_KEY and the checkpoint signing key apart."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    from ..audit.services import iter_checkpoint_lines
-    from ..extensions import db
-
     try:
         app_version = version("reboot-tracker")
     except PackageNotFoundError:
@@ -50,9 +49,6 @@ def create(directory):
 def restore(directory):
     """Restore DIRECTORY into the configured database, which must be empty; then verify the custody chain
     and check its head against the manifest (exit 1 naming what differs)."""
-    from ..custody.services import verify_chain
-    from ..extensions import db
-
     try:
         manifest = backup.restore(db.engine, directory)
     except backup.BackupError as err:

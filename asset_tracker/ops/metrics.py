@@ -22,9 +22,12 @@ from prometheus_client import (
     Histogram,
     disable_created_metrics,
     generate_latest,
+    multiprocess,
 )
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from sqlalchemy import text
+
+from ..extensions import db
 
 disable_created_metrics()  # no *_created series: half the lines, nothing an alert uses
 
@@ -115,12 +118,8 @@ class _ProcessCollector:
 
 
 def render(app: Flask) -> tuple[bytes, str]:
-    from ..extensions import db
-
     registry = CollectorRegistry()
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        from prometheus_client import multiprocess
-
         multiprocess.MultiProcessCollector(registry)
     else:
         registry.register(_ProcessCollector())

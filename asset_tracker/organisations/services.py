@@ -5,8 +5,10 @@ import re
 
 from sqlalchemy import or_, select
 
+from ..auth.models import User
 from ..core import Actor
 from ..custody import services as custody
+from ..devices.models import Device
 from ..errors import Conflict, Invalid, NotFound
 from ..extensions import db
 from ..lifecycle import N_
@@ -157,9 +159,6 @@ def by_name(name: str) -> Organisation | None:
 
 def _in_use(org: Organisation) -> bool:
     """Whether users or devices rely on the organisation's kind (a donor's devices, a workshop's staff...)."""
-    from ..auth.models import User
-    from ..devices.models import Device
-
     if db.session.execute(select(User.id).where(User.organisation_id == org.id).limit(1)).first():
         return True
     return bool(db.session.execute(select(Device.id).where(or_(

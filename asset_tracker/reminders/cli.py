@@ -9,6 +9,10 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from .mail import MailSettings
+from .rules import current_rules
+from .services import run_sweep, simulate
+
 
 @click.group("reminders", help="Overdue reminders: run a sweep, run the scheduler, show the rules.")
 def reminders():
@@ -37,13 +41,11 @@ def _parse_when(value: str) -> dt.datetime:
 @with_appcontext
 def run(now_flag: bool, at: str | None, no_mail: bool):
     """Run one sweep by hand, or simulate one at a date."""
-    from .services import run_sweep, simulate
-
     if now_flag and at:
         raise click.UsageError("give --now or --at, not both")
     if at:
         when = _parse_when(at)
-        mails = simulate(when)
+        mails = simulate(when, settings=MailSettings.of(current_app.config))
         for m in mails:
             click.echo(f"To: {', '.join(m['recipients']) or '(no recipient: not sent)'}")
             click.echo(f"Subject: {m['subject']}")
@@ -53,7 +55,7 @@ def run(now_flag: bool, at: str | None, no_mail: bool):
             click.echo("=" * 72)
         click.echo(f"simulation at {when.isoformat()}: {len(mails)} mails would be sent; nothing was written")
         return
-    counts = run_sweep(None, send=not no_mail)
+    counts = run_sweep(None, send=not no_mail, settings=MailSettings.of(current_app.config))
     click.echo(" ".join(f"{k}={v}" for k, v in counts.items()))
 
 
@@ -61,7 +63,7 @@ def run(now_flag: bool, at: str | None, no_mail: bool):
 @with_appcontext
 def scheduler():
     """Run the scheduler in the foreground (production: its own process; a second one stands by)."""
-    from .scheduler import build_scheduler
+    from .scheduler import build_scheduler  # here: APScheduler loads only for this command
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = current_app._get_current_object()
@@ -84,8 +86,6 @@ def scheduler():
 @with_appcontext
 def rules():
     """Print the rules in force."""
-    from .rules import current_rules
-
     for r in current_rules():
         escalate = (
             f"escalate at {r.escalate_days} d to {r.escalate_to}" if r.escalate_days is not None else "no escalation"

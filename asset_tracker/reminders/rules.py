@@ -5,6 +5,8 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
+from flask import current_app
+
 from ..lifecycle import N_, TERMINAL, State
 
 PARTIES = ("donor", "workshop", "partner", "programme_owner")
@@ -166,8 +168,7 @@ def check_config(app) -> None:
 
 
 def current_rules() -> list[Rule]:
-    from flask import current_app
-
+    """The rules parsed from the application's REMINDER_RULES (checked at start-up by ``check_config``)."""
     return rules_of(current_app)
 
 

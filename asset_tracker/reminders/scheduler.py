@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import atexit
 import datetime as dt
+import fcntl
 import hashlib
 import logging
 import os
@@ -17,7 +18,16 @@ import threading
 import time
 from collections.abc import Callable
 
+import click
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
+
+from ..capabilities import modules
+from ..extensions import db
+from ..ops.metrics import observe_job
+from .mail import MailSettings
+from .services import run_sweep
 
 log = logging.getLogger(__name__)
 LOCK_NAME = "reboot-tracker:scheduler"
@@ -43,7 +53,6 @@ class SchedulerLock:
     def acquire(self) -> bool:
         if self.held:
             return self.still_held()
-        from ..extensions import db
 
         with self.app.app_context():
             engine = db.engine
@@ -57,8 +66,6 @@ class SchedulerLock:
             return self._acquire_file(engine.url.database)
 
     def _acquire_file(self, database: str | None) -> bool:
-        import fcntl
-
         if not database or database == ":memory:":
             path = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"reboot-tracker-scheduler-{os.getpid()}.lock")
         else:
@@ -104,10 +111,10 @@ class SchedulerLock:
 
 def job_list(app: Flask) -> list[tuple[str, Callable, dict]]:
     """The sweep plus every capability's `jobs.JOBS` entries: (job_id, callable, trigger_kwargs)."""
-    from ..capabilities import modules
-    from .services import run_sweep
+    def sweep():
+        return run_sweep(settings=MailSettings.of(app.config))  # read at each run, like the jobs' own settings
 
-    jobs = [("reminders.sweep", run_sweep, {"trigger": "interval",
+    jobs = [("reminders.sweep", sweep, {"trigger": "interval",
                                             "minutes": float(app.config["REMINDERS_SWEEP_MINUTES"])})]
     for module in modules("jobs"):
         jobs.extend(getattr(module, "JOBS", ()))
@@ -116,9 +123,6 @@ def job_list(app: Flask) -> list[tuple[str, Callable, dict]]:
 
 def _in_app(app: Flask, func: Callable, job_id: str) -> Callable:
     def run():
-        from ..extensions import db
-        from ..ops.metrics import observe_job
-
         with app.app_context():
             started, ok = time.perf_counter(), False
             try:
@@ -136,9 +140,6 @@ def _in_app(app: Flask, func: Callable, job_id: str) -> Callable:
 
 def build_scheduler(app: Flask, *, blocking: bool = False):
     """An APScheduler 3 scheduler whose only standing job is the leadership check."""
-    from apscheduler.schedulers.background import BackgroundScheduler
-    from apscheduler.schedulers.blocking import BlockingScheduler
-
     cls = BlockingScheduler if blocking else BackgroundScheduler
     scheduler = cls(timezone=dt.UTC,
                     job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600})
@@ -182,8 +183,6 @@ def _should_start(app: Flask) -> bool:
     if app.testing:
         return False
     if _started_by_flask_cli():
-        import click
-
         ctx = click.get_current_context(silent=True)
         if ctx is None or ctx.info_name != "run":
             return False  # `flask db upgrade`, `flask reminders scheduler`…: no in-process scheduler

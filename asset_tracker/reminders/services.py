@@ -25,6 +25,7 @@ from ..intake.models import Batch
 from ..lifecycle import IN_WORKSHOP, State
 from ..organisations.models import Organisation, OrgKind
 from . import mail
+from .mail import MailSettings
 from .models import Reminder, ReminderMail, ReminderSweep
 from .rules import Rule, current_rules, rule_by_id
 
@@ -42,7 +43,8 @@ SWEEP_OVERLAP = dt.timedelta(minutes=10)
 FULL_SWEEP_EVERY = dt.timedelta(hours=24)
 
 
-def run_sweep(now: dt.datetime | None = None, *, send: bool = True, full: bool | None = None) -> dict:
+def run_sweep(now: dt.datetime | None = None, *, settings: MailSettings, send: bool = True,
+              full: bool | None = None) -> dict:
     """One sweep: close reminders of devices that moved on, open new ones, flag escalations, send mails.
 
     Every step is one set-based statement per rule over indexed columns, in its own short
@@ -52,6 +54,7 @@ def run_sweep(now: dt.datetime | None = None, *, send: bool = True, full: bool |
     A sweep normally looks only at the devices whose overdue moment (or escalation moment, or
     last move) falls since the previous sweep; ``full`` (or no previous sweep, the first sweep of
     this process, a day without a full sweep, a clock set back) looks at every device.
+    ``settings``: the mail settings of the configuration (``MailSettings.of(app.config)``).
     Returns counts: closed, created, escalated, mails_sent, mails_failed, full, seconds.
     """
     now = now or utcnow()
@@ -62,7 +65,7 @@ def run_sweep(now: dt.datetime | None = None, *, send: bool = True, full: bool |
               "escalated": flag_escalations(rules, now, since)}
     _advance_watermark(now, full=since is None)
     if send:
-        counts.update(send_mails(now))
+        counts.update(send_mails(now, settings=settings))
     counts["full"] = since is None
     counts["seconds"] = round(time.perf_counter() - started, 4)
     log.info("reminder sweep at %s: %s", now.isoformat(), counts)
@@ -284,17 +287,19 @@ def _party(party: str, state: State, defaults: _Defaults):
 # ---------------------------------------------------------------- mails
 
 
-def local_day(now: dt.datetime) -> dt.date:
-    """The programme's calendar day (digests are one per organisation and day)."""
-    return now.astimezone(ZoneInfo(current_app.config.get("BABEL_DEFAULT_TIMEZONE") or "UTC")).date()
+def local_day(now: dt.datetime, timezone: str) -> dt.date:
+    """The programme's calendar day in ``timezone`` (digests are one per organisation and day)."""
+    return now.astimezone(ZoneInfo(timezone)).date()
 
 
-def send_mails(now: dt.datetime) -> dict:
+def send_mails(now: dt.datetime, *, settings: MailSettings) -> dict:
     """Retry failed mails, then claim and send today's digests and escalations."""
     out = {"mails_sent": 0, "mails_failed": 0}
-    claimed = _claim_retries(now) + _claim_new("digest", now) + _claim_new("escalation", now)
+    day = local_day(now, settings.timezone)
+    claimed = (_claim_retries(now, settings.max_attempts) + _claim_new("digest", now, day)
+               + _claim_new("escalation", now, day))
     for mail_id in claimed:
-        status = deliver(mail_id, now)
+        status = deliver(mail_id, now, settings=settings)
         if status == "sent":
             out["mails_sent"] += 1
         elif status == "failed":
@@ -302,9 +307,8 @@ def send_mails(now: dt.datetime) -> dict:
     return out
 
 
-def _claim_retries(now: dt.datetime) -> list[int]:
-    """A failed mail is taken back by exactly one sweep (compare-and-set on its status)."""
-    limit = current_app.config["REMINDERS_MAIL_MAX_ATTEMPTS"]
+def _claim_retries(now: dt.datetime, limit: int) -> list[int]:
+    """A failed mail is taken back by exactly one sweep (compare-and-set on its status), ``limit`` times at most."""
     ids = db.session.scalars(select(ReminderMail.id).where(ReminderMail.status == "failed",
                                                            ReminderMail.attempts < limit)
                              .order_by(ReminderMail.id)).all()
@@ -320,7 +324,7 @@ def _claim_retries(now: dt.datetime) -> list[int]:
     return mine
 
 
-def _claim_new(kind: str, now: dt.datetime) -> list[int]:
+def _claim_new(kind: str, now: dt.datetime, day: dt.date) -> list[int]:
     """Claim today's mail row per organisation with pending reminders, and tie those reminders to it."""
     if kind == "digest":
         org_col, link_col = Reminder.responsible_organisation_id, Reminder.notified_mail_id
@@ -331,7 +335,6 @@ def _claim_new(kind: str, now: dt.datetime) -> list[int]:
                        Reminder.escalation_due_at.is_not(None))
     org_ids = db.session.scalars(select(org_col).where(pending, org_col.is_not(None)).distinct()).all()
     db.session.commit()
-    day = local_day(now)
     mine = []
     for org_id in org_ids:
         org = db.session.get(Organisation, org_id)
@@ -355,7 +358,7 @@ def _claim_new(kind: str, now: dt.datetime) -> list[int]:
     return mine
 
 
-def deliver(mail_id: int, now: dt.datetime) -> str:
+def deliver(mail_id: int, now: dt.datetime, *, settings: MailSettings) -> str:
     """Send one claimed mail, then record it. A failure leaves it `failed` for a later sweep."""
     row = db.session.get(ReminderMail, mail_id)
     link_col = Reminder.notified_mail_id if row.kind == "digest" else Reminder.escalated_mail_id
@@ -375,10 +378,10 @@ def deliver(mail_id: int, now: dt.datetime) -> str:
         return "no_recipient"
     try:
         message = mail.build(kind=kind, organisation=org, reminders=reminders, locale=row.locale, now=now,
-                             recipients=recipients, mail_id=mail_id, day=day)
+                             recipients=recipients, mail_id=mail_id, day=day, settings=settings)
         count = len(reminders)
         db.session.commit()  # end the read transaction before talking to the SMTP server
-        mail.send(message)
+        mail.send(message, settings=settings)
     except Exception as exc:  # noqa: BLE001  (any SMTP or network failure is retried later)
         db.session.rollback()
         _finish(mail_id, "failed", now, error=f"{type(exc).__name__}: {exc}"[:1000])
@@ -425,7 +428,7 @@ class _Pending:
     acknowledgement_note: str | None = None
 
 
-def simulate(now: dt.datetime) -> list[dict]:
+def simulate(now: dt.datetime, *, settings: MailSettings) -> list[dict]:
     """The mails a sweep at ``now`` would send, built exactly as it would build them; nothing is written.
 
     Reads only: which devices would be overdue (or past escalation) at ``now``, which of them were already
@@ -455,7 +458,7 @@ def simulate(now: dt.datetime) -> list[dict]:
                     digests.setdefault(responsible_id, []).append(pending)
                 if escalation_id and escalated and (row is None or row.escalated_mail_id is None):
                     escalations.setdefault(escalation_id, []).append(pending)
-        day = local_day(now)
+        day = local_day(now, settings.timezone)
         sent_today = {(m.organisation_id, m.kind) for m in db.session.execute(
             select(ReminderMail).where(ReminderMail.day == day)).scalars()}
         out = []
@@ -467,7 +470,8 @@ def simulate(now: dt.datetime) -> list[dict]:
                 items = sorted(groups[org_id], key=lambda p: (p.rule_id, p.stay_started_at, p.device.tag))
                 recipients = recipients_of(org)
                 message = mail.build(kind=kind, organisation=org, reminders=items, locale=(org.locale or "fr")[:2],
-                                     now=now, recipients=recipients or ["(no recipient)"], mail_id=0, day=day)
+                                     now=now, recipients=recipients or ["(no recipient)"], mail_id=0, day=day,
+                                     settings=settings)
                 out.append({"kind": kind, "organisation": org.name, "recipients": recipients,
                             "subject": message["Subject"], "text": message.get_body(("plain",)).get_content(),
                             "devices": len(items)})

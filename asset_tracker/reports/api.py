@@ -1,6 +1,7 @@
 """Dashboard figures as JSON."""
 from __future__ import annotations
 
+from flask import current_app
 from flask_smorest import Blueprint
 
 from ..auth.access import access
@@ -15,7 +16,7 @@ BLUEPRINTS = [blp]
 @blp.response(200)
 def dashboard():
     """Every table of the dashboard: rows keyed by column name."""
-    board = services.dashboard()
+    board = services.dashboard(config=current_app.config)
     out = {"computed_at": board.computed_at.isoformat(), "head_seq": board.head_seq, "totals": board.totals}
     for name in services.TABLES:
         columns, rows = services.table(board, name)

@@ -4,13 +4,16 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from flask import current_app
 from sqlalchemy import bindparam, case, exists, func, select, text
 
 from ..db import UTCDateTime, utcnow
-from ..distribution.models import Programme
+from ..devices.filters import overdue_clause
+from ..devices.models import Device
+from ..distribution.models import Handover, Programme
 from ..distribution.services import targets_progress
 from ..extensions import db
 from ..lifecycle import State
@@ -182,9 +185,6 @@ def _days(seconds) -> float | None:
 
 def overdue_counts(session, rules: list[dict], now: dt.datetime) -> list[dict]:
     """Devices past each reminder rule's delay now, in one pass over the rules' states (index state, state_since)."""
-    from ..devices.filters import overdue_clause
-    from ..devices.models import Device
-
     rules = [r for r in rules if not r.get("plan_end")]  # a warning before a data plan ends is not a late step
     if not rules:
         return []
@@ -217,9 +217,6 @@ def programme_progress(session) -> list[dict]:
 def reuse_and_impact(session, config) -> list[dict]:
     """Per device type: reused (with a beneficiary now, or handed over before), recycled, and the estimated
     benefit of the reused."""
-    from ..devices.models import Device
-    from ..distribution.models import Handover
-
     reused = dict(session.execute(select(Device.type, func.count()).where(
         Device.state.in_(REUSED_STATES) | exists().where(Handover.device_id == Device.id)).group_by(Device.type)).all())
     recycled = dict(session.execute(select(Device.type, func.count()).where(Device.state == State.RECYCLED)
@@ -243,14 +240,18 @@ _cache: dict = {}
 _lock = threading.Lock()
 
 
-def dashboard(*, fresh: bool = False) -> Dashboard:
+def dashboard(*, fresh: bool = False, config: Mapping | None = None) -> Dashboard:
     """Every table of the dashboard. Reused while the custody chain has not moved (every change writes an event)
-    or for REPORTS_CACHE_SECONDS, whichever is longer; run on a deferred read connection."""
-    config = current_app.config
+    or for REPORTS_CACHE_SECONDS, whichever is longer; run on a deferred read connection.
+
+    ``config``: the application's configuration (the REPORTS_* settings, the reminder rules, the database URI).
+    """
+    if config is None:  # only from the report pages (views.py), which do not pass it yet
+        config = current_app.config
     session = db.session
     head = session.execute(text("SELECT last_seq FROM custody_chain_head WHERE id = 1")).scalar() or 0
     now = utcnow()
-    key = (current_app.import_name, config["SQLALCHEMY_DATABASE_URI"], now.date())
+    key = (config["SQLALCHEMY_DATABASE_URI"], now.date())
     ttl = config.get("REPORTS_CACHE_SECONDS", 0)
     with _lock:
         hit = _cache.get(key)

@@ -22,6 +22,7 @@ from flask_babel import gettext
 from marshmallow import ValidationError
 
 from ..errors import DomainError
+from ..extensions import db
 from ..lifecycle import N_
 
 # marshmallow's built-in messages, by exact text or pattern, as translatable sentences with the reason.
@@ -110,8 +111,6 @@ def kept_values():
 
 def render_refused(template: str, err: Exception, context: dict, *, aliases: dict | None = None):
     """The form page again: values kept, messages next to their fields, the refusal's status."""
-    from ..extensions import db
-
     db.session.rollback()
     errors = field_errors(err)
     for source, target in (aliases or {}).items():

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from flask import request
 from sqlalchemy import func, select
 
+from ..audit.api import streamed
+from ..audit.exports import Export
 from ..extensions import db
 
 EXPORT_FORMATS = ("csv", "xlsx")
@@ -107,9 +109,6 @@ def export_format(args=None) -> str | None:
 def export_response(spec: ListSpec, query, export_rows: Callable, fmt: str, *, chunk: int = 2000):
     """The whole filtered list (not only the page) through the audit exports' formula-guarded writers,
     recorded in the custody log like every export. ``export_rows(items)`` turns a chunk into row tuples."""
-    from ..audit.api import streamed
-    from ..audit.exports import Export
-
     def pages(_conn, _chunk=chunk):
         offset = 0
         while True:

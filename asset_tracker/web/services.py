@@ -13,6 +13,7 @@ from ..devices.models import Device
 from ..devices.services import scoped, state_counts
 from ..distribution import services as distribution
 from ..extensions import db
+from ..intake.models import Batch
 from ..lifecycle import State
 
 # The workshop's steps in the order a device goes through them (arrivals first).
@@ -52,8 +53,6 @@ def overdue_by_state(actor: Actor, rules: list[dict], now: dt.datetime | None = 
 
 def batch_progress(actor: Actor, limit: int = 8) -> list[dict]:
     """The most recent batches in scope, with their devices counted by progress group."""
-    from ..intake.models import Batch
-
     batches = select(Batch).order_by(Batch.created_at.desc(), Batch.id.desc()).limit(limit)
     if actor.role == "donor":
         batches = batches.where(Batch.donor_organisation_id == actor.organisation_id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import Response, current_app, request
 from flask_smorest import Blueprint
 
+from ..audit import keys
 from ..auth.access import access
 from ..auth.session import actor
 from ..devices.schemas import MediumSchema
@@ -42,8 +43,6 @@ def _timezone() -> str:
 
 def _signing_key():
     """The audit checkpoint key seals certificates; without one configured they are issued unsealed."""
-    from ..audit import keys
-
     try:
         return keys.load_private(current_app.config.get("AUDIT_SIGNING_KEY_PATH"))
     except keys.KeyMissing:

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from ..core import Actor
 from ..custody import services as custody
-from ..custody.models import CustodyEvent
+from ..custody.models import ChainHead, CustodyEvent
 from ..devices.models import Device, StorageMedium
 from ..devices.services import get_device, scoped
 from ..extensions import db
@@ -133,7 +133,5 @@ def batch_wipe_summary(batch_id: int, *, actor: Actor) -> dict:
 
 
 def chain_head() -> tuple[int, str]:
-    from ..custody.models import ChainHead
-
     head = db.session.get(ChainHead, 1)
     return (head.last_seq, head.last_hash) if head else (0, custody.GENESIS)

@@ -11,7 +11,12 @@ from zoneinfo import ZoneInfo
 from babel.numbers import format_decimal
 from flask_babel import force_locale
 from flask_babel import gettext as _
+from reportlab.lib import colors
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.units import mm
+from reportlab.platypus import KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
+from ..audit import keys
 from ..db import utcnow
 from ..devices.models import DEVICE_TYPE_LABELS
 from ..pdfpages import FONT, FONT_MONO, document_styles
@@ -76,8 +81,6 @@ class Signer:
     """Collects the fields a certificate prints, and signs their digest with the audit checkpoint key."""
 
     def __init__(self, kind: str, private_key, issued_at: str, lang: str):
-        from ..audit import keys
-
         self.kind, self.key, self.issued_at, self.lang = kind, private_key, issued_at, lang
         self.key_id = keys.key_id(private_key.public_key()) if private_key is not None else None
         self.fields: list[list[str]] = []
@@ -96,8 +99,6 @@ class Signer:
         return hashlib.sha256(canonical(self.payload())).hexdigest()
 
     def keywords(self) -> str:
-        from ..audit import keys
-
         body = {"payload": self.payload(), "signature": keys.sign(self.key, canonical(self.payload()))}
         return KEYWORDS_PREFIX + base64.b64encode(json.dumps(body, ensure_ascii=False).encode("utf-8")).decode()
 
@@ -163,15 +164,9 @@ class _Doc:
         return local.strftime("%Y-%m-%d %H:%M" if with_time else "%Y-%m-%d")
 
     def p(self, text, style=None) -> object:
-        from reportlab.platypus import Paragraph
-
         return Paragraph(text, style or self.body)
 
     def facts(self, rows, widths=(48, 124)):
-        from reportlab.lib import colors
-        from reportlab.lib.units import mm
-        from reportlab.platypus import Table, TableStyle
-
         t = Table([[self.p(f"<b>{self.e(k)}</b>", self.small), v if not isinstance(v, str) else self.p(v, self.small)]
                    for k, v in rows], colWidths=[widths[0] * mm, widths[1] * mm])
         t.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("LINEBELOW", (0, 0), (-1, -1), 0.25,
@@ -180,10 +175,6 @@ class _Doc:
         return t
 
     def signature(self, left: str, right: str):
-        from reportlab.lib import colors
-        from reportlab.lib.units import mm
-        from reportlab.platypus import Table, TableStyle
-
         t = Table([[self.p(self.e(left), self.small), self.p(self.e(right), self.small)], ["", ""]],
                   colWidths=[86 * mm, 86 * mm], rowHeights=[None, 24 * mm])
         t.setStyle(TableStyle([("BOX", (0, 0), (0, -1), 0.6, colors.black), ("BOX", (1, 0), (1, -1), 0.6, colors.black),
@@ -194,7 +185,6 @@ class _Doc:
         """The signed digest and how anyone checks it (the key's public half, offline)."""
         if self.signer is None or self.signer.key is None:
             return
-        from reportlab.platypus import KeepTogether
 
         block = [self.p(self.e(_("Electronic seal")), self.h2), self.p(self.e(_(
             "The fields of this certificate are sealed with the programme's Ed25519 key %(key)s (the key that signs "
@@ -207,10 +197,6 @@ class _Doc:
         story.append(KeepTogether(block))
 
     def build(self, story, title: str, footer: str) -> bytes:
-        from reportlab.lib.pagesizes import A4
-        from reportlab.lib.units import mm
-        from reportlab.platypus import SimpleDocTemplate
-
         def page(canvas, doc):
             canvas.saveState()
             canvas.setFont(FONT, 7)
@@ -278,9 +264,6 @@ def _backup_statement() -> str:
 
 def _heading(doc: _Doc, title: str) -> list:
     """Title and subtitle shared by both certificates."""
-    from reportlab.lib.units import mm
-    from reportlab.platypus import Spacer
-
     return [doc.p(doc.e(title), doc.title),
             doc.p(doc.e(_("Media sanitisation record following NIST SP 800-88 Rev. 1, Appendix G")), doc.centre),
             Spacer(1, 4 * mm)]
@@ -288,9 +271,6 @@ def _heading(doc: _Doc, title: str) -> list:
 
 def _closing(doc: _Doc, story: list, *, chain_line: str, verify_name: str, performer: str, validator: str) -> None:
     """The chain head line, the signature block and the hand-signature boxes shared by both certificates."""
-    from reportlab.lib.units import mm
-    from reportlab.platypus import KeepTogether, Spacer
-
     e = doc.e
     story.append(doc.p(e(chain_line), doc.small))
     doc.signature_block(story, verify_name=verify_name)
@@ -302,10 +282,6 @@ def _closing(doc: _Doc, story: list, *, chain_line: str, verify_name: str, perfo
 
 
 def _outcome_banner(doc: _Doc, L: dict, outcome: str):
-    from reportlab.lib import colors
-    from reportlab.lib.units import mm
-    from reportlab.platypus import Table, TableStyle
-
     e, s = doc.e, doc.s
     banner = Table([[doc.p(f'<font color="#FFFFFF"><b>{e(_("Outcome"))}{e(" :" if doc.lang == "fr" else ":")} '
                            f'{s(_("Outcome"), L["outcome"][outcome])}</b></font>')]],
@@ -380,8 +356,6 @@ def _record_rows(doc: _Doc, L: dict, ev: DeviceEvidence, r) -> list:
 
 
 def _medium_block(doc: _Doc, L: dict, ev: DeviceEvidence, n: int, m):
-    from reportlab.platypus import KeepTogether
-
     e, s = doc.e, doc.s
     r = ev.records.get(m.id)
     block = [doc.p(e(_("Storage medium %(n)s of %(total)s", n=n, total=len(ev.media))), doc.h2)]
@@ -435,9 +409,6 @@ def device_certificate_pdf(ev: DeviceEvidence, *, chain_head: tuple[int, str], l
     Who sanitised is read from the wipe records (the organisation of the person who recorded them), never
     from the device's current custodian; ``workshop_name`` only names the workshop when no record does.
     """
-    from reportlab.lib.units import mm
-    from reportlab.platypus import Spacer
-
     config = config or {}
     issued = utcnow()
     d = ev.device
@@ -523,8 +494,6 @@ class _BatchRows:
         self.overrides: list[str] = []
 
     def add(self, i: int, ev: DeviceEvidence) -> None:
-        from reportlab.lib import colors
-
         doc, L = self.doc, self.L
         e, s = doc.e, doc.s
         d = ev.device
@@ -579,10 +548,6 @@ class _BatchRows:
         return media, methods, checks, dates
 
     def table(self):
-        from reportlab.lib import colors
-        from reportlab.lib.units import mm
-        from reportlab.platypus import Table, TableStyle
-
         table = Table(self.rows, repeatRows=1, colWidths=[19 * mm, 21 * mm, 26 * mm, 32 * mm, 24 * mm, 17 * mm,
                                                           18 * mm, 15 * mm])
         table.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.3, colors.HexColor("#9AA3B5")),
@@ -593,10 +558,6 @@ class _BatchRows:
 
 
 def _evidence_table(doc: _Doc, evidence_rows: list[list[str]]):
-    from reportlab.lib import colors
-    from reportlab.lib.units import mm
-    from reportlab.platypus import Table, TableStyle
-
     e, s = doc.e, doc.s
     head = (_("Tag"), _("Serial number"), _("Evidence file (SHA-256)"), _("Custody event hash"))
     ev_table = Table([[doc.p(f"<b>{e(h)}</b>", doc.small) for h in head]]
@@ -611,9 +572,6 @@ def _evidence_table(doc: _Doc, evidence_rows: list[list[str]]):
 
 def batch_certificate_pdf(batch, evidence: list[DeviceEvidence], *, chain_head: tuple[int, str], lang: str = "fr",
                           timezone: str = "Europe/Paris", config: dict | None = None, signing_key=None) -> bytes:
-    from reportlab.lib.units import mm
-    from reportlab.platypus import Spacer
-
     config = config or {}
     issued = utcnow()
     signer = Signer("batch", signing_key, issued.isoformat(), lang)

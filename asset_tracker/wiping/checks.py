@@ -87,13 +87,7 @@ def verify_wipe(tag, *, actor: Actor, confirmed: bool, note: str | None = None) 
     return check
 
 
-def on_wiped(device: Device, *, actor: Actor) -> dict:
-    """Hook of devices.services.transition as a device becomes `wiped` (the configured draw)."""
-    from flask import current_app
-
-    return pick_for_verification(
-        device,
-        actor=actor,
-        share=float(current_app.config.get("WIPE_VERIFICATION_SHARE", 0.05)),
-        seed=str(current_app.config.get("WIPE_VERIFICATION_SEED", "")),
-    )
+def on_wiped(device: Device, *, actor: Actor, share: float, seed: str) -> dict:
+    """Hook of devices.services.transition as a device becomes `wiped`: the draw of ``share`` of the devices
+    (WIPE_VERIFICATION_SHARE) with ``seed`` (WIPE_VERIFICATION_SEED); wiping/hooks.py passes the settings."""
+    return pick_for_verification(device, actor=actor, share=share, seed=seed)

@@ -1,7 +1,7 @@
 """What wiping adds to a device's steps (see asset_tracker/devices/extension_points.py)."""
 from __future__ import annotations
 
-from flask import Flask, current_app
+from flask import Flask
 from sqlalchemy import func, select
 
 from ..devices import extension_points
@@ -13,15 +13,26 @@ from .services import on_wiped
 
 
 def register(app: Flask) -> None:
-    extension_points.add_facts(app, wipe_facts)  # the `wiped` and `ready` guards read the wipe evidence
-    extension_points.on_enter(app, State.WIPED, on_wiped)  # the second-person check is drawn
+    config = app.config  # this application's settings, read at each call (a changed setting applies at once)
+
+    def facts(device: Device, **wanted) -> dict:
+        return wipe_facts(device, accept_unverified=bool(config.get("WIPE_ACCEPT_UNVERIFIED", False)), **wanted)
+
+    def draw_check(device: Device, *, actor) -> dict:
+        return on_wiped(device, actor=actor, share=float(config.get("WIPE_VERIFICATION_SHARE", 0.05)),
+                        seed=str(config.get("WIPE_VERIFICATION_SEED", "")))
+
+    extension_points.add_facts(app, facts)  # the `wiped` and `ready` guards read the wipe evidence
+    extension_points.on_enter(app, State.WIPED, draw_check)  # the second-person check is drawn
 
 
-def wipe_facts(device: Device, *, wipe_evidence: bool = True, wipe_check: bool = False) -> dict:
+def wipe_facts(device: Device, *, accept_unverified: bool, wipe_evidence: bool = True,
+               wipe_check: bool = False) -> dict:
     """The wipe evidence of the device's current cycle (`lifecycle.Facts` fields).
 
     ``wipe_evidence``: the media and how many were cleared since the device's reception (a few queries,
     read only by the `wiped` guard); ``wipe_check``: the latest second-person check of this cycle (`ready`).
+    ``accept_unverified`` (WIPE_ACCEPT_UNVERIFIED): an overwrite nobody read back counts as cleared.
     """
     media_count = cleared = unverified = 0
     if wipe_evidence:
@@ -38,7 +49,7 @@ def wipe_facts(device: Device, *, wipe_evidence: bool = True, wipe_check: bool =
              .where(WipeRecord.device_id == device.id, WipeRecord.result == WipeResult.PASSED))
         if since is not None:
             q = q.where(WipeRecord.recorded_at >= since)
-        if not current_app.config.get("WIPE_ACCEPT_UNVERIFIED", False):
+        if not accept_unverified:
             total = db.session.scalar(q) or 0
             cleared = db.session.scalar(q.where(WipeRecord.unverified.is_(False))) or 0
             unverified = total - cleared

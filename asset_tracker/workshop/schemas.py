@@ -5,6 +5,7 @@ from flask_babel import gettext
 from marshmallow import Schema, fields, validate
 
 from .. import lifecycle
+from ..i18n import current_language
 from ..lifecycle import Grade, Verdict
 from ..schemas import StrictSchema
 from .services import ACTION_NAMES
@@ -65,8 +66,6 @@ STATE_PARAMS = ("state", "before", "after", "source", "target", "allowed")
 
 
 def _lang() -> str:
-    from ..i18n import current_language
-
     return current_language()
 
 

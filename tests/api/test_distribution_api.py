@@ -7,6 +7,7 @@ from asset_tracker.core import Actor
 from asset_tracker.distribution import services as dist
 from asset_tracker.lifecycle import State
 from tests import factories
+from tests.factories import handing_over
 
 
 @pytest.fixture
@@ -14,7 +15,8 @@ def handover(orgs, users):
     device = factories.make_device(orgs, users, State.READY)
     coord = Actor.of(users["coordinator_b"])
     dist.reserve_device(device.tag, actor=coord, programme_id=orgs["programme"].id)
-    return dist.record_handover(device.tag, actor=coord, beneficiary_ref="MC-3141", beneficiary_category="pupil")
+    return dist.record_handover(device.tag, actor=coord, beneficiary_ref="MC-3141", beneficiary_category="pupil",
+                                **handing_over())
 
 
 def test_bulk_reservation_through_the_api(client, orgs, users, api_headers):

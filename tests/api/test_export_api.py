@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import pytest
+from flask import current_app
 from openpyxl import load_workbook
 
 from asset_tracker.audit import keys, services
@@ -188,7 +189,7 @@ def test_an_outside_auditor_verifies_an_export_with_the_public_key_alone(client,
 
 def test_the_standalone_verifier_catches_an_edited_export(client, orgs, users, api_headers, signing_key, tmp_path):
     make_device(orgs, users, "ready")
-    services.sign_checkpoint(actor=Actor.system("tests"))
+    services.sign_checkpoint(actor=Actor.system("tests"), key_path=current_app.config["AUDIT_SIGNING_KEY_PATH"])
     _download(client, api_headers, tmp_path)
     lines = (tmp_path / "events.jsonl").read_text().splitlines()
     event = json.loads(lines[3])
@@ -202,7 +203,7 @@ def test_the_standalone_verifier_catches_an_edited_export(client, orgs, users, a
 def test_the_standalone_verifier_catches_a_rewritten_log_and_a_truncated_export(client, orgs, users, api_headers,
                                                                                 signing_key, tmp_path, db):
     make_device(orgs, users, "ready")
-    cp = services.sign_checkpoint(actor=Actor.system("tests"))
+    cp = services.sign_checkpoint(actor=Actor.system("tests"), key_path=current_app.config["AUDIT_SIGNING_KEY_PATH"])
     with TriggersOff(db) as conn:
         conn.exec_driver_sql("UPDATE custody_events SET note = 'forged' WHERE seq = 3")
     rehash_from(db, 3)  # every later hash recomputed: the export is self-consistent
@@ -218,7 +219,7 @@ def test_the_standalone_verifier_catches_a_rewritten_log_and_a_truncated_export(
 def test_the_standalone_verifier_refuses_an_export_cut_before_its_trailer(client, orgs, users, api_headers,
                                                                           signing_key, tmp_path):
     make_device(orgs, users, "ready")
-    services.sign_checkpoint(actor=Actor.system("tests"))
+    services.sign_checkpoint(actor=Actor.system("tests"), key_path=current_app.config["AUDIT_SIGNING_KEY_PATH"])
     make_device(orgs, users, "received")
     _download(client, api_headers, tmp_path)
     assert _run_verifier(tmp_path).returncode == 0
@@ -236,7 +237,7 @@ def test_the_standalone_verifier_refuses_an_export_cut_before_its_trailer(client
 
 def test_the_standalone_verifier_refuses_a_forged_checkpoint(client, orgs, users, api_headers, signing_key, tmp_path):
     make_device(orgs, users, "ready")
-    services.sign_checkpoint(actor=Actor.system("tests"))
+    services.sign_checkpoint(actor=Actor.system("tests"), key_path=current_app.config["AUDIT_SIGNING_KEY_PATH"])
     _download(client, api_headers, tmp_path)
     cp = json.loads((tmp_path / "checkpoints.jsonl").read_text())
     cp["seq"] -= 1
@@ -273,7 +274,7 @@ def test_an_auditor_cannot_sign_a_checkpoint_or_write_anywhere_in_audit(app, cli
 def test_an_auditor_downloads_checkpoints_and_the_public_key_but_a_donor_does_not(client, orgs, users, api_headers,
                                                                                 signing_key):
     make_device(orgs, users, "registered")
-    services.sign_checkpoint(actor=Actor.system("tests"))
+    services.sign_checkpoint(actor=Actor.system("tests"), key_path=current_app.config["AUDIT_SIGNING_KEY_PATH"])
     resp = client.get("/api/v1/audit/public-key.pem", headers=api_headers("auditor"))
     assert resp.status_code == 200 and resp.data.startswith(b"-----BEGIN PUBLIC KEY-----")
     cps = client.get("/api/v1/audit/checkpoints.jsonl", headers=api_headers("auditor")).get_data(as_text=True)

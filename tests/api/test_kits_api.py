@@ -3,11 +3,15 @@ from __future__ import annotations
 
 import datetime as dt
 
+from flask import current_app
+
 from asset_tracker.core import Actor
 from asset_tracker.distribution import services as dist
 from asset_tracker.lifecycle import State
+from asset_tracker.reminders.mail import MailSettings
 from asset_tracker.reminders.services import run_sweep
 from tests import factories
+from tests.factories import handing_over
 
 
 def _reboot(client, api_headers, orgs):
@@ -26,7 +30,8 @@ def test_a_programme_answers_its_targets_with_what_is_done(client, api_headers, 
     device = factories.make_device(orgs, users, State.READY)
     coord = Actor.of(users["coordinator"])
     dist.reserve_device(device.tag, actor=coord, programme_id=body["id"])
-    dist.record_handover(device.tag, actor=coord, beneficiary_ref="EC-0001", beneficiary_category="pupil")
+    dist.record_handover(device.tag, actor=coord, beneficiary_ref="EC-0001", beneficiary_category="pupil",
+                         **handing_over())
     got = client.get(f"/api/v1/programmes/{body['id']}", headers=api_headers("coordinator")).get_json()
     assert [{k: t[k] for k in ("unit", "count", "done")} for t in got["targets"]] == [
         {"unit": "laptop", "count": 1000, "done": 1}, {"unit": "family_kit", "count": 2000, "done": 0}]
@@ -75,7 +80,7 @@ def test_the_stock_endpoint_gives_counts_and_reservations_are_made_from_it(clien
 def test_overdue_reminders_are_listed_in_scope_and_acknowledged(client, api_headers, orgs, users):
     device = factories.make_device(orgs, users, State.READY)
     dist.reserve_device(device.tag, actor=Actor.of(users["coordinator"]), programme_id=orgs["programme"].id)
-    run_sweep(dt.datetime.now(dt.UTC) + dt.timedelta(days=20), send=False)
+    run_sweep(dt.datetime.now(dt.UTC) + dt.timedelta(days=20), send=False, settings=MailSettings.of(current_app.config))
     listing = client.get("/api/v1/reminders", headers=api_headers("coordinator")).get_json()
     assert listing["total"] == 1 and listing["items"][0]["device_tag"] == device.tag
     assert listing["items"][0]["rule"] == "reserved_not_handed_over"

@@ -21,7 +21,7 @@ def test_an_auditor_reads_the_dashboard_and_a_device_timeline(app, live_server, 
     before = app.config["AUDIT_SIGNING_KEY_PATH"]
     app.config["AUDIT_SIGNING_KEY_PATH"] = keys.generate(str(tmp_path / "checkpoint.pem"))[0]
     try:
-        services.sign_checkpoint(actor=Actor.system("scheduler"))
+        services.sign_checkpoint(actor=Actor.system("scheduler"), key_path=app.config["AUDIT_SIGNING_KEY_PATH"])
         settle()
         login_as(page, live_server, "auditeur@demo.reboot.example", password=DEMO_PASSWORD)
 

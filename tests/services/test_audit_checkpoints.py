@@ -4,6 +4,7 @@ import os
 import stat
 
 import pytest
+from flask import current_app
 from sqlalchemy import text
 
 from asset_tracker.audit import keys, services
@@ -23,7 +24,7 @@ def signed(db, orgs, users, signing_key):
     """Devices with their history, then a checkpoint of the whole chain; returns (checkpoint dict, public key)."""
     for state in ("ready", "received", "registered"):
         make_device(orgs, users, state)
-    cp = services.sign_checkpoint(actor=AUDITOR)
+    cp = services.sign_checkpoint(actor=AUDITOR, key_path=current_app.config["AUDIT_SIGNING_KEY_PATH"])
     return services.checkpoint_dict(cp), keys.load_public(signing_key[1])
 
 
@@ -124,7 +125,7 @@ def test_a_broken_chain_is_never_signed(db, signed):
     with TriggersOff(db) as conn:
         conn.execute(text("UPDATE custody_events SET note = 'x' WHERE seq = 2"))
     with pytest.raises(Conflict, match="broken at event #2"):
-        services.sign_checkpoint(actor=AUDITOR)
+        services.sign_checkpoint(actor=AUDITOR, key_path=current_app.config["AUDIT_SIGNING_KEY_PATH"])
     assert db.session.scalar(db.select(db.func.count()).select_from(Checkpoint)) == 1
 
 
@@ -165,4 +166,4 @@ def test_the_nightly_job_is_declared_and_signs(db, orgs, users, signing_key):
     assert jobs.JOBS[0][0] == "audit.checkpoint" and jobs.JOBS[0][2] == {"trigger": "cron", "hour": 2}
     make_device(orgs, users, "collected")
     assert jobs.checkpoint() is not None
-    assert services.verify_stored_checkpoints().ok
+    assert services.verify_stored_checkpoints(key_path=current_app.config["AUDIT_SIGNING_KEY_PATH"]).ok

@@ -18,6 +18,7 @@ from asset_tracker.errors import Conflict, Invalid, NotFound
 from asset_tracker.lifecycle import State
 from asset_tracker.organisations.models import Organisation, OrgKind
 from tests import factories
+from tests.factories import handing_over
 
 
 def actor(users, role):
@@ -40,7 +41,7 @@ def handed_over(orgs, users, ref="MC-0001", **kw):
     dist.reserve_device(device.tag, actor=actor(users, "coordinator_b"), programme_id=orgs["programme"].id)
     kw.setdefault("new_accessories", [{"kind": "charger"}, {"kind": "mobile_key", **factories.key_numbers()}])
     handover = dist.record_handover(device.tag, actor=actor(users, "coordinator_b"), beneficiary_ref=ref,
-                                    beneficiary_category="pupil", **kw)
+                                    beneficiary_category="pupil", **kw, **handing_over())
     return device, handover
 
 
@@ -117,7 +118,7 @@ def test_a_hand_over_refuses_names_emails_and_phone_numbers(orgs, users, ref, co
     dist.reserve_device(device.tag, actor=actor(users, "coordinator_b"), programme_id=orgs["programme"].id)
     with pytest.raises(Invalid) as exc:
         dist.record_handover(device.tag, actor=actor(users, "coordinator_b"), beneficiary_ref=ref,
-                             beneficiary_category="pupil")
+                             beneficiary_category="pupil", **handing_over())
     assert exc.value.code == code
     assert devices.get_device(device.tag, actor=actor(users, "admin")).state == State.RESERVED
 
@@ -129,10 +130,10 @@ def test_a_hand_over_follows_the_partners_reference_pattern(orgs, users, db):
     dist.reserve_device(device.tag, actor=actor(users, "coordinator_b"), programme_id=orgs["programme"].id)
     with pytest.raises(Invalid) as exc:
         dist.record_handover(device.tag, actor=actor(users, "coordinator_b"), beneficiary_ref="XY-12",
-                             beneficiary_category="pupil")
+                             beneficiary_category="pupil", **handing_over())
     assert exc.value.code == "reference_pattern"
     h = dist.record_handover(device.tag, actor=actor(users, "coordinator_b"), beneficiary_ref="MC-0042",
-                             beneficiary_category="pupil")
+                             beneficiary_category="pupil", **handing_over())
     assert h.beneficiary_ref == "MC-0042"
 
 
@@ -156,7 +157,7 @@ def test_a_loan_needs_a_future_return_date(orgs, users):
     dist.reserve_device(device.tag, actor=actor(users, "coordinator_b"), programme_id=orgs["programme"].id)
     with pytest.raises(Conflict) as exc:
         dist.record_handover(device.tag, actor=actor(users, "coordinator_b"), beneficiary_ref="MC-0001",
-                             beneficiary_category="pupil", loan=True)
+                             beneficiary_category="pupil", loan=True, **handing_over())
     assert exc.value.code == "return_date_required"
 
 
@@ -165,7 +166,7 @@ def test_another_partner_cannot_hand_over_a_device_reserved_for_someone_else(org
     dist.reserve_device(device.tag, actor=actor(users, "coordinator_b"), programme_id=orgs["programme"].id)
     with pytest.raises(NotFound):
         dist.record_handover(device.tag, actor=actor(users, "coordinator"), beneficiary_ref="EC-0001",
-                             beneficiary_category="pupil")
+                             beneficiary_category="pupil", **handing_over())
 
 
 def test_returned_device_with_a_missing_charger_must_be_wiped_again_before_ready(orgs, users):
@@ -207,8 +208,8 @@ def test_the_retention_job_erases_references_returned_long_ago_only(app, orgs, u
     _, still_out = handed_over(orgs, users, ref="MC-0101")
     start = dist.record_return(old.id, actor=actor(users, "coordinator_b"), reason="moved away").returned_at
     days = app.config["BENEFICIARY_REF_RETENTION_DAYS"]
-    assert dist.purge_references(now=start + dt.timedelta(days=days - 1)) == 0
-    assert dist.purge_references(now=start + dt.timedelta(days=days + 1)) == 1
+    assert dist.purge_references(now=start + dt.timedelta(days=days - 1), retention_days=days) == 0
+    assert dist.purge_references(now=start + dt.timedelta(days=days + 1), retention_days=days) == 1
     db.session.expire_all()
     assert db.session.get(Handover, old.id).beneficiary_ref is None
     assert db.session.get(Handover, still_out.id).beneficiary_ref == "MC-0101"

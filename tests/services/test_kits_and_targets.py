@@ -5,6 +5,7 @@ import datetime as dt
 import json
 
 import pytest
+from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
 from asset_tracker.core import Actor
@@ -14,7 +15,9 @@ from asset_tracker.distribution import services as dist
 from asset_tracker.distribution.models import Accessory, AccessoryKind, AccessoryStatus, Handover
 from asset_tracker.errors import Conflict, Invalid
 from asset_tracker.lifecycle import State
+from asset_tracker.reminders.mail import MailSettings
 from tests import factories
+from tests.factories import handing_over
 
 FAMILY_KIT = {"code": "family_kit", "name": "Kit famille", "device_types": ["laptop", "desktop"],
               "accessory_kinds": ["mobile_key", "charger"]}
@@ -46,7 +49,7 @@ def make_kit(orgs, users, type="laptop", parts=("mobile_key", "charger")):
 def hand_over(programme, device, users, ref, coordinator="coordinator", kit_kind=None, **kw):
     dist.reserve_device(device.tag, actor=actor(users, coordinator), programme_id=programme.id, kit_kind=kit_kind)
     return dist.record_handover(device.tag, actor=actor(users, coordinator), beneficiary_ref=ref,
-                                beneficiary_category="pupil", **kw)
+                                beneficiary_category="pupil", **kw, **handing_over())
 
 
 # ---------------------------------------------------------------- 4G keys: unique, valid, tracked
@@ -144,7 +147,8 @@ def test_a_kit_reserved_in_part_records_what_it_lacks_and_is_completed_at_the_ha
     assert json.loads(device_events(device.id)[-1].details)["missing_parts"] == ["mobile_key"]
     handover = dist.record_handover(device.tag, actor=actor(users, "coordinator"), beneficiary_ref="EC-0005",
                                     beneficiary_category="family",
-                                    new_accessories=[{"kind": "mobile_key", **factories.key_numbers()}])
+                                    new_accessories=[{"kind": "mobile_key", **factories.key_numbers()}],
+                                    **handing_over())
     assert handover.kit_kind.code == "family_kit" and handover.kit_complete is True and handover.missing_parts == []
 
 
@@ -237,31 +241,32 @@ def test_the_second_device_policy_compares_keyed_hashes_at_hand_over(reboot, org
     dist.reserve_device(second.tag, actor=actor(users, "coordinator"), programme_id=reboot.id)
     again = dict(actor=actor(users, "coordinator"), beneficiary_ref="EC-7777", beneficiary_category="pupil")
     if policy == "allow":
-        dist.record_handover(second.tag, **again)
+        dist.record_handover(second.tag, **again, **handing_over())
     elif policy == "warn":
-        assert dist.second_device_to_confirm(second.tag, "EC-7777", actor=actor(users, "coordinator"))
+        assert dist.second_device_to_confirm(second.tag, "EC-7777", actor=actor(users, "coordinator"),
+                                             hmac_key=handing_over()["hmac_key"])
         with pytest.raises(Conflict) as exc:
-            dist.record_handover(second.tag, **again)
+            dist.record_handover(second.tag, **again, **handing_over())
         assert exc.value.code == "second_device_confirm"
         assert db.session.query(Handover).count() == 1
-        h = dist.record_handover(second.tag, confirm_second_device=True, **again)
+        h = dist.record_handover(second.tag, confirm_second_device=True, **again, **handing_over())
         event = json.loads(device_events(second.id)[-1].details)
         assert event["second_device"] == {"policy": "warn", "open_handover_ids": [first.id]}
         assert "EC-7777" not in json.dumps(event)  # only the keyed hash travels
         assert h.beneficiary_ref_hmac == first.beneficiary_ref_hmac
     else:
         with pytest.raises(Conflict) as exc:
-            dist.record_handover(second.tag, confirm_second_device=True, **again)
+            dist.record_handover(second.tag, confirm_second_device=True, **again, **handing_over())
         assert exc.value.code == "second_device_refused"
         assert db.session.query(Handover).count() == 1
         # Once the first device is back, the same beneficiary may receive one again.
         dist.record_return(first.id, actor=actor(users, "coordinator"), reason="broken screen")
-        dist.record_handover(second.tag, **again)
+        dist.record_handover(second.tag, **again, **handing_over())
     # Another partner's reference that happens to be the same code is another person.
     other = factories.make_device(orgs, users, State.READY)
     dist.reserve_device(other.tag, actor=actor(users, "coordinator_b"), programme_id=reboot.id)
     dist.record_handover(other.tag, actor=actor(users, "coordinator_b"), beneficiary_ref="EC-7777",
-                         beneficiary_category="pupil")
+                         beneficiary_category="pupil", **handing_over())
 
 
 def test_the_plan_ending_reminder_warns_the_partner_thirty_days_before(reboot, orgs, users, db, app):
@@ -278,7 +283,8 @@ def test_the_plan_ending_reminder_warns_the_partner_thirty_days_before(reboot, o
     rules = [r for r in current_rules() if r.id == "data_plan_ending"]
     now = utcnow()
     assert open_reminders(rules, now + dt.timedelta(days=10)) == 0  # 35 days before the end
-    mails = simulate(now + dt.timedelta(days=20))  # 25 days before the end
+    # 25 days before the end
+    mails = simulate(now + dt.timedelta(days=20), settings=MailSettings.of(current_app.config))
     mail = next(m for m in mails if m["organisation"] == orgs["partner"].name)
     assert device.tag in mail["text"] and "data_plan_ending" not in mail["text"]
     assert (utcnow().date() + dt.timedelta(days=45)).isoformat() in mail["text"]

@@ -11,6 +11,7 @@ from asset_tracker.core import Actor
 from asset_tracker.custody.services import verify_chain
 from asset_tracker.lifecycle import State
 from tests import factories
+from tests.factories import handing_over
 
 REF = "MC-4815"
 LOGGERS = ("asset_tracker", "flask.app", "werkzeug", "waitress", "apscheduler", "")
@@ -107,7 +108,8 @@ def _handed_over_with(orgs, users, ref: str):
     device = factories.make_device(orgs, users, State.READY)
     coord = Actor.of(users["coordinator_b"])
     dist.reserve_device(device.tag, actor=coord, programme_id=orgs["programme"].id)
-    return dist.record_handover(device.tag, actor=coord, beneficiary_ref=ref, beneficiary_category="pupil")
+    return dist.record_handover(device.tag, actor=coord, beneficiary_ref=ref, beneficiary_category="pupil",
+                                **handing_over())
 
 
 def _sqlite_file_bytes(db) -> bytes:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from flask import current_app
 from sqlalchemy import func, select
 
 from asset_tracker import create_app
@@ -15,6 +16,7 @@ from asset_tracker.extensions import db
 from asset_tracker.lifecycle import State
 from asset_tracker.organisations.models import Organisation, OrgKind
 from asset_tracker.reminders import services as reminders
+from asset_tracker.reminders.mail import MailSettings
 from asset_tracker.reminders.models import Reminder, ReminderMail
 from asset_tracker.reminders.rules import RuleError, parse_rules
 from tests import factories
@@ -57,7 +59,7 @@ def test_every_overdue_situation_mails_the_responsible_organisations_once(overdu
     d = {k: v.tag for k, v in overdue_world.items()}
     at(frozen_clock, T0 + 61 * DAY)
 
-    counts = reminders.run_sweep()
+    counts = reminders.run_sweep(settings=MailSettings.of(current_app.config))
 
     assert counts["created"] == 9 and counts["mails_sent"] == 4 and counts["mails_failed"] == 0
     workshop, owner, partner = (mails_to(smtp, f"{k}@example.org") for k in ("workshop", "owner", "partner"))
@@ -73,9 +75,9 @@ def test_every_overdue_situation_mails_the_responsible_organisations_once(overdu
     assert not {d["gift"], d[State.REFURBISHED]} & set().union(*(tags_in(m) for m in smtp.messages))
 
     # A second sweep, at once or the next day, sends nothing: every reminder was already told.
-    assert reminders.run_sweep()["mails_sent"] == 0
+    assert reminders.run_sweep(settings=MailSettings.of(current_app.config))["mails_sent"] == 0
     at(frozen_clock, T0 + 62 * DAY)
-    next_day = reminders.run_sweep()
+    next_day = reminders.run_sweep(settings=MailSettings.of(current_app.config))
     assert (next_day["created"], next_day["escalated"], next_day["mails_sent"]) == (0, 0, 0)
     assert len(smtp.messages) == 4
     assert db.session.scalar(select(db.func.count()).select_from(Reminder)) == 9
@@ -92,7 +94,7 @@ def test_digest_is_multipart_in_the_organisation_language_with_tag_state_days_an
     received = make(orgs, users, State.RECEIVED)
     at(frozen_clock, T0 + 10 * DAY)
 
-    reminders.run_sweep()
+    reminders.run_sweep(settings=MailSettings.of(current_app.config))
 
     (english,) = mails_to(smtp, "partner@example.org")
     (french,) = [m for m in mails_to(smtp, "workshop@example.org")]
@@ -114,37 +116,38 @@ def test_escalation_reaches_the_programme_owner_only_after_its_delay(orgs, users
     device = make(orgs, users, State.RECEIVED)  # 7 days, escalate at 14
 
     at(frozen_clock, T0 + 6 * DAY)
-    assert reminders.run_sweep()["created"] == 0 and smtp.messages == []
+    assert reminders.run_sweep(settings=MailSettings.of(current_app.config))["created"] == 0 and smtp.messages == []
     at(frozen_clock, T0 + 7 * DAY + dt.timedelta(minutes=5))
-    reminders.run_sweep()
+    reminders.run_sweep(settings=MailSettings.of(current_app.config))
     assert [m["To"] for m in smtp.messages] == ["workshop@example.org"]
     at(frozen_clock, T0 + 13 * DAY)
-    reminders.run_sweep()
+    reminders.run_sweep(settings=MailSettings.of(current_app.config))
     assert len(smtp.messages) == 1
     at(frozen_clock, T0 + 14 * DAY + dt.timedelta(minutes=5))
-    counts = reminders.run_sweep()
+    counts = reminders.run_sweep(settings=MailSettings.of(current_app.config))
     assert counts["escalated"] == 1 and counts["mails_sent"] == 1
     assert smtp.messages[-1]["To"] == "owner@example.org" and tags_in(smtp.messages[-1]) == {device.tag}
     at(frozen_clock, T0 + 20 * DAY)
-    assert reminders.run_sweep()["mails_sent"] == 0 and len(smtp.messages) == 2
+    assert reminders.run_sweep(settings=MailSettings.of(current_app.config))["mails_sent"] == 0 \
+        and len(smtp.messages) == 2
 
 
 def test_a_device_that_moves_on_closes_its_reminder_and_is_never_escalated(orgs, users, smtp, frozen_clock):
     at(frozen_clock, T0)
     device = make(orgs, users, State.RECEIVED)
     at(frozen_clock, T0 + 8 * DAY)
-    reminders.run_sweep()
+    reminders.run_sweep(settings=MailSettings.of(current_app.config))
     reminder = db.session.scalars(select(Reminder)).one()
     assert reminder.closed_at is None and reminder.state == State.RECEIVED
 
     at(frozen_clock, T0 + 9 * DAY)
     walk(device, orgs, users, [State.DIAGNOSED])
-    counts = reminders.run_sweep()
+    counts = reminders.run_sweep(settings=MailSettings.of(current_app.config))
 
     db.session.refresh(reminder)
     assert counts["closed"] == 1 and reminder.closed_at == T0 + 9 * DAY
     at(frozen_clock, T0 + 15 * DAY)  # past the escalation delay of the closed reminder, diagnosed 6 days
-    reminders.run_sweep()
+    reminders.run_sweep(settings=MailSettings.of(current_app.config))
     assert [m["To"] for m in smtp.messages] == ["workshop@example.org"]
     assert reminders.overdue_counts(Actor.of(users["admin"]))["total"] == 0
 
@@ -153,7 +156,7 @@ def test_a_returned_then_received_device_starts_a_new_stay(orgs, users, smtp, fr
     at(frozen_clock, T0)
     device = make(orgs, users, State.RECEIVED)
     at(frozen_clock, T0 + 8 * DAY)
-    reminders.run_sweep()
+    reminders.run_sweep(settings=MailSettings.of(current_app.config))
     at(frozen_clock, T0 + 9 * DAY)
     device = walk(device, orgs, users, [State.DIAGNOSED, State.WIPED, State.REFURBISHED, State.READY,
                                         State.RESERVED, State.HANDED_OVER, State.RETURNED])
@@ -161,7 +164,7 @@ def test_a_returned_then_received_device_starts_a_new_stay(orgs, users, smtp, fr
     device = walk(device, orgs, users, [State.RECEIVED])
     at(frozen_clock, T0 + 18 * DAY)
 
-    reminders.run_sweep()
+    reminders.run_sweep(settings=MailSettings.of(current_app.config))
 
     rows = db.session.scalars(select(Reminder).where(Reminder.rule_id == "received_not_wiped")
                               .order_by(Reminder.id)).all()
@@ -175,9 +178,9 @@ def test_a_loan_is_overdue_the_day_after_its_expected_return_date(orgs, users, s
     device = walk(make(orgs, users, State.RESERVED), orgs, users, [State.HANDED_OVER],
                   loan=True, expected_return_on=(T0 + 30 * DAY).date())
     at(frozen_clock, T0 + 30 * DAY + dt.timedelta(hours=10))
-    assert reminders.run_sweep()["created"] == 0
+    assert reminders.run_sweep(settings=MailSettings.of(current_app.config))["created"] == 0
     at(frozen_clock, T0 + 31 * DAY)
-    assert reminders.run_sweep()["created"] == 1
+    assert reminders.run_sweep(settings=MailSettings.of(current_app.config))["created"] == 1
     assert tags_in(mails_to(smtp, "partner@example.org")[0]) == {device.tag}
 
 
@@ -187,17 +190,17 @@ def test_a_failed_send_is_retried_by_a_later_sweep_and_never_duplicated(orgs, us
     at(frozen_clock, T0 + 22 * DAY)
     smtp.refuse = 1
 
-    first = reminders.run_sweep()
+    first = reminders.run_sweep(settings=MailSettings.of(current_app.config))
 
     mail = db.session.scalars(select(ReminderMail)).one()
     assert first["mails_failed"] == 1 and smtp.messages == [] and mail.status == "failed"
     assert "451" in mail.last_error
-    second = reminders.run_sweep()
+    second = reminders.run_sweep(settings=MailSettings.of(current_app.config))
     db.session.refresh(mail)
     assert second["mails_sent"] == 1 and mail.status == "sent" and mail.attempts == 2
     assert [tags_in(m) for m in smtp.messages] == [{device.tag}]
     at(frozen_clock, T0 + 23 * DAY)
-    reminders.run_sweep()
+    reminders.run_sweep(settings=MailSettings.of(current_app.config))
     assert len(smtp.messages) == 1
     sent = db.session.scalars(select(CustodyEvent).where(CustodyEvent.type == "reminder_mail_sent")).all()
     assert len(sent) == 1
@@ -220,14 +223,14 @@ def test_a_crash_between_sending_and_recording_never_sends_twice(orgs, users, sm
 
     monkeypatch.setattr(reminders, "_finish", crash_after_send)
     with pytest.raises(Crash):
-        reminders.run_sweep()
+        reminders.run_sweep(settings=MailSettings.of(current_app.config))
     db.session.rollback()
     monkeypatch.setattr(reminders, "_finish", real_finish)
     assert len(smtp.messages) == 1
 
-    reminders.run_sweep()
+    reminders.run_sweep(settings=MailSettings.of(current_app.config))
     at(frozen_clock, T0 + 25 * DAY)
-    reminders.run_sweep()
+    reminders.run_sweep(settings=MailSettings.of(current_app.config))
 
     assert len(smtp.messages) == 1
     assert db.session.scalars(select(ReminderMail.status)).all() == ["sending"]
@@ -240,12 +243,12 @@ def test_an_organisation_gets_one_digest_a_day_new_reminders_wait_for_the_next_d
     at(frozen_clock, T0 + 2 * DAY)
     second = make(orgs, users, State.REGISTERED)
     at(frozen_clock, T0 + 21 * DAY + dt.timedelta(hours=1))
-    reminders.run_sweep()
+    reminders.run_sweep(settings=MailSettings.of(current_app.config))
     at(frozen_clock, T0 + 21 * DAY + dt.timedelta(hours=3))
-    reminders.run_sweep()
+    reminders.run_sweep(settings=MailSettings.of(current_app.config))
     assert [tags_in(m) for m in smtp.messages] == [{first.tag}]
     at(frozen_clock, T0 + 23 * DAY + dt.timedelta(hours=1))
-    reminders.run_sweep()
+    reminders.run_sweep(settings=MailSettings.of(current_app.config))
     assert [tags_in(m) for m in smtp.messages] == [{first.tag}, {second.tag}]
 
 
@@ -255,7 +258,7 @@ def test_an_organisation_without_address_reaches_its_staff(orgs, users, smtp, fr
     at(frozen_clock, T0)
     make(orgs, users, State.REGISTERED)
     at(frozen_clock, T0 + 22 * DAY)
-    reminders.run_sweep()
+    reminders.run_sweep(settings=MailSettings.of(current_app.config))
     assert smtp.messages[0].envelope_to == ["tech@example.org", "tech.b@example.org"]
 
 
@@ -263,7 +266,7 @@ def test_acknowledging_writes_the_note_to_the_custody_log(orgs, users, smtp, fro
     at(frozen_clock, T0)
     device = make(orgs, users, State.RECEIVED)
     at(frozen_clock, T0 + 8 * DAY)
-    reminders.run_sweep(send=False)
+    reminders.run_sweep(send=False, settings=MailSettings.of(current_app.config))
     reminder = db.session.scalars(select(Reminder)).one()
     tech = Actor.of(users["technician"])
 
@@ -285,7 +288,7 @@ def test_acknowledging_needs_a_note_and_a_reminder_in_scope(orgs, users, frozen_
     at(frozen_clock, T0)
     make(orgs, users, State.REGISTERED)
     at(frozen_clock, T0 + 22 * DAY)
-    reminders.run_sweep(send=False)
+    reminders.run_sweep(send=False, settings=MailSettings.of(current_app.config))
     reminder = db.session.scalars(select(Reminder)).one()
     with pytest.raises(Exception) as empty:
         reminders.acknowledge(reminder.id, "   ", actor=Actor.of(users["donor"]))
@@ -324,7 +327,7 @@ def test_counts_follow_each_role_scope(orgs, users, frozen_clock):
     make(orgs, users, State.REGISTERED, donor="donor_b")
     make(orgs, users, State.RESERVED, partner="partner_b")
     at(frozen_clock, T0 + 30 * DAY)
-    reminders.run_sweep(send=False)
+    reminders.run_sweep(send=False, settings=MailSettings.of(current_app.config))
     count = {role: reminders.overdue_counts(Actor.of(users[role]))["total"]
              for role in ("admin", "technician", "donor", "donor_b", "coordinator", "coordinator_b")}
     assert count == {"admin": 3, "technician": 3, "donor": 2, "donor_b": 1, "coordinator": 0, "coordinator_b": 1}
@@ -337,7 +340,7 @@ def test_the_overdue_list_filters_by_rule_organisation_and_age(orgs, users, froz
     young = make(orgs, users, State.REGISTERED)
     received = make(orgs, users, State.RECEIVED)
     at(frozen_clock, T0 + 30 * DAY)
-    reminders.run_sweep(send=False)
+    reminders.run_sweep(send=False, settings=MailSettings.of(current_app.config))
     admin = Actor.of(users["admin"])
 
     def tags(**kw):
@@ -425,7 +428,7 @@ def test_incremental_sweeps_look_only_at_what_changed_and_a_full_sweep_catches_t
     at(frozen_clock, T0)
     crossing = make(orgs, users, State.RECEIVED)
     at(frozen_clock, T0 + 7 * DAY - dt.timedelta(hours=1))
-    assert reminders.run_sweep(full=True)["created"] == 0
+    assert reminders.run_sweep(full=True, settings=MailSettings.of(current_app.config))["created"] == 0
     backdated = make(orgs, users, State.RECEIVED)
     # Written behind the services' back (e.g. a restored backup): overdue long before the last sweep.
     db.session.execute(Device.__table__.update().where(Device.id == backdated.id)
@@ -433,11 +436,11 @@ def test_incremental_sweeps_look_only_at_what_changed_and_a_full_sweep_catches_t
     db.session.commit()
     at(frozen_clock, T0 + 7 * DAY + dt.timedelta(hours=1))
 
-    incremental = reminders.run_sweep()
+    incremental = reminders.run_sweep(settings=MailSettings.of(current_app.config))
 
     assert incremental["full"] is False and incremental["created"] == 1
     assert tags_in(smtp.messages[0]) == {crossing.tag}
     at(frozen_clock, T0 + 8 * DAY)  # more than a day since the last full sweep
-    daily = reminders.run_sweep()
+    daily = reminders.run_sweep(settings=MailSettings.of(current_app.config))
     assert daily["full"] is True and daily["created"] == 1 and daily["escalated"] == 1
     assert db.session.scalars(select(Reminder.device_id).order_by(Reminder.id)).all() == [crossing.id, backdated.id]

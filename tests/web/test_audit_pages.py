@@ -3,13 +3,14 @@ import datetime as dt
 import html
 
 import pytest
+from flask import current_app
 from sqlalchemy import text
 
 from asset_tracker.audit import services
 from asset_tracker.core import Actor
 from asset_tracker.devices.models import Device
 from tests.audit_support import TriggersOff, rehash_from, signing_key  # noqa: F401
-from tests.factories import make_device
+from tests.factories import handing_over, make_device
 
 
 def test_an_auditor_finds_a_device_by_serial_or_imei_and_reads_its_timeline(client, login, orgs, users):
@@ -31,7 +32,7 @@ def test_the_timeline_never_shows_a_beneficiary_reference(client, login, orgs, u
     distribution.reserve_device(device.tag, actor=Actor.of(users["coordinator"]), programme_id=orgs["programme"].id,
                               partner_organisation_id=orgs["partner"].id)
     distribution.record_handover(device.tag, actor=Actor.of(users["coordinator"]), beneficiary_ref="MC-7731",
-                               beneficiary_category="pupil")
+                               beneficiary_category="pupil", **handing_over())
     login("auditor")
     page = client.get(f"/audit/devices/{device.tag}").get_data(as_text=True)
     assert "MC-7731" not in page
@@ -82,7 +83,7 @@ def test_batch_reconciliation_shows_counts_discrepancies_and_outcomes(client, lo
 
 def test_chain_page_names_the_first_broken_link(client, login, orgs, users, db, signing_key):
     make_device(orgs, users, "received")
-    services.sign_checkpoint(actor=Actor.system("tests"))
+    services.sign_checkpoint(actor=Actor.system("tests"), key_path=current_app.config["AUDIT_SIGNING_KEY_PATH"])
     login("auditor")
     page = client.get("/audit/chain").get_data(as_text=True)
     assert "flash--success" in page and "flash--error" not in page
@@ -94,7 +95,7 @@ def test_chain_page_names_the_first_broken_link(client, login, orgs, users, db, 
 
 def test_chain_page_shows_a_rewrite_the_plain_chain_misses(client, login, orgs, users, db, signing_key):
     make_device(orgs, users, "received")
-    cp = services.sign_checkpoint(actor=Actor.system("tests"))
+    cp = services.sign_checkpoint(actor=Actor.system("tests"), key_path=current_app.config["AUDIT_SIGNING_KEY_PATH"])
     with TriggersOff(db) as conn:
         conn.execute(text("UPDATE custody_events SET note = 'x' WHERE seq = 3"))
     rehash_from(db, 3)

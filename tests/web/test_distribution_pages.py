@@ -8,6 +8,7 @@ from asset_tracker.distribution import services as dist
 from asset_tracker.lifecycle import State
 from tests import factories
 from tests.conftest import csrf_token
+from tests.factories import handing_over
 
 
 def _handed_over(orgs, users, ref="MC-0042"):
@@ -15,7 +16,7 @@ def _handed_over(orgs, users, ref="MC-0042"):
     coord = Actor.of(users["coordinator_b"])
     dist.reserve_device(device.tag, actor=coord, programme_id=orgs["programme"].id)
     h = dist.record_handover(device.tag, actor=coord, beneficiary_ref=ref, beneficiary_category="pupil",
-                             new_accessories=[{"kind": "charger"}])
+                             new_accessories=[{"kind": "charger"}], **handing_over())
     return device, h
 
 

@@ -7,6 +7,7 @@ from asset_tracker.distribution.models import Handover
 from asset_tracker.lifecycle import State
 from tests import factories
 from tests.conftest import csrf_token
+from tests.factories import handing_over
 
 
 def _reboot(orgs, users, policy="warn"):
@@ -60,7 +61,8 @@ def test_a_second_device_is_handed_over_only_after_confirmation(client, orgs, us
     first, second = (factories.make_device(orgs, users, State.READY) for _ in range(2))
     for device in (first, second):
         dist.reserve_device(device.tag, actor=coord, programme_id=programme.id)
-    dist.record_handover(first.tag, actor=coord, beneficiary_ref="EC-0042", beneficiary_category="pupil")
+    dist.record_handover(first.tag, actor=coord, beneficiary_ref="EC-0042", beneficiary_category="pupil",
+                         **handing_over())
     login("coordinator")
     form = {"csrf_token": csrf_token(client, f"/distribution/handover/{second.tag}"), "beneficiary_ref": "EC-0042",
             "beneficiary_category": "pupil", "loan": "gift", "add_charger": "1"}

@@ -3,12 +3,14 @@ from __future__ import annotations
 
 import datetime as dt
 
+from flask import current_app
 from sqlalchemy import select
 
 from asset_tracker.custody.models import CustodyEvent
 from asset_tracker.extensions import db
 from asset_tracker.lifecycle import State
 from asset_tracker.reminders import services as reminders
+from asset_tracker.reminders.mail import MailSettings
 from asset_tracker.reminders.models import Reminder
 from tests.conftest import csrf_token
 from tests.reminders_support import T0, make
@@ -24,7 +26,7 @@ def _overdue(orgs, users, frozen_clock):
         "received": make(orgs, users, State.RECEIVED),
     }
     frozen_clock(T0 + 30 * DAY)
-    reminders.run_sweep(send=False)
+    reminders.run_sweep(send=False, settings=MailSettings.of(current_app.config))
     return made
 
 

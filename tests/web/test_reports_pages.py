@@ -4,6 +4,8 @@ import datetime as dt
 import io
 import json
 
+from flask import current_app
+
 from asset_tracker.core import Actor
 from asset_tracker.custody.models import CustodyEvent
 from asset_tracker.devices import services as devices
@@ -29,7 +31,7 @@ def _stays_in_registered(orgs, users, frozen_clock, days):
 
 def test_time_in_step_median_and_90th_percentile(db, orgs, users, frozen_clock):
     _stays_in_registered(orgs, users, frozen_clock, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10])
-    steps = {r["state"]: r for r in services.dashboard(fresh=True).steps}
+    steps = {r["state"]: r for r in services.dashboard(fresh=True, config=current_app.config).steps}
     assert steps["registered"] == {"state": "registered", "stays": 10, "median_days": 5.0, "p90_days": 9.0}
     assert steps["collected"]["stays"] == 0 and steps["collected"]["median_days"] is None  # stays still open
 
@@ -41,7 +43,7 @@ def test_weekly_throughput_counts_entries_per_week(db, orgs, users, frozen_clock
     for device in _db.session.execute(_db.select(__import__("asset_tracker.devices.models", fromlist=["Device"])
                                                  .Device)).unique().scalars():
         devices.transition(device, "received", actor=tech)
-    weeks = {w["week"]: w for w in services.dashboard(fresh=True).weeks}
+    weeks = {w["week"]: w for w in services.dashboard(fresh=True, config=current_app.config).weeks}
     assert weeks[dt.date(2026, 3, 9)]["received"] == 3
     assert sum(w["received"] for w in weeks.values()) == 3
 
@@ -50,7 +52,7 @@ def test_programme_progress_and_reuse(db, orgs, users):
     make_device(orgs, users, "handed_over")
     make_device(orgs, users, "reserved")
     make_device(orgs, users, "recycled", type="desktop")
-    board = services.dashboard(fresh=True)
+    board = services.dashboard(fresh=True, config=current_app.config)
     programme = next(p for p in board.programmes if p["programme"] == orgs["programme"].name)
     assert (programme["handed_over"], programme["reserved"], programme["target"]) == (1, 1, 1000)
     assert programme["percent"] == 0.1
@@ -66,7 +68,7 @@ def test_overdue_counts_follow_the_reminder_rules(db, orgs, users, frozen_clock)
     make_device(orgs, users, "registered")
     frozen_clock(now)
     make_device(orgs, users, "registered")
-    overdue = {r["rule"]: r["devices"] for r in services.dashboard(fresh=True).overdue}
+    overdue = {r["rule"]: r["devices"] for r in services.dashboard(fresh=True, config=current_app.config).overdue}
     assert overdue["registered_not_collected"] == 1 and overdue["collected_not_received"] == 0
 
 
@@ -112,10 +114,10 @@ def test_dashboard_api_for_auditors_only(client, orgs, users, api_headers):
 
 def test_figures_are_reused_until_the_chain_moves(app, db, orgs, users):
     make_device(orgs, users, "registered")
-    first = services.dashboard()
-    assert services.dashboard() is first
+    first = services.dashboard(config=current_app.config)
+    assert services.dashboard(config=current_app.config) is first
     make_device(orgs, users, "registered")  # every change writes a custody event: the head moves
-    second = services.dashboard()
+    second = services.dashboard(config=current_app.config)
     assert second is not first and second.totals["devices"] == 2
 
 
