@@ -303,7 +303,7 @@ def test_a_workshop_sees_an_untaken_devices_reminder_but_cannot_answer_for_it(or
     at(frozen_clock, T0)
     make(orgs, users, State.REGISTERED)  # no workshop has taken it: every workshop sees it, to collect it
     at(frozen_clock, T0 + 22 * DAY)
-    reminders.run_sweep(send=False)
+    reminders.run_sweep(send=False, settings=MailSettings.of(current_app.config))
     reminder = db.session.scalars(select(Reminder)).one()
     south = Organisation(name="Atelier Sud", kind=OrgKind.WORKSHOP, contact_email="sud@example.org")
     db.session.add(south)
