@@ -101,12 +101,14 @@ def register_blueprints(app: Flask) -> None:
     from .api import init_api
     from .capabilities import modules
     from .schemas import BoundedIntConverter
+    from .web.forms import init_page_errors
     from .web.nav import add_nav, init_nav
 
     app.url_map.converters["int"] = BoundedIntConverter  # before any route is added
     init_api(app)
     init_nav(app)
     for module in modules("views"):
+        init_page_errors(module.bp)  # a refused form comes back with what was typed (web/forms.py)
         app.register_blueprint(module.bp)
         for entry in getattr(module, "NAV", ()):
             add_nav(app, *entry)

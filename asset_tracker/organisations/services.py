@@ -166,3 +166,19 @@ def _in_use(org: Organisation) -> bool:
         Device.donor_organisation_id == org.id, Device.custodian_organisation_id == org.id,
         Device.partner_organisation_id == org.id, Device.recycler_organisation_id == org.id)).limit(1)).first())
 
+
+
+def ordered(*, actor: Actor, kind: OrgKind | None = None) -> list[Organisation]:
+    """Organisations by name (of one kind), for the pages' choices; the pages decide which of them to offer."""
+    query = select(Organisation).order_by(Organisation.name)
+    if kind is not None:
+        query = query.where(Organisation.kind == kind)
+    return list(db.session.scalars(query))
+
+
+def names(ids, *, actor: Actor) -> dict[int, str]:
+    """Organisation id -> name, for the ids a page names (custody events, a device's parties)."""
+    ids = {i for i in ids if i is not None}
+    if not ids:
+        return {}
+    return dict(db.session.execute(select(Organisation.id, Organisation.name).where(Organisation.id.in_(ids))).all())
