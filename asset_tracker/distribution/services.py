@@ -1179,3 +1179,20 @@ def recyclings_for(*, actor: Actor, recycling_id: int | None = None, shipment: s
     if not rows:
         raise NotFound("No recycling record %(id)s.", id=recycling_id or shipment)
     return rows
+
+
+def programme_choices(*, actor: Actor) -> list[Programme]:
+    """Every programme by name, for the device pages' filters and steps (names only)."""
+    return db.session.execute(select(Programme).order_by(Programme.name)).scalars().all()
+
+
+def programme_categories(programme_id: int | None, *, actor: Actor) -> list[str]:
+    """The beneficiary categories of a device's programme (none without one)."""
+    programme = db.session.get(Programme, programme_id) if programme_id else None
+    return list(programme.beneficiary_categories or []) if programme else []
+
+
+def open_handover_id(device_id: int, *, actor: Actor) -> int | None:
+    """The hand-over of a device not returned yet (its return is recorded on that hand-over's page)."""
+    return db.session.execute(select(Handover.id).where(
+        Handover.device_id == device_id, Handover.returned_at.is_(None))).scalar()
