@@ -186,7 +186,7 @@ def handle_refusal(err: Exception):
         if refusal.render is not None:
             return refusal.render(err, **kwargs)
         if refusal.redirect is not None:
-            flash(summary(err, field_errors(err)), "error")
+            flash(err.translated() if isinstance(err, DomainError) else summary(err, field_errors(err)), "error")
             return redirect(refusal.redirect(**kwargs))
         extra = refusal.context(**kwargs) if refusal.context else {}
     except (ValidationError, DomainError) as inner:  # the page itself is gone (e.g. its object): its own answer
