@@ -22,7 +22,7 @@ from .ops.metrics import init_metrics
 from .ops.startup import apply_proxy_fix, check_shared_state
 from .reminders.rules import check_config
 from .schemas import BoundedIntConverter
-from .web.forms import init_forms
+from .web.forms import init_forms, init_page_errors
 from .web.nav import add_nav, init_nav
 
 
@@ -94,6 +94,7 @@ def register_blueprints(app: Flask) -> None:
     init_api(app)
     init_nav(app)
     for module in modules("views"):
+        init_page_errors(module.bp)  # a refused form comes back with what was typed (web/forms.py)
         app.register_blueprint(module.bp)
         for entry in getattr(module, "NAV", ()):
             add_nav(app, *entry)

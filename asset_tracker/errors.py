@@ -97,19 +97,8 @@ def register_error_handlers(app: Flask) -> None:
                 raise DomainError("The JSON body is nested deeper than %(n)s levels.", n=limit, code="too_deep",
                                   details={"json": [f"deeper than {limit} levels"]})
 
-    @app.errorhandler(DomainError)
-    def _domain(err: DomainError):
-        if wants_json():
-            return envelope(err.status, err.code, err.translated(), err.details)
-        return _page(err.status, err.translated(), err.details)
-
-    @app.errorhandler(ValidationError)
-    def _validation(err: ValidationError):
-        messages = err.messages if isinstance(err.messages, dict) else {"_schema": err.messages}
-        message = gettext("Invalid input: %(fields)s", fields=", ".join(sorted(map(str, messages))))
-        if wants_json():
-            return envelope(422, "invalid", message, messages)
-        return _page(422, message, messages)
+    app.register_error_handler(DomainError, refusal_response)
+    app.register_error_handler(ValidationError, refusal_response)
 
     @app.errorhandler(HTTPException)
     def _http(err: HTTPException):
@@ -194,6 +183,19 @@ def register_error_handlers(app: Flask) -> None:
         message = gettext("Something went wrong on our side. Nothing was changed; please try again. "
                           "Quote request %(id)s if you report it.", id=request_id)
         return _refusal(500, "internal_error", message, {"request_id": request_id})
+
+
+def refusal_response(err: DomainError | ValidationError):
+    """The answer to a refusal no page declared a form for: the JSON envelope, or the error page."""
+    if isinstance(err, DomainError):
+        status, code, message, details = err.status, err.code, err.translated(), err.details
+    else:
+        details = err.messages if isinstance(err.messages, dict) else {"_schema": err.messages}
+        status, code = 422, "invalid"
+        message = gettext("Invalid input: %(fields)s", fields=", ".join(sorted(map(str, details))))
+    if wants_json():
+        return envelope(status, code, message, details)
+    return _page(status, message, details)
 
 
 def _rollback() -> None:

@@ -5,7 +5,6 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from marshmallow import fields as mfields
 from marshmallow import validate
-from sqlalchemy import select
 
 from ..auth import services as auth
 from ..auth.access import access
@@ -14,7 +13,6 @@ from ..auth.schemas import TokenCreateIn, UserCreateIn
 from ..auth.session import actor
 from ..distribution import services as programmes
 from ..errors import NotFound
-from ..extensions import db
 from ..i18n import current_language
 from ..lifecycle import N_
 from ..organisations import services as org_services
@@ -51,10 +49,7 @@ def _form(*skip) -> dict:
 
 
 def _organisation_options(kinds=None) -> list[tuple[int, str]]:
-    query = select(Organisation).order_by(Organisation.name)
-    if kinds:
-        query = query.where(Organisation.kind.in_(kinds))
-    return [(o.id, f"{o.name} ({org_kind(o.kind)})") for o in db.session.execute(query).scalars()]
+    return [(o.id, f"{o.name} ({org_kind(o.kind)})") for o in org_services.ordered(actor=actor(), kinds=kinds)]
 
 
 # ---------------------------------------------------------------- users
@@ -69,10 +64,8 @@ USER_LIST = ListSpec(
 
 
 def _users_context() -> dict:
-    query = select(User).join(Organisation, Organisation.id == User.organisation_id)
     role = request.args.get("role")
-    if role in Role._value2member_map_:
-        query = query.where(User.role == Role(role))
+    query = auth.users_query(actor=actor(), role=role)
     result = list_page(USER_LIST, query, export_row=lambda u: (
         u.id, u.email, u.name, u.role.value, u.organisation.name, u.active, u.created_at, u.last_login_at))
     if not isinstance(result, dict):
@@ -152,10 +145,8 @@ def _select_options(name: str):
 
 
 def _organisations_context() -> dict:
-    query = select(Organisation)
     kind = request.args.get("kind")
-    if kind in OrgKind._value2member_map_:
-        query = query.where(Organisation.kind == OrgKind(kind))
+    query = org_services.organisations_query(actor=actor(), kind=kind)
     result = list_page(ORG_LIST, query, export_row=lambda o: (
         o.id, o.name, o.kind.value, o.contact_email, o.locale, o.created_at))
     if not isinstance(result, dict):
@@ -229,14 +220,12 @@ TOKEN_LIST = ListSpec(
 
 
 def _tokens_context() -> dict:
-    query = select(ApiToken).join(User, User.id == ApiToken.user_id)
-    if request.args.get("state") == "active":
-        query = query.where(ApiToken.revoked_at.is_(None))
+    query = auth.tokens_query(actor=actor(), active_only=request.args.get("state") == "active")
     result = list_page(TOKEN_LIST, query, export_row=lambda t: (
         t.id, t.user.email, t.name, t.prefix, t.created_at, getattr(t, "last_used_at", None), t.revoked_at))
     if not isinstance(result, dict):
         return result
-    users_ = db.session.execute(select(User).where(User.active.is_(True)).order_by(User.email)).scalars()
+    users_ = auth.active_users(actor=actor())
     return {**result, "users": [(u.id, f"{u.email} ({u.role.value})") for u in users_],
             "state": request.args.get("state")}
 
@@ -298,7 +287,7 @@ def add_partner(programme_id):
     programme = programmes.set_programme_partners(programme.id, [p.id for p in programme.partners] + [org_id],
                                                   actor=who)
     flash(_("%(partner)s may now distribute for %(programme)s.", programme=programme.name,
-            partner=db.session.get(Organisation, org_id).name), "success")
+            partner=org_services.get_organisation(org_id, actor=who).name), "success")
     return redirect(url_for("admin.partners"))
 
 
@@ -312,6 +301,6 @@ def remove_partner(programme_id, organisation_id):
     programme = programmes.set_programme_partners(
         programme.id, [p.id for p in programme.partners if p.id != organisation_id], actor=who)
     flash(_("%(partner)s no longer distributes for %(programme)s.", programme=programme.name,
-            partner=db.session.get(Organisation, organisation_id).name), "success")
+            partner=org_services.get_organisation(organisation_id, actor=who).name), "success")
     return redirect(url_for("admin.partners"))
 

@@ -6,15 +6,17 @@ import json
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext
-from sqlalchemy import select
 
 from .. import lifecycle
 from ..auth.access import access
 from ..auth.session import actor
 from ..custody.services import device_events, verify_chain
 from ..devices.models import Device, DeviceType
-from ..extensions import db
-from ..organisations.models import Organisation
+from ..devices.services import get_device
+from ..distribution import services as distribution
+from ..intake import services as intake
+from ..intake.views import batch_list
+from ..organisations import services as organisations
 from ..web.lists import ListSpec, list_page
 from . import services
 
@@ -46,16 +48,11 @@ def index():
 @bp.route("/devices/<tag>")
 @access(*READERS)
 def device(tag):
-    from ..devices.services import get_device
-    from ..distribution.models import Handover
-
-    d = get_device(tag, actor=actor())
+    who = actor()
+    d = get_device(tag, actor=who)
     events = device_events(d.id)
-    handovers = db.session.execute(select(Handover).where(Handover.device_id == d.id).order_by(Handover.id)) \
-        .unique().scalars().all()
-    org_ids = {i for e in events for i in (e.custodian_before_id, e.custodian_after_id) if i}
-    orgs = dict(db.session.execute(select(Organisation.id, Organisation.name).where(Organisation.id.in_(org_ids)))
-                .all()) if org_ids else {}
+    handovers = list(reversed(distribution.handovers_of_device(d.id, actor=who)))  # oldest first
+    orgs = organisations.names({i for e in events for i in (e.custodian_before_id, e.custodian_after_id)}, actor=who)
     return render_template("audit/device.html", device=d, events=events, handovers=handovers, orgs=orgs,
                            details_of=_details, lifecycle=lifecycle)
 
@@ -100,9 +97,6 @@ def watch(kind):
 @bp.route("/batches")
 @access(*READERS)
 def batches():
-    from ..intake import services as intake
-    from ..intake.views import batch_list
-
     context = batch_list(actor())
     if not isinstance(context, dict):
         return context
@@ -113,8 +107,6 @@ def batches():
 @bp.route("/batches/<int:batch_id>")
 @access(*READERS)
 def batch(batch_id):
-    from ..intake import services as intake
-
     rec = intake.reconciliation(batch_id, actor=actor())
     return render_template("audit/batch.html", rec=rec, types=DeviceType)
 
@@ -144,9 +136,8 @@ def sign_checkpoint():
 @bp.route("/exports")
 @access(*READERS)
 def exports_page():
-    from ..distribution.models import Programme
-
-    orgs = db.session.execute(select(Organisation).order_by(Organisation.name)).scalars().all()
-    programmes = db.session.execute(select(Programme).order_by(Programme.name)).unique().scalars().all()
+    who = actor()
+    orgs = organisations.ordered(actor=who)
+    programmes = distribution.programme_choices(actor=who)
     return render_template("audit/exports.html", states=list(lifecycle.State), types=list(DeviceType),
                            donors=[o for o in orgs if o.kind.value == "donor"], programmes=programmes)

@@ -268,3 +268,32 @@ def reset_password(user_id: int, *, actor: Actor, password: str | None = None,
     custody.record("user_password_reset", actor=actor, details={"user_id": user.id, "generated": generated})
     db.session.commit()
     return user, secret
+
+
+def users_query(*, actor: Actor, role: str | None = None):
+    """The users with their organisation (for sorting by its name), of one role (unordered: lists sort and page)."""
+    query = select(User).join(Organisation, Organisation.id == User.organisation_id)
+    if role in Role._value2member_map_:
+        query = query.where(User.role == Role(role))
+    return query
+
+
+def tokens_query(*, actor: Actor, active_only: bool = False):
+    """The API tokens with their user, the revoked ones left out with ``active_only`` (unordered)."""
+    query = select(ApiToken).join(User, User.id == ApiToken.user_id)
+    if active_only:
+        query = query.where(ApiToken.revoked_at.is_(None))
+    return query
+
+
+def active_users(*, actor: Actor) -> list[User]:
+    """Active users by e-mail address (who a token may be made for)."""
+    return db.session.execute(select(User).where(User.active.is_(True)).order_by(User.email)).scalars().all()
+
+
+def set_locale(user_id: int, locale: str, *, actor: Actor) -> None:
+    """The language a user's pages and e-mails are in, remembered on the user."""
+    user = db.session.get(User, user_id)
+    if user is not None:
+        user.locale = locale
+        db.session.commit()

@@ -12,7 +12,8 @@ from wtforms.validators import DataRequired
 
 from ..auth.access import AUTHENTICATED, PUBLIC, access
 from ..errors import Invalid
-from ..extensions import db, limiter
+from ..extensions import limiter
+from ..web.forms import on_refusal
 from . import services
 from .session import actor, start_session
 
@@ -73,8 +74,14 @@ class PasswordForm(FlaskForm):
     confirm = PasswordField("confirm")
 
 
+def _password_refused(err: Invalid):
+    """The password page again with the reason (a password is never sent back into a page)."""
+    return render_template("auth/password.html", form=PasswordForm(), error=err), 422
+
+
 @bp.route("/account/password", methods=["GET", "POST"])
 @access(AUTHENTICATED)
+@on_refusal(_password_refused, catches=(Invalid,))
 def change_password():
     form = PasswordForm()
     error = None
@@ -82,17 +89,11 @@ def change_password():
         if not form.password.data or form.password.data != form.confirm.data:
             error = Invalid("The two new passwords differ.", details={"confirm": ["differs"]})
         else:
-            try:
-                services.change_password(current_user.id, form.current.data or "", form.password.data,
-                                         actor=actor())
-            except Invalid as err:
-                db.session.rollback()
-                error = err
-            else:
-                _sign_out()
-                flash(_("Your password is changed. Every session was signed out: sign in with the new password."),
-                      "success")
-                return redirect(url_for("auth.login"))
+            services.change_password(current_user.id, form.current.data or "", form.password.data, actor=actor())
+            _sign_out()
+            flash(_("Your password is changed. Every session was signed out: sign in with the new password."),
+                  "success")
+            return redirect(url_for("auth.login"))
     elif request.method == "POST":
         error = Invalid("Your form has expired or was sent from elsewhere. Please reload the page and try again.")
     return render_template("auth/password.html", form=form, error=error), 422 if error else 200
@@ -105,6 +106,5 @@ def set_language():
     if lang in current_app.config["LANGUAGES"]:
         session["lang"] = lang
         if current_user.is_authenticated:
-            current_user.locale = lang
-            db.session.commit()
+            services.set_locale(current_user.id, lang, actor=actor())
     return redirect(_safe_next(request.form.get("next")))

@@ -86,3 +86,10 @@ def search(f: DeviceFilter, *, actor: Actor, rules: list[dict], page: int = 1, p
     items = session.execute(base.order_by(Device.id.desc()).limit(per_page).offset((page - 1) * per_page)) \
         .unique().scalars().all()
     return items, total
+
+
+def list_queries(f: DeviceFilter, *, actor: Actor, rules):
+    """The device list: the filtered devices in the caller's scope (with their media) and the query counting them
+    (unordered, unexecuted: the list sorts and pages it)."""
+    query = apply(scoped(select(Device), actor), f, rules=rules).options(selectinload(Device.media))
+    return query, apply(scoped(select(Device.id), actor), f, rules=rules)

@@ -3,10 +3,9 @@ from __future__ import annotations
 
 import json
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
-from sqlalchemy import func, select
-from sqlalchemy.orm import selectinload
+from marshmallow import ValidationError
 
 from .. import lifecycle
 from ..audit.api import streamed
@@ -15,15 +14,17 @@ from ..auth.access import ROLES, WRITERS, access
 from ..auth.session import actor
 from ..core import Actor
 from ..custody.services import device_events
-from ..errors import DomainError
-from ..extensions import db
+from ..distribution import services as distribution
 from ..i18n import current_language
-from ..organisations.models import Organisation, OrgKind
+from ..intake import services as intake
+from ..organisations import services as organisations
+from ..organisations.models import OrgKind
+from ..web.forms import field_errors, kept_values, on_refusal
 from ..web.lists import TOOL_ARGS, ListSpec, export_format, list_state, ordered, paginate
+from ..wiping import services as wiping
 from . import filters, services
 from .models import Device, DeviceType
 from .schemas import DeviceListArgs, TransitionIn
-from .services import scoped
 
 bp = Blueprint("devices", __name__, url_prefix="/devices")
 
@@ -53,12 +54,12 @@ def index():
         chunk = int(current_app.config.get("EXPORT_CHUNK_ROWS", 5000))
         return streamed(devices_export(f, actor=who, rules=rules, chunk=chunk), fmt, dict(f.__dict__))
     state = list_state(DEVICE_LIST)
-    query = filters.apply(scoped(select(Device), who), f, rules=rules).options(selectinload(Device.media))
+    query, count_query = filters.list_queries(f, actor=who, rules=rules)
     if state.sort == "state":  # the state's own order of arrival: (state, state_since) is one index
         query = query.order_by(Device.state.desc() if state.desc else Device.state, Device.state_since, Device.id)
     else:
         query = ordered(DEVICE_LIST, query, state)
-    items = paginate(query, state, count_query=filters.apply(scoped(select(Device.id), who), f, rules=rules))
+    items = paginate(query, state, count_query=count_query)
     return render_template("devices/list.html", devices=items, total=state.total, list=state, filter=f,
                            states=list(lifecycle.State), types=list(DeviceType), options=_filter_options(who),
                            bulk=_bulk_actions(who))
@@ -73,13 +74,7 @@ def _bulk_actions(who: Actor) -> dict:
 
 def _filter_options(who: Actor) -> dict:
     """Choices of the list's filters, limited to what the caller may know about."""
-    from ..distribution.models import Programme
-    from ..intake.models import Batch
-
-    orgs = db.session.execute(select(Organisation).order_by(Organisation.name)).scalars().all()
-    batches = select(Batch).order_by(Batch.created_at.desc(), Batch.id.desc()).limit(200)
-    if who.role == "donor":
-        batches = batches.where(Batch.donor_organisation_id == who.organisation_id)
+    orgs = organisations.ordered(actor=who)
     return {
         "donors": [(o.id, o.name) for o in orgs if o.kind == OrgKind.DONOR] if who.role != "donor" else [],
         "custodians": [
@@ -87,34 +82,44 @@ def _filter_options(who: Actor) -> dict:
             for o in orgs
             if who.role != "donor" or o.kind != OrgKind.DONOR or o.id == who.organisation_id
         ],
-        "batches": [(b.id, b.name) for b in db.session.execute(batches).unique().scalars()],
-        "programmes": [
-            (p.id, p.name) for p in db.session.execute(select(Programme).order_by(Programme.name)).scalars()
-        ],
+        "batches": [(b.id, b.name) for b in intake.recent_batches(actor=who)],
+        "programmes": [(p.id, p.name) for p in distribution.programme_choices(actor=who)],
     }
+
+
+# A refused step goes back to the device page, as a step always did; that page view shows the step's form
+# again with what was typed and the reasons next to its fields (kept in the session for that one view).
+REFUSED_STEP = "refused_step"
+KEPT_TEXT = 2500  # characters of typed text a refused step keeps in the session cookie (one long note at most)
 
 
 @bp.route("/<tag>")
 @access(*ROLES)
 def show(tag):
+    refused = session.pop(REFUSED_STEP, None)
+    refused = refused if isinstance(refused, dict) and refused.get("tag") == tag else {}
+    values = refused.get("values") or {}
+    return render_template("devices/show.html", **_show_context(tag), form=values,
+                           form_errors=refused.get("errors") or {}, refused_target=values.get("target"))
+
+
+def _show_context(tag) -> dict:
     who = actor()
     device = services.get_device(tag, actor=who)
     steps = [s for s in lifecycle.next_states(device.state)
              if who.role == "admin" or who.role in lifecycle.ROLES_FOR.get(s, ())]
     events = device_events(device.id)
-    links = _distribution_links(device, steps)
+    links = _distribution_links(device, steps, who)
     # A distribution step with no page to take it (e.g. a return without its hand-over record) is not offered.
     steps = [s for s in steps if s in links or not services.is_distribution_step(device.state, s)]
-    return render_template("devices/show.html", device=device, events=events, steps=steps,
-                           inputs=lifecycle.INPUTS, lifecycle=lifecycle, org_names=_org_names(device, events),
-                           choices=_step_choices(device, steps, who), wipes=_last_wipes(device),
-                           details_of=_event_details, who=who, distribution=links)
+    return {"device": device, "events": events, "steps": steps, "inputs": lifecycle.INPUTS, "lifecycle": lifecycle,
+            "org_names": _org_names(device, events, who), "choices": _step_choices(device, steps, who),
+            "wipes": wiping.latest_wipes(device.id, actor=who), "details_of": _event_details, "who": who,
+            "distribution": links}
 
 
-def _distribution_links(device: Device, steps) -> dict:
+def _distribution_links(device: Device, steps, who: Actor) -> dict:
     """Steps taken on the distribution pages (they keep the reservation, kit and hand-over records)."""
-    from ..distribution.models import Handover
-
     links = {}
     for s in steps:
         if not services.is_distribution_step(device.state, s):
@@ -126,8 +131,7 @@ def _distribution_links(device: Device, steps) -> dict:
         elif s == lifecycle.State.HANDED_OVER:
             links[s] = ("get", url_for("distribution.handover_form", tag=device.tag))
         elif s == lifecycle.State.RETURNED:
-            handover = db.session.execute(select(Handover.id).where(
-                Handover.device_id == device.id, Handover.returned_at.is_(None))).scalar()
+            handover = distribution.open_handover_id(device.id, actor=who)
             if handover is not None:
                 links[s] = ("get", url_for("distribution.return_form", handover_id=handover))
         elif s == lifecycle.State.RECYCLED:
@@ -135,17 +139,14 @@ def _distribution_links(device: Device, steps) -> dict:
     return links
 
 
-def _org_names(device: Device, events) -> dict[int, str]:
+def _org_names(device: Device, events, who: Actor) -> dict[int, str]:
     ids = {device.custodian_organisation_id, device.partner_organisation_id, device.recycler_organisation_id}
     for e in events:
         ids.update((e.custodian_before_id, e.custodian_after_id))
         details = _event_details(e)
         ids.update(details.get(k) for k in ("partner_organisation_id", "recycler_organisation_id",
                                             "custodian_organisation_id") if isinstance(details.get(k), int))
-    ids.discard(None)
-    if not ids:
-        return {}
-    return dict(db.session.execute(select(Organisation.id, Organisation.name).where(Organisation.id.in_(ids))).all())
+    return organisations.names(ids, actor=who)
 
 
 def _event_details(event) -> dict:
@@ -157,13 +158,11 @@ def _event_details(event) -> dict:
 
 def _step_choices(device: Device, steps, who: Actor) -> dict:
     """Options for the inputs the next steps ask for (programmes, partners, recyclers, workshops)."""
-    from ..distribution.models import Programme
-
     needed = {name for s in steps for name in lifecycle.INPUTS.get(s, ())}
     out: dict = {}
     if {"programme_id", "partner_organisation_id", "recycler_organisation_id"} & needed or \
             {lifecycle.State.COLLECTED, lifecycle.State.RECEIVED} & set(steps):
-        orgs = db.session.execute(select(Organisation).order_by(Organisation.name)).scalars().all()
+        orgs = organisations.ordered(actor=who)
         out["partners"] = [(o.id, o.name) for o in orgs if o.kind == OrgKind.PARTNER
                            and (who.role != "coordinator" or o.id == who.organisation_id)]
         out["recyclers"] = [(o.id, o.name) for o in orgs if o.kind == OrgKind.RECYCLER]
@@ -172,51 +171,63 @@ def _step_choices(device: Device, steps, who: Actor) -> dict:
         # A workshop's own staff take the device themselves; others say which workshop does.
         out["ask_workshop"] = who_org is None or who_org.kind != OrgKind.WORKSHOP
     if "programme_id" in needed:
-        programmes = db.session.execute(select(Programme).order_by(Programme.name)).scalars().all()
+        programmes = distribution.programme_choices(actor=who)
         out["programmes"] = [(p.id, p.name) for p in programmes]
         out["categories"] = sorted({c for p in programmes for c in (p.beneficiary_categories or [])})
     if "beneficiary_category" in needed:
-        from ..distribution.models import Programme as P
-
-        p = db.session.get(P, device.programme_id) if device.programme_id else None
-        out["categories"] = list(p.beneficiary_categories or []) if p else []
+        out["categories"] = distribution.programme_categories(device.programme_id, actor=who)
     if lifecycle.State.WIPED in steps:
         facts = services.facts_for(device, {})
         out["wipe"] = {"media": facts.media_count, "cleared": facts.media_cleared, "no_media": facts.no_media_statement}
     return out
 
 
-def _last_wipes(device: Device) -> dict:
-    """The latest wipe record of each storage medium of the device."""
-    from ..wiping.models import WipeRecord
+# The step's field a lifecycle refusal is about (its reason is shown next to that field).
+REFUSAL_FIELDS = {
+    "verdict_required": "verdict", "verdict_not_refurbish": "verdict", "verdict_not_recycle": "verdict",
+    "grade_required": "grade", "recycler_required": "recycler_organisation_id",
+    "beneficiary_required": "beneficiary_ref", "return_date_required": "expected_return_on",
+    "return_date_past": "expected_return_on", "reason_required": "reason",
+}
 
-    latest = (select(WipeRecord.medium_id, func.max(WipeRecord.id).label("id"))
-              .where(WipeRecord.device_id == device.id).group_by(WipeRecord.medium_id).subquery())
-    rows = db.session.execute(select(WipeRecord).join(latest, WipeRecord.id == latest.c.id)).scalars().all()
-    return {w.medium_id: w for w in rows}
+
+def _step_errors(err) -> dict[str, list[str]]:
+    if isinstance(err, ValidationError):
+        return field_errors(err)
+    field = REFUSAL_FIELDS.get(err.code)
+    if field:
+        return {field: [err.translated()]}
+    step_fields = set(TransitionIn().fields) - {"target", "client_time", "station"}
+    errors = {k: [err.translated()] for k in field_errors(err) if k in step_fields}  # the sentence, translated
+    return errors or {"_form": [err.translated()]}
+
+
+def _step_refused(err, tag):
+    """Back to the device page with the reason flashed, the step's typed values and its messages kept for it."""
+    errors = _step_errors(err)
+    if isinstance(err, ValidationError):
+        flash(_("Please check: %(fields)s.", fields=", ".join(_field_label(k) for k in sorted(errors))), "error")
+    else:
+        flash(err.translated(), "error")
+    values = {k: v for k, v in kept_values().items() if v.strip()}
+    if sum(len(v) for v in values.values()) > KEPT_TEXT:  # the session is a cookie: keep it small
+        values = {k: v for k, v in values.items() if len(v) <= 200}
+    session[REFUSED_STEP] = {"tag": tag, "values": values, "errors": errors}
+    return redirect(url_for("devices.show", tag=tag))
 
 
 @bp.route("/<tag>/transitions", methods=["POST"])
 @access(*WRITERS)
+@on_refusal(_step_refused)
 def transition(tag):
     form = {k: v.strip() for k, v in request.form.items() if k != "csrf_token" and v.strip() != ""}
     if "loan" in form:
         form["loan"] = form["loan"] in ("1", "on", "true", "loan")
-    errors = TransitionIn().validate(form)
-    if errors:
-        flash(_("Please check: %(fields)s.", fields=", ".join(_field_label(k) for k in sorted(errors))), "error")
-        return redirect(url_for("devices.show", tag=tag))
     data = TransitionIn().load(form)
     target = data.pop("target")
     note = data.pop("note")
     data.pop("client_time"), data.pop("station")
-    try:
-        device = services.transition(tag, target, actor=actor(), params=data, note=note)
-    except DomainError as err:
-        if err.status == 404:
-            raise
-        flash(err.translated(), "error")
-        return redirect(url_for("devices.show", tag=tag))
+    device = services.transition(tag, target, actor=actor(), params=data, note=note)
     flash(_("%(tag)s is now %(state)s.", tag=device.tag, state=lifecycle.label(device.state, current_language())),
           "success")
     return redirect(url_for("devices.show", tag=device.tag))

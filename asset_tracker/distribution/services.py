@@ -1184,3 +1184,36 @@ def recyclings_for(*, actor: Actor, recycling_id: int | None = None, shipment: s
     if not rows:
         raise NotFound("No recycling record %(id)s.", id=recycling_id or shipment)
     return rows
+
+
+def programme_choices(*, actor: Actor) -> list[Programme]:
+    """Every programme by name, for the device pages' filters and steps (names only)."""
+    return db.session.execute(select(Programme).order_by(Programme.name)).unique().scalars().all()
+
+
+def programme_categories(programme_id: int | None, *, actor: Actor) -> list[str]:
+    """The beneficiary categories of a device's programme (none without one)."""
+    programme = db.session.get(Programme, programme_id) if programme_id else None
+    return list(programme.beneficiary_categories or []) if programme else []
+
+
+def open_handover_id(device_id: int, *, actor: Actor) -> int | None:
+    """The hand-over of a device not returned yet (its return is recorded on that hand-over's page)."""
+    return db.session.execute(select(Handover.id).where(
+        Handover.device_id == device_id, Handover.returned_at.is_(None))).scalar()
+
+
+def count_rows(query) -> int:
+    """How many rows a list's query finds (the tabs of the coordinator's desk)."""
+    return db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
+
+
+def handover_device(handover: Handover, *, actor: Actor) -> Device | None:
+    """The device of a hand-over the actor may already see."""
+    return db.session.get(Device, handover.device_id)
+
+
+def recent_recyclings(*, actor: Actor, limit: int = 100) -> list[Recycling]:
+    """The latest devices handed to a recycler, newest first."""
+    return db.session.execute(select(Recycling).order_by(Recycling.created_at.desc(), Recycling.id.desc())
+                              .limit(limit)).unique().scalars().all()

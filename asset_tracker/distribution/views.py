@@ -6,7 +6,6 @@ import re
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from sqlalchemy import func, select
 
 from ..audit.exports import table_csv
 from ..auth.access import access
@@ -15,9 +14,9 @@ from ..db import utcnow
 from ..devices import services as devices
 from ..devices.models import DEVICE_TYPE_LABELS, Device, DeviceType
 from ..errors import Conflict
-from ..extensions import db
 from ..i18n import current_language
-from ..organisations.models import Organisation, OrgKind
+from ..organisations import services as organisations
+from ..organisations.models import OrgKind
 from ..web.forms import keeps_form
 from ..web.lists import ListSpec, list_page
 from . import pdf, services
@@ -27,7 +26,6 @@ from .models import (
     AccessoryKind,
     AccessoryStatus,
     Handover,
-    Recycling,
     Reservation,
 )
 from .schemas import (
@@ -140,8 +138,7 @@ def index():
     }
     for key in ("loans", "handed", "returns"):
         queries[key] = queries[key].join(Device, Device.id == Handover.device_id)
-    counts = {key: db.session.scalar(select(func.count()).select_from(q.order_by(None).subquery()))
-              for key, q in queries.items()}
+    counts = {key: services.count_rows(q) for key, q in queries.items()}
     if view == "reserved":
         page = list_page(RESERVED_LIST, queries[view], export_rows=_reservation_rows)
     else:
@@ -162,7 +159,7 @@ def export_handovers():
     who = actor()
     handovers = services.list_handovers(actor=who, limit=100000)
     ids = {h.device_id for h in handovers}
-    tags = dict(db.session.execute(select(Device.id, Device.tag).where(Device.id.in_(ids))).all()) if ids else {}
+    tags = {i: d.tag for i, d in services.devices_by_id(ids).items()}
     columns = ["handover_id", "device_tag", "programme", "partner", "beneficiary_ref", "category",
                "handed_over_on", "loan", "expected_return_on", "returned_at", "return_reason", "kit"]
     rows = [(h.id, tags[h.device_id], h.programme.name, h.partner.name, services.visible_reference(h, who),
@@ -290,9 +287,7 @@ def cancel(tag):
 def _partner_options(who) -> list[tuple[int, str]]:
     if who.role == "coordinator":
         return []
-    orgs = db.session.execute(select(Organisation).where(Organisation.kind == OrgKind.PARTNER)
-                              .order_by(Organisation.name)).scalars().all()
-    return [(o.id, o.name) for o in orgs]
+    return [(o.id, o.name) for o in organisations.ordered(actor=who, kind=OrgKind.PARTNER)]
 
 
 # ---------------------------------------------------------------- hand-over
@@ -303,7 +298,7 @@ def _handover_context(tag: str) -> dict:
     reservation = services.active_reservation(device)
     if reservation is None:
         raise Conflict("Device %(tag)s has no active reservation.", tag=device.tag, code="not_reserved")
-    partner = db.session.get(Organisation, reservation.partner_organisation_id)
+    partner = organisations.find(reservation.partner_organisation_id, actor=actor())
     return dict(device=device, reservation=reservation, partner=partner, kit=services.kit_of(device),
                 categories=reservation.programme.beneficiary_categories, today=utcnow().date(), kinds=AccessoryKind)
 
@@ -358,7 +353,7 @@ def handover(tag):
 def handover_detail(handover_id):
     who = actor()
     h = services.get_handover(handover_id, actor=who)
-    device = db.session.get(Device, h.device_id)
+    device = services.handover_device(h, actor=who)
     return render_template("distribution/handover_detail.html", h=h, device=device, who=who,
                            reference=services.visible_reference(h, who),
                            can_act=who.role == "coordinator" and who.organisation_id == h.partner_organisation_id)
@@ -369,7 +364,7 @@ def handover_detail(handover_id):
 def receipt(handover_id):
     who = actor()
     h = services.get_handover(handover_id, actor=who)
-    data = pdf.handover_receipt(h, db.session.get(Device, h.device_id), services.visible_reference(h, who))
+    data = pdf.handover_receipt(h, services.handover_device(h, actor=who), services.visible_reference(h, who))
     return Response(data, mimetype="application/pdf", headers={
         "Content-Disposition": f'attachment; filename="recepisse-remise-{h.id}.pdf"', "Cache-Control": "no-store"})
 
@@ -386,8 +381,9 @@ def erase(handover_id):
 
 
 def _return_context(handover_id: int) -> dict:
-    h = services.get_handover(handover_id, actor=actor())
-    return {"h": h, "device": db.session.get(Device, h.device_id)}
+    who = actor()
+    h = services.get_handover(handover_id, actor=who)
+    return {"h": h, "device": services.handover_device(h, actor=who)}
 
 
 @bp.route("/handovers/<int:handover_id>/return", methods=["GET"])
@@ -440,22 +436,20 @@ def create_programme():
 
 
 def _orgs():
-    return [(o.id, o.name) for o in db.session.execute(select(Organisation).order_by(Organisation.name)).scalars()]
+    return [(o.id, o.name) for o in organisations.ordered(actor=actor())]
 
 
 def _partner_options_all():
-    return [(o.id, o.name) for o in db.session.execute(select(Organisation).where(
-        Organisation.kind == OrgKind.PARTNER).order_by(Organisation.name)).scalars()]
+    return [(o.id, o.name) for o in organisations.ordered(actor=actor(), kind=OrgKind.PARTNER)]
 
 
 # ---------------------------------------------------------------- end of life
 
 
 def _recycling_context() -> dict:
-    recent = db.session.execute(select(Recycling).order_by(Recycling.created_at.desc(), Recycling.id.desc())
-                                .limit(100)).unique().scalars().all()
-    recyclers = [(o.id, o.name) for o in db.session.execute(select(Organisation).where(
-        Organisation.kind == OrgKind.RECYCLER).order_by(Organisation.name)).scalars()]
+    who = actor()
+    recent = services.recent_recyclings(actor=who, limit=100)
+    recyclers = [(o.id, o.name) for o in organisations.ordered(actor=who, kind=OrgKind.RECYCLER)]
     return dict(recent=recent, recyclers=recyclers, devices=services.devices_by_id(r.device_id for r in recent))
 
 

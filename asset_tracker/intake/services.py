@@ -822,3 +822,11 @@ def slip_devices(rec: Reconciliation) -> tuple[list[Device], list[Device]]:
     own = list(rec.received) + [d for d in strays if d.donor_organisation_id == donor_id and d.batch_id is None]
     others = [d for d in strays if not (d.donor_organisation_id == donor_id and d.batch_id is None)]
     return own, others
+
+
+def recent_batches(*, actor: Actor, limit: int = 200) -> list[Batch]:
+    """The latest batches, a donor's own only, for the device list's batch filter."""
+    query = select(Batch).order_by(Batch.created_at.desc(), Batch.id.desc()).limit(limit)
+    if actor.role == "donor":
+        query = query.where(Batch.donor_organisation_id == actor.organisation_id)
+    return db.session.execute(query).unique().scalars().all()

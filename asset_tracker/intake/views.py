@@ -7,7 +7,6 @@ import math
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from marshmallow import ValidationError
-from sqlalchemy import select
 
 from .. import lifecycle
 from ..audit.api import streamed
@@ -16,12 +15,12 @@ from ..auth.access import access
 from ..auth.session import actor
 from ..devices.models import DEVICE_TYPE_LABELS, DeviceType
 from ..devices.schemas import DeviceCreateIn
-from ..errors import DomainError, Invalid, NotFound
-from ..extensions import db
+from ..errors import DomainError, Invalid, NotFound, refusal_response
 from ..i18n import current_language
 from ..lifecycle import N_
-from ..organisations.models import Organisation, OrgKind
-from ..web.forms import keeps_form
+from ..organisations import services as organisations
+from ..organisations.models import OrgKind
+from ..web.forms import field_errors, keeps_form, kept_values, on_refusal, refused_to
 from ..web.lists import ListSpec, export_format, list_page
 from . import importing, services
 from .models import Batch
@@ -87,12 +86,6 @@ def _form(*skip) -> dict:
     return {k: v for k, v in request.form.items() if k not in ("csrf_token",) + skip and v.strip() != ""}
 
 
-def _flash_error(err: DomainError) -> None:
-    if err.status == 404:
-        raise err
-    flash(err.translated(), "error")
-
-
 BATCH_LIST = ListSpec(
     name="batches", default_sort="created", default_desc=True,
     sorts={"created": Batch.id, "name": Batch.name, "status": Batch.status, "pickup": Batch.pickup_date,
@@ -125,8 +118,8 @@ def index():
 
 def _new_context() -> dict:
     who = actor()
-    donors = [] if who.role == "donor" else [(o.id, o.name) for o in db.session.scalars(
-        select(Organisation).where(Organisation.kind == OrgKind.DONOR).order_by(Organisation.name))]
+    donors = [] if who.role == "donor" else [(o.id, o.name) for o in organisations.ordered(actor=who,
+                                                                                           kind=OrgKind.DONOR)]
     return {"donors": donors, "types": list(DeviceType)}
 
 
@@ -200,33 +193,35 @@ def show(batch_id):
     return _show(batch_id)
 
 
-def _show(batch_id, slip_form=None, slip_errors=None):
+def _show(batch_id, slip_form=None, slip_errors=None, import_form=None, import_errors=None, missing_columns=None):
     rec = services.reconciliation(batch_id, actor=actor())
     counts = services.progress([rec.batch.id]).get(rec.batch.id, {})
     batch = rec.batch
     slip_form = slip_form or {k: getattr(batch, k) for k in services.SLIP_FIELDS}
     return render_template("intake/show.html", batch=batch, rec=rec, counts=counts, devices=rec.expected[:500],
                            states=list(lifecycle.State), modes=services.MODES, slip_form=slip_form,
-                           slip_errors=slip_errors or {})
+                           slip_errors=slip_errors or {}, import_form_values=import_form or {},
+                           import_errors=import_errors or {}, import_missing_columns=missing_columns)
+
+
+def _slip_refused(err, batch_id):
+    """The batch page again, the slip's details as typed with the reasons next to their fields."""
+    if isinstance(err, ValidationError):
+        flash(_("Invalid input: %(fields)s", fields=", ".join(sorted(err.messages))), "error")
+        return _show(batch_id, slip_form=request.form, slip_errors=err.messages), 422
+    flash(err.translated(), "error")
+    return _show(batch_id, slip_form=request.form, slip_errors=err.details), err.status
 
 
 @bp.route("/<int:batch_id>/slip-details", methods=["POST"])
 @access("donor", "technician", "admin")
+@on_refusal(_slip_refused)
 def slip_details(batch_id):
     """The donation slip's details: the donor's disposal decision and who signs for each party."""
     batch = services.get_batch(batch_id, actor=actor())
     form = {k: request.form.get(k, "").strip() or None for k in services.SLIP_FIELDS}
-    try:
-        data = SlipDetailsIn().load(form)
-        services.update_batch(batch.id, data, actor=actor())
-    except ValidationError as err:
-        db.session.rollback()
-        flash(_("Invalid input: %(fields)s", fields=", ".join(sorted(err.messages))), "error")
-        return _show(batch.id, slip_form=request.form, slip_errors=err.messages), 422
-    except DomainError as err:
-        db.session.rollback()
-        _flash_error(err)
-        return _show(batch.id, slip_form=request.form, slip_errors=err.details), err.status
+    data = SlipDetailsIn().load(form)
+    services.update_batch(batch.id, data, actor=actor())
     flash(_("The donation slip's details are saved."), "success")
     return redirect(url_for("intake.show", batch_id=batch.id) + "#slip-title")
 
@@ -262,24 +257,34 @@ def device_new(batch_id):
     return render_template("intake/device_new.html", batch=batch, types=list(DeviceType), form={})
 
 
+CHOOSE_FILE = N_("Choose the file to import.")
+
+
+def _import_refused(err: DomainError, batch_id):
+    """A refused import: the batch page again, the mode kept, the reason next to the file field (a browser
+    never refills a file input: the page says to choose it again)."""
+    details = err.details if isinstance(err.details, dict) else {}
+    errors = {"mode": [_("Choose one of the offered values.")]} if "mode" in details else {}
+    if "file" in details or not errors:  # what is wrong with the file (empty, unreadable, columns missing...)
+        errors["file"] = field_errors(err).get("file") or [err.translated()]
+    flash(_("Nothing was imported.") + " " + err.translated(), "error")
+    return _show(batch_id, import_form=kept_values() or {"mode": "all"}, import_errors=errors,
+                 missing_columns=details.get("missing_columns")), err.status
+
+
 @bp.route("/<int:batch_id>/import", methods=["POST"])
 @access("donor", "technician", "admin")
+@on_refusal(_import_refused, catches=(DomainError,))
 def import_file(batch_id):
     batch = services.get_batch(batch_id, actor=actor())
     upload = request.files.get("file")
     if upload is None or not upload.filename:
-        flash(_("Choose the file to import."), "error")
-        return redirect(url_for("intake.show", batch_id=batch.id))
+        raise Invalid(CHOOSE_FILE, details={"file": [CHOOSE_FILE]})
     mode = request.form.get("mode", "all")
-    try:
-        result = services.import_file(batch.id, upload.read(), actor=actor(), filename=upload.filename, mode=mode)
-    except DomainError as err:
-        _flash_error(err)
-        return render_template("intake/import_result.html", batch=batch, result=None, problem=err,
-                               filename=upload.filename), err.status
+    result = services.import_file(batch.id, upload.read(), actor=actor(), filename=upload.filename, mode=mode)
     status = 422 if result.status == "rejected" else 200
     return render_template("intake/import_result.html", batch=batch, result=result, problem=None,
-                           filename=upload.filename, translate=_), status
+                           filename=upload.filename, translate=_, form=kept_values()), status
 
 
 @bp.route("/template.<fmt>")
@@ -300,32 +305,37 @@ def template(fmt):
 
 @bp.route("/<int:batch_id>/collect", methods=["POST"])
 @access(*WORKSHOP)
+@refused_to(lambda batch_id: url_for("intake.show", batch_id=batch_id))
 def collect(batch_id):
-    try:
-        batch = services.collect_batch(batch_id, actor=actor(), note=request.form.get("note") or None)
-    except DomainError as err:
-        _flash_error(err)
-    else:
-        flash(_("Batch %(name)s collected: its devices are in transit to the workshop.", name=batch.name), "success")
+    batch = services.collect_batch(batch_id, actor=actor(), note=request.form.get("note") or None)
+    flash(_("Batch %(name)s collected: its devices are in transit to the workshop.", name=batch.name), "success")
     return redirect(url_for("intake.show", batch_id=batch_id))
+
+
+def _receive_page(batch_id, outcome=None, problem=None):
+    rec = services.reconciliation(batch_id, actor=actor())
+    return render_template("intake/receive.html", batch=rec.batch, rec=rec, outcome=outcome, problem=problem,
+                           translate=_)
+
+
+def _scan_refused(err: DomainError, batch_id):
+    """A refused reception scan is the reception page's own outcome (an unknown code too); the batch gone is
+    the not-found page."""
+    if err.status == 404 and "batch" in err.message:
+        return refusal_response(err)
+    return _receive_page(batch_id, problem=err.translated())
 
 
 @bp.route("/<int:batch_id>/receive", methods=["GET", "POST"])
 @access(*WORKSHOP)
+@on_refusal(_scan_refused, catches=(DomainError,), not_found=True)
 def receive(batch_id):
     batch = services.get_batch(batch_id, actor=actor())
-    outcome, problem = None, None
+    outcome = None
     if request.method == "POST":
         data = ReceiveIn().load(_form())
-        try:
-            outcome = services.receive_device(data.pop("code"), actor=actor(), batch_id=batch.id, **data)
-        except DomainError as err:
-            if err.status == 404 and "batch" in err.message:
-                raise
-            problem = err.translated()
-    rec = services.reconciliation(batch.id, actor=actor())
-    return render_template("intake/receive.html", batch=rec.batch, rec=rec, outcome=outcome, problem=problem,
-                           translate=_)
+        outcome = services.receive_device(data.pop("code"), actor=actor(), batch_id=batch.id, **data)
+    return _receive_page(batch.id, outcome=outcome)
 
 
 @bp.route("/<int:batch_id>/reconciliation")
@@ -337,28 +347,22 @@ def reconciliation(batch_id):
 
 @bp.route("/<int:batch_id>/explain", methods=["POST"])
 @access(*WORKSHOP)
+@refused_to(lambda batch_id: url_for("intake.reconciliation", batch_id=batch_id))
 def explain(batch_id):
     form = _form()
     form["declare_lost"] = form.get("declare_lost") in ("1", "on", "true")
     data = ExplainIn().load(form)
-    try:
-        services.explain(batch_id, data["tag"], actor=actor(), note=data["note"], declare_lost=data["declare_lost"])
-    except DomainError as err:
-        _flash_error(err)
-    else:
-        flash(_("Discrepancy of %(tag)s explained.", tag=data["tag"]), "success")
+    services.explain(batch_id, data["tag"], actor=actor(), note=data["note"], declare_lost=data["declare_lost"])
+    flash(_("Discrepancy of %(tag)s explained.", tag=data["tag"]), "success")
     return redirect(url_for("intake.reconciliation", batch_id=batch_id))
 
 
 @bp.route("/<int:batch_id>/close", methods=["POST"])
 @access(*WORKSHOP)
+@refused_to(lambda batch_id: url_for("intake.reconciliation", batch_id=batch_id))
 def close(batch_id):
     data = CloseIn().load(_form())
-    try:
-        rec = services.close_batch(batch_id, actor=actor(), note=data["note"])
-    except DomainError as err:
-        _flash_error(err)
-        return redirect(url_for("intake.reconciliation", batch_id=batch_id))
+    rec = services.close_batch(batch_id, actor=actor(), note=data["note"])
     flash(_("Batch %(name)s closed. Print the hand-over slip for both signatures.", name=rec.batch.name), "success")
     return redirect(url_for("intake.reconciliation", batch_id=batch_id))
 

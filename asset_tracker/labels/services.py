@@ -14,6 +14,7 @@ from ..auth.models import User
 from ..core import Actor
 from ..custody import services as custody
 from ..db import utcnow
+from ..devices import filters
 from ..devices.models import DEVICE_TYPE_LABELS, Device
 from ..devices.services import allocate_tags, scoped, unknown_reference
 from ..distribution.models import Programme
@@ -433,3 +434,19 @@ def claim_blank_tag(tag: str, donor_organisation_id: int) -> None:
         raise Invalid("Tag %(tag)s was issued to another donor organisation: use a tag from this donor's own sheet.",
                       tag=tag, code="tag_other_donor", details={"preprinted_tag": ["issued to another donor"]})
     raise Conflict("Tag %(tag)s is already bound to another device.", tag=tag, code="duplicate_tag")
+
+
+def filtered_device_ids(device_filter, *, actor: Actor, rules) -> list[int]:
+    """Ids of the devices the device list's filter finds in the caller's scope, in tag order."""
+    return matching_device_ids(filters.apply(select(Device.id), device_filter, rules=rules), actor=actor)
+
+
+def batch_label_count(batch_id: int, *, actor: Actor) -> int:
+    """How many devices of a batch the caller's labels would be printed for."""
+    return len(matching_device_ids(select(Device.id).where(Device.batch_id == batch_id), actor=actor))
+
+
+def donor_choices(*, actor: Actor) -> list[tuple[int, str]]:
+    """(id, name) of the donors blank tags may be issued to."""
+    return [(o.id, o.name) for o in db.session.scalars(
+        select(Organisation).where(Organisation.kind == OrgKind.DONOR).order_by(Organisation.name))]

@@ -3,20 +3,18 @@ from __future__ import annotations
 
 import re
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
-from sqlalchemy import select
+from flask import Blueprint, current_app, render_template, request, url_for
 
 from ..auth.access import access
 from ..auth.session import actor
 from ..devices import filters
-from ..devices.models import Device
 from ..devices.schemas import DeviceListArgs
-from ..errors import DomainError, Invalid
-from ..extensions import db
+from ..devices.services import get_device
+from ..errors import Invalid
 from ..i18n import current_language
+from ..intake.services import get_batch
 from ..lifecycle import N_
-from ..organisations.models import Organisation, OrgKind
-from ..web.forms import render_refused
+from ..web.forms import keeps_form, refused_to
 from ..web.lists import TOOL_ARGS
 from . import services
 from .api import BLANK_PRINTERS, ISSUERS, PRINTERS, file_response
@@ -78,13 +76,6 @@ def _tags_from_request(values) -> list[str]:
     return tags
 
 
-def _fail(err: DomainError, template: str, status: int | None = None, **context):
-    """Show a refused print on its form, keeping what was typed with the reason next to the field
-    (404 stays 404: ids cannot be probed)."""
-    page, code = render_refused(template, err, {**_choices(), **context})
-    return page, status or code
-
-
 # ---------------------------------------------------------------- print by tags (and the device list selection)
 
 
@@ -95,64 +86,59 @@ def index():
     return render_template("labels/index.html", **_choices(), form={"tags": "\n".join(tags)}, who=actor())
 
 
+# A refused print comes back on its form with what was typed and the reason next to the field; an unknown tag
+# typed in the list is a refusal of the form too (not_found).
 @bp.route("/print", methods=["POST"])
 @access(*PRINTERS)
+@keeps_form("labels/index.html", lambda: {**_choices(), "who": actor()}, not_found=True)
 def print_tags():
     tags = _tags_from_request([request.form.get("tags", "")] + request.form.getlist("tag"))
-    try:
-        job = services.print_labels(tags, actor=actor(), qr=bool(request.form.get("qr")),
-                                    language=current_language(), **_form_options())
-    except DomainError as err:
-        return _fail(err, "labels/index.html", who=actor())
+    job = services.print_labels(tags, actor=actor(), qr=bool(request.form.get("qr")),
+                                language=current_language(), **_form_options())
     return file_response(job)
 
 
 # ---------------------------------------------------------------- one device
 
 
+def _device_context(tag) -> dict:
+    device = get_device(tag, actor=actor())
+    return {**_choices(), "device": device, "history": services.print_history([device.tag]).get(device.tag)}
+
+
 @bp.route("/devices/<tag>", methods=["GET", "POST"])
 @access(*PRINTERS)
+@keeps_form("labels/device.html", _device_context)
 def print_device(tag):
-    from ..devices.services import get_device
-
     who = actor()
     device = get_device(tag, actor=who)
-    history = services.print_history([device.tag]).get(device.tag)
-    context = {"device": device, "history": history}
     if request.method == "POST":
-        try:
-            job = services.print_labels([device.id], actor=who, qr=bool(request.form.get("qr")),
-                                        language=current_language(), **_form_options())
-        except DomainError as err:
-            if err.status == 404:
-                raise
-            return _fail(err, "labels/device.html", **context)
+        job = services.print_labels([device.id], actor=who, qr=bool(request.form.get("qr")),
+                                    language=current_language(), **_form_options())
         return file_response(job)
-    return render_template("labels/device.html", **_choices(), form={}, **context)
+    return render_template("labels/device.html", form={}, **_device_context(tag))
 
 
 # ---------------------------------------------------------------- a collection batch
 
 
-@bp.route("/batches/<int:batch_id>", methods=["GET", "POST"])
-@access("donor", "technician", "admin")
-def print_batch(batch_id: int):
-    from ..intake.services import get_batch
-
+def _batch_context(batch_id: int) -> dict:
     who = actor()
     batch = get_batch(batch_id, actor=who)
-    count = len(services.matching_device_ids(select(Device.id).where(Device.batch_id == batch.id), actor=who))
-    context = {"batch": batch, "count": count}
+    return {**_choices(), "batch": batch, "count": services.batch_label_count(batch.id, actor=who)}
+
+
+@bp.route("/batches/<int:batch_id>", methods=["GET", "POST"])
+@access("donor", "technician", "admin")
+@keeps_form("labels/batch.html", _batch_context)
+def print_batch(batch_id: int):
+    who = actor()
+    batch = get_batch(batch_id, actor=who)
     if request.method == "POST":
-        try:
-            job = services.print_batch(batch.id, actor=who, qr=bool(request.form.get("qr")),
-                                       language=current_language(), **_form_options())
-        except DomainError as err:
-            if err.status == 404:
-                raise
-            return _fail(err, "labels/batch.html", **context)
+        job = services.print_batch(batch.id, actor=who, qr=bool(request.form.get("qr")),
+                                   language=current_language(), **_form_options())
         return file_response(job)
-    return render_template("labels/batch.html", **_choices(), form={}, **context)
+    return render_template("labels/batch.html", form={}, **_batch_context(batch.id))
 
 
 # ---------------------------------------------------------------- the device list's current filter
@@ -163,73 +149,64 @@ def _filtered_ids(who) -> tuple[list[int], filters.DeviceFilter]:
     args = DeviceListArgs().load({k: (request.args.getlist(k) if k in LIST_ARGS else v)
                                   for k, v in request.args.items() if v != "" and k not in TOOL_ARGS})
     f = filters.DeviceFilter.from_args(args)
-    query = filters.apply(select(Device.id), f, rules=current_app.config["REMINDER_RULES"])
-    return services.matching_device_ids(query, actor=who), f
+    return services.filtered_device_ids(f, actor=who, rules=current_app.config["REMINDER_RULES"]), f
+
+
+def _selection_context(ids=None, f=None) -> dict:
+    if ids is None:
+        ids, f = _filtered_ids(actor())
+    return {**_choices(), "count": len(ids), "filter": f,
+            "query": request.query_string.decode("ascii", "replace")}
 
 
 @bp.route("/selection", methods=["GET", "POST"])
 @access(*PRINTERS)
+@keeps_form("labels/selection.html", _selection_context, not_found=True)
 def print_filtered():
     who = actor()
     ids, f = _filtered_ids(who)
-    context = {"count": len(ids), "filter": f, "query": request.query_string.decode("ascii", "replace")}
     if request.method == "POST":
-        try:
-            job = services.print_labels(ids, actor=who, qr=bool(request.form.get("qr")),
-                                        language=current_language(), context={"source": "device_list"},
-                                        **_form_options())
-        except DomainError as err:
-            return _fail(err, "labels/selection.html", **context)
+        job = services.print_labels(ids, actor=who, qr=bool(request.form.get("qr")),
+                                    language=current_language(), context={"source": "device_list"},
+                                    **_form_options())
         return file_response(job)
-    return render_template("labels/selection.html", **_choices(), form={}, **context)
+    return render_template("labels/selection.html", form={}, **_selection_context(ids, f))
 
 
 # ---------------------------------------------------------------- blank pre-printed tags
 
 
-def _blank_context(who) -> dict:
-    donors = []
-    if who.role in ISSUERS:
-        donors = [(o.id, o.name) for o in db.session.execute(
-            select(Organisation).where(Organisation.kind == OrgKind.DONOR).order_by(Organisation.name)).scalars()]
-    return {"issues": services.list_blank_issues(actor=who), "donors": donors, "who": who,
+def _blank_context() -> dict:
+    who = actor()
+    donors = services.donor_choices(actor=who) if who.role in ISSUERS else []
+    return {**_choices(), "issues": services.list_blank_issues(actor=who), "donors": donors, "who": who,
             "can_issue": who.role in ISSUERS, "can_print": who.role in BLANK_PRINTERS}
 
 
 @bp.route("/blank")
 @access(*BLANK_READERS)
 def blank():
-    who = actor()
-    return render_template("labels/blank.html", **_choices(), form={}, **_blank_context(who))
+    return render_template("labels/blank.html", form={}, **_blank_context())
 
 
 @bp.route("/blank", methods=["POST"])
 @access(*ISSUERS)
+@keeps_form("labels/blank.html", _blank_context, not_found=True)
 def issue_blank():
-    who = actor()
     try:
         count = int(request.form.get("count") or 0)
         donor_id = int(request.form.get("donor_organisation_id") or 0)
     except ValueError:
         count, donor_id = 0, 0
-    try:
-        issue, job = services.issue_and_print_blank_tags(
-            count, donor_organisation_id=donor_id, note=(request.form.get("note") or "").strip() or None,
-            actor=who, **_form_options())
-    except DomainError as err:
-        return _fail(err, "labels/blank.html", **_blank_context(who))
+    issue, job = services.issue_and_print_blank_tags(
+        count, donor_organisation_id=donor_id, note=(request.form.get("note") or "").strip() or None,
+        actor=actor(), **_form_options())
     return file_response(job, **{"X-Blank-Range": str(issue.id)})
 
 
 @bp.route("/blank/<int:issue_id>", methods=["POST"])
 @access(*BLANK_PRINTERS)
+@refused_to(lambda issue_id: url_for("labels.blank"))
 def print_blank(issue_id: int):
-    who = actor()
-    try:
-        job = services.print_blank_tags(issue_id, actor=who, **_form_options())
-    except DomainError as err:
-        if err.status == 404:
-            raise
-        flash(err.translated(), "error")
-        return redirect(url_for("labels.blank"))
+    job = services.print_blank_tags(issue_id, actor=actor(), **_form_options())
     return file_response(job, **{"X-Blank-Range": str(issue_id)})

@@ -165,3 +165,35 @@ def _in_use(org: Organisation) -> bool:
         Device.donor_organisation_id == org.id, Device.custodian_organisation_id == org.id,
         Device.partner_organisation_id == org.id, Device.recycler_organisation_id == org.id)).limit(1)).first())
 
+
+
+def ordered(*, actor: Actor, kind: OrgKind | None = None, kinds=None) -> list[Organisation]:
+    """Organisations by name (of one kind, or of some kinds), for the pages' choices; the pages decide which of them
+    to offer."""
+    query = select(Organisation).order_by(Organisation.name)
+    if kind is not None:
+        query = query.where(Organisation.kind == kind)
+    if kinds:
+        query = query.where(Organisation.kind.in_(kinds))
+    return list(db.session.scalars(query))
+
+
+def organisations_query(*, actor: Actor, kind: str | None = None):
+    """The organisations, of one kind (unordered, unexecuted: the admin list sorts and pages it)."""
+    query = select(Organisation)
+    if kind in OrgKind._value2member_map_:
+        query = query.where(Organisation.kind == OrgKind(kind))
+    return query
+
+
+def names(ids, *, actor: Actor) -> dict[int, str]:
+    """Organisation id -> name, for the ids a page names (custody events, a device's parties)."""
+    ids = {i for i in ids if i is not None}
+    if not ids:
+        return {}
+    return dict(db.session.execute(select(Organisation.id, Organisation.name).where(Organisation.id.in_(ids))).all())
+
+
+def find(org_id: int | None, *, actor: Actor) -> Organisation | None:
+    """The organisation of an id a record names (None if there is none)."""
+    return db.session.get(Organisation, org_id) if org_id is not None else None

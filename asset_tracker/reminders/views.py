@@ -8,9 +8,8 @@ from flask_login import current_user
 from ..auth.access import ROLES, WRITERS, access
 from ..auth.session import actor
 from ..devices.models import Device
-from ..extensions import db
 from ..lifecycle import N_
-from ..organisations.models import Organisation
+from ..organisations import services as org_services
 from ..web.lists import TOOL_ARGS, ListSpec, list_page
 from . import services
 from .models import Reminder
@@ -65,7 +64,7 @@ def index():
     page = list_page(OVERDUE_LIST, query, export_rows=_export_rows)
     if not isinstance(page, dict):
         return page
-    organisations = db.session.query(Organisation).order_by(Organisation.name).all() \
+    organisations = org_services.ordered(actor=actor()) \
         if current_user.role.value in ("admin", "auditor", "technician") else []
     return render_template("reminders/index.html", rows=services.overdue_rows(page["items"]), total=page["list"].total,
                            list=page["list"], filter=f, rules=current_rules(), organisations=organisations,

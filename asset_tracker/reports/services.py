@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from flask import current_app
 from sqlalchemy import bindparam, case, exists, func, select, text
 
+from ..audit.services import record_export
 from ..db import UTCDateTime, utcnow
 from ..devices.filters import overdue_clause
 from ..devices.models import Device
@@ -312,3 +313,9 @@ def table(board: Dashboard, name: str) -> tuple[tuple[str, ...], list[tuple]]:
         return ("type", "reused", "recycled", "ewaste_kg_estimate", "co2e_kg_estimate"), [
             (r["type"], r["reused"], r["recycled"], r["ewaste_kg"], r["co2e_kg"]) for r in board.impact]
     raise KeyError(name)
+
+
+def record_table_download(name: str, *, actor) -> None:
+    """A dashboard table downloaded is an export event, written in a fresh transaction (a GET's is read-only)."""
+    db.session.commit()
+    record_export(f"dashboard_{name}", "csv", {}, actor=actor)

@@ -7,12 +7,10 @@ from flask_babel import lazy_gettext
 
 from .. import lifecycle
 from ..audit.exports import table_csv
-from ..audit.services import record_export
 from ..auth.access import access
 from ..auth.session import actor
 from ..devices.models import DEVICE_TYPE_LABELS, DeviceType
 from ..errors import NotFound
-from ..extensions import db
 from ..i18n import current_language, decimal, percent
 from . import charts, services
 
@@ -82,9 +80,7 @@ def table_download(name):
         raise NotFound("No table %(name)s.", name=name)
     board = services.dashboard()
     columns, rows = services.table(board, name)
-    who = actor()
-    db.session.commit()  # end the read-only transaction of the GET before writing the export event
-    record_export(f"dashboard_{name}", "csv", {}, actor=who)
+    services.record_table_download(name, actor=actor())
     return Response(table_csv(columns, rows), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="dashboard-{name}.csv"',
                              "Cache-Control": "no-store"})

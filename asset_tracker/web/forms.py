@@ -1,27 +1,31 @@
 """Forms that keep what was typed: a refused POST shows its page again with every value and a message per field.
 
-Every HTML form uses the same mechanism::
+A page view declares the form it re-renders and simply raises::
 
     @bp.route("/new", methods=["GET", "POST"])
     @access("donor")
     @keeps_form("intake/new.html", _new_context)
     def new(): ...
 
-When the view raises a marshmallow ``ValidationError`` or a refusal (``DomainError`` other than 401/403/404)
-while handling a POST, the transaction is rolled back and the template is rendered again with
-``form`` (the submitted values), ``form_errors`` (field -> translated messages) and the context the
-function gives for the view's arguments, with the refusal's status (422, 409...).
+Every page blueprint has one handler of marshmallow's ``ValidationError`` and of ``DomainError``
+(``handle_refusal``, registered by ``create_app``). On a POST refused for its input (any refusal but
+401/403/404) it rolls the transaction back and renders the declared template again with ``form`` (the
+submitted values), ``form_errors`` (field -> translated messages) and the context the declaration gives
+for the view's arguments, with the refusal's status (422, 409...). A view with no form of its own declares
+``refused_to(url)`` (the reason flashed on the page the button was on) or ``on_refusal(render)``; any other
+refusal gets the error page, as on every route.
 """
 from __future__ import annotations
 
-import functools
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 
-from flask import Flask, flash, render_template, request
+from flask import Blueprint, Flask, current_app, flash, redirect, render_template, request
 from flask_babel import gettext
 from marshmallow import ValidationError
 
-from ..errors import DomainError
+from ..errors import DomainError, refusal_response
 from ..extensions import db
 from ..lifecycle import N_
 
@@ -121,27 +125,80 @@ def render_refused(template: str, err: Exception, context: dict, *, aliases: dic
     return render_template(template, form=kept_values(), form_errors=errors, **context), status
 
 
-def keeps_form(template: str, context=None, *, aliases: dict | None = None):
-    """Decorate a GET/POST view: a POST refused for its input re-renders ``template`` with what was typed.
+@dataclass(frozen=True)
+class Refusal:
+    """What a page view declares for a refused POST (read by the blueprint's error handler)."""
 
-    ``context(**view_args)`` gives the rest of the page's variables; ``aliases`` maps an error key to the
-    form field that shows it (e.g. ``{"unit_value_cents": "unit_value"}``).
-    """
+    template: str | None = None  # the form page rendered again with what was typed
+    context: Callable | None = None  # view arguments -> the rest of that page's variables
+    aliases: dict | None = None  # error key -> the form field that shows it
+    redirect: Callable | None = None  # view arguments -> the page the form was on (flash, then redirect)
+    render: Callable | None = None  # (error, **view arguments) -> the answer, for pages of their own kind
+    catches: tuple = (ValidationError, DomainError)
+    not_found: bool = False  # a 404 is a refusal of the form too (a typed tag), not the not-found page
 
+
+def _declare(refusal: Refusal):
     def decorate(view):
-        @functools.wraps(view)
-        def wrapped(*args, **kwargs):
-            try:
-                return view(*args, **kwargs)
-            except (ValidationError, DomainError) as err:
-                if request.method != "POST" or (isinstance(err, DomainError) and err.status in (401, 403, 404)):
-                    raise
-                extra = context(**kwargs) if context else {}
-                return render_refused(template, err, extra, aliases=aliases)
-
-        return wrapped
+        view.refusal = refusal
+        return view
 
     return decorate
+
+
+def keeps_form(template: str, context=None, *, aliases: dict | None = None, not_found: bool = False):
+    """Declare the form page a refused POST of this view shows again, with what was typed.
+
+    ``context(**view_args)`` gives the rest of the page's variables; ``aliases`` maps an error key to the
+    form field that shows it (e.g. ``{"unit_value_cents": "unit_value"}``). The view itself just raises.
+    """
+    return _declare(Refusal(template=template, context=context, aliases=aliases, not_found=not_found))
+
+
+def refused_to(url, *, catches: tuple = (DomainError,)):
+    """Declare the page a refused POST goes back to (``url(**view_args)``), the reason flashed there."""
+    return _declare(Refusal(redirect=url, catches=catches))
+
+
+def on_refusal(render, *, catches: tuple = (ValidationError, DomainError), not_found: bool = False):
+    """Declare how a refused POST of this view is answered: ``render(error, **view_args)``."""
+    return _declare(Refusal(render=render, catches=catches, not_found=not_found))
+
+
+def _takes(refusal: Refusal | None, err: Exception) -> bool:
+    if refusal is None or request.method != "POST" or not isinstance(err, refusal.catches):
+        return False
+    if isinstance(err, DomainError) and err.status in (401, 403, 404):
+        return err.status == 404 and refusal.not_found
+    return True
+
+
+def handle_refusal(err: Exception):
+    """A page blueprint's handler of ``ValidationError`` and ``DomainError``: the declared answer to a refused
+    POST, or what every other route answers (the error page; 401, 403 and 404 always)."""
+    view = current_app.view_functions.get(request.endpoint or "")
+    refusal = getattr(view, "refusal", None)
+    if not _takes(refusal, err):
+        return refusal_response(err)
+    db.session.rollback()
+    kwargs = request.view_args or {}
+    try:
+        if refusal.render is not None:
+            return refusal.render(err, **kwargs)
+        if refusal.redirect is not None:
+            flash(err.translated() if isinstance(err, DomainError) else summary(err, field_errors(err)), "error")
+            return redirect(refusal.redirect(**kwargs))
+        extra = refusal.context(**kwargs) if refusal.context else {}
+    except (ValidationError, DomainError) as inner:  # the page itself is gone (e.g. its object): its own answer
+        return refusal_response(inner)
+    return render_refused(refusal.template, err, extra, aliases=refusal.aliases)
+
+
+def init_page_errors(bp: Blueprint) -> None:
+    """Register the refusal handler on a page blueprint (once: blueprints outlive the applications of tests)."""
+    if bp.error_handler_spec.get(None, {}).get(None, {}).get(DomainError) is not handle_refusal:
+        bp.register_error_handler(ValidationError, handle_refusal)
+        bp.register_error_handler(DomainError, handle_refusal)
 
 
 def posted(endpoint: str):

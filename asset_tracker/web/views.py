@@ -11,6 +11,7 @@ from .. import lifecycle
 from ..auth.access import AUTHENTICATED, PUBLIC, access
 from ..auth.session import actor
 from ..db import utcnow
+from ..i18n import current_language
 from . import services
 
 bp = Blueprint("web", __name__)
@@ -151,8 +152,6 @@ def _category_option(category: str) -> tuple[str, str]:
 
 @bp.app_template_filter("action_label")
 def _action_label(state) -> str:
-    from ..i18n import current_language
-
     labels = lifecycle.ACTION_LABELS.get(lifecycle.State(getattr(state, "value", state)), {})
     return labels.get(current_language(), labels.get("en", str(state)))
 

@@ -198,3 +198,11 @@ def waiting_query(*, actor: Actor):
          .outerjoin(media, media.c.device_id == Device.id).outerjoin(cleared, cleared.c.device_id == Device.id)
          .where(Device.state.in_(list(NEEDS_WIPE))))
     return scoped(q, actor)
+
+
+def latest_wipes(device_id: int, *, actor: Actor) -> dict[int, WipeRecord]:
+    """The latest wipe record of each storage medium of a device (medium id -> record), for its page."""
+    latest = (select(WipeRecord.medium_id, func.max(WipeRecord.id).label("id"))
+              .where(WipeRecord.device_id == device_id).group_by(WipeRecord.medium_id).subquery())
+    rows = db.session.execute(select(WipeRecord).join(latest, WipeRecord.id == latest.c.id)).scalars().all()
+    return {w.medium_id: w for w in rows}

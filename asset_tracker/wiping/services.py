@@ -69,6 +69,7 @@ from .records import (  # noqa: F401
     _add_record,
     _aware,
     _refuse_second_use,
+    latest_wipes,
     not_verified,
     record_destruction,
     record_manual_wipe,

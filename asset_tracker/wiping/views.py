@@ -17,6 +17,7 @@ from ..lifecycle import N_, State
 from ..web.forms import keeps_form
 from ..web.lists import ListSpec, list_page
 from . import services
+from .csv_import import template as csv_template_text
 from .models import VerificationStatus, WipeVerification
 from .schemas import DestructionIn, MediumCreateIn, MediumUpdateIn, NoMediaIn, VerificationIn, WipeRecordIn
 
@@ -273,8 +274,6 @@ def import_csv():
 @bp.route("/import-csv/template.csv")
 @access(*WORKSHOP)
 def csv_template():
-    from .csv_import import template
-
-    return current_app.response_class(template(), mimetype="text/csv",
+    return current_app.response_class(csv_template_text(), mimetype="text/csv",
                                       headers={"Content-Disposition": 'attachment; filename="wipe-results.csv"'})
 

@@ -149,3 +149,20 @@ def test_every_list_and_admin_page_passes_axe(orgs, users, live_server, page):
         assert response.status == 200, path
         axe_check(page)
     assert page.js_errors == []
+
+
+def test_a_refused_import_keeps_the_mode_and_asks_for_the_file_again(orgs, users, live_server, page):
+    batch = intake.create_batch(actor=Actor.of(users["donor"]), name="Collecte juin")
+    settle()
+    login_as(page, live_server, users["donor"], next_path=f"/batches/{batch.id}")
+    page.get_by_label("Importer seulement les lignes valides").check()
+    page.set_input_files("#f-file", files=[{"name": "parc.csv", "mimeType": "text/csv",
+                                            "buffer": b"Marque;Remarques\r\nDell;rien\r\n"}])
+    page.locator("form[action$='/import'] button[type=submit]").click()
+    expect(page.locator("#f-file-error")).to_contain_text("Colonne(s) manquante(s)")
+    expect(page.get_by_label("Importer seulement les lignes valides")).to_be_checked()
+    expect(page.locator("#f-file-again")).to_contain_text("Choisissez à nouveau le fichier")
+    expect(page.locator("#f-file")).to_have_attribute("aria-invalid", "true")
+    axe_check(page)
+    # The page itself answers 422 (the refusal); no script failed.
+    assert [e for e in page.js_errors if "status of 422" not in e] == []

@@ -194,3 +194,36 @@ def test_the_header_search_lists_brand_and_model_matches(demo, live_server, page
     expect(rows.first).to_contain_text("ThinkPad")
     assert all("Lenovo" in t and "ThinkPad" in t for t in rows.all_inner_texts())
     axe_check(page)
+
+
+def header_rows(page) -> list[tuple[str, float, float, str]]:
+    """(class, top, bottom, text) of each visible piece of the header's bar: brand, search, menu entries and tools."""
+    return page.evaluate("""() => [...document.querySelectorAll(
+        '.site-header__inner > .brand, .header-search, .main-nav__list > li, .header-tools > *')]
+        .filter(e => e.getClientRects().length)
+        .map(e => { const r = e.getBoundingClientRect();
+                    return [e.className || e.tagName, r.top, r.bottom, e.textContent.trim().slice(0, 30)]; })""")
+
+
+# Roles whose menu fits beside the search on a 1366 px screen; the admin's and the auditor's longer menus take a
+# second row, never more.
+ONE_ROW_ROLES = ("donor", "technician", "coordinator")
+
+
+@pytest.mark.parametrize("email, role", [u[:2] for u in USERS if u[0] != "mairie@demo.reboot.example"])
+def test_the_header_is_one_row_on_a_desktop_screen(demo, live_server, page, email, role):
+    page.set_viewport_size(WORKSHOP_SCREEN)
+    login_as(page, live_server, email, password=DEMO_PASSWORD)
+    for lang in ("fr", "en"):
+        page.goto(f"{live_server}/devices?lang={lang}")
+        pieces = header_rows(page)
+        assert len(pieces) > 4
+        height = header_height(page)
+        if role in ONE_ROW_ROLES:
+            # One row: every piece overlaps the vertical band of the logo.
+            _, top, bottom, *_ = pieces[0]
+            assert all(t < bottom and b > top for _, t, b, *_ in pieces), (lang, pieces)
+            assert height < 70, (lang, height)
+        else:
+            assert height < 125, (lang, height)
+        axe_check(page)

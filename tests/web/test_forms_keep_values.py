@@ -1,6 +1,7 @@
 """Refused forms come back with every typed value and a message next to the field, in French and English."""
 from __future__ import annotations
 
+import io
 import re
 
 import pytest
@@ -144,3 +145,88 @@ def test_a_programme_with_a_bad_target_keeps_its_name_partners_and_dates(client,
     assert _field_error(page, "targets")
     assert 'value="Lycéens 2027"' in page and 'value="2027-09-01"' in page
     assert re.search(rf'<option value="{orgs["partner"].id}"\s+selected', page)
+
+
+# ---------------------------------------------------------------- the batch import form
+
+
+def _post_import(client, batch_id, mode="valid_only", file=None, lang=""):
+    token = csrf_token(client, f"/batches/{batch_id}")
+    data = {"csrf_token": token, "mode": mode}
+    if file is not None:
+        data["file"] = (io.BytesIO(file[1]), file[0])
+    return client.post(f"/batches/{batch_id}/import{lang}", data=data, content_type="multipart/form-data")
+
+
+def test_an_import_without_its_file_keeps_the_mode_and_says_to_choose_the_file(client, login, batch):
+    login("donor")
+    resp = _post_import(client, batch.id)
+    page = resp.get_data(as_text=True)
+    assert resp.status_code == 422
+    assert "Choisissez le fichier à importer." in _field_error(page, "file")
+    assert re.search(r'id="mode-valid" name="mode" value="valid_only"\s+checked', page)
+    assert not re.search(r'id="mode-all" name="mode" value="all"\s+checked', page)
+    assert "Choisissez à nouveau le fichier" in page
+    assert _devices() == 0
+
+
+def test_a_file_missing_its_columns_is_refused_next_to_the_file_field_in_english(client, login, batch):
+    login("donor")
+    refresh()
+    resp = _post_import(client, batch.id, file=("parc.csv", b"Marque;Remarques\r\nDell;rien\r\n"), lang="?lang=en")
+    refresh()
+    page = resp.get_data(as_text=True)
+    assert resp.status_code == 422
+    message = _field_error(page, "file")
+    assert "Missing column(s)" in message and "Serial number" in message
+    assert "Choose the file again" in page
+    assert re.search(r'id="mode-valid" name="mode" value="valid_only"\s+checked', page)
+    assert _devices() == 0
+
+
+def test_rows_with_errors_are_still_listed_and_the_form_to_import_again_keeps_the_mode(client, login, batch):
+    from tests.intake_helpers import FR_HEADER
+
+    login("donor")
+    data = (FR_HEADER + "\r\n" + "frigo;Dell;Latitude;SN-OK-1;;;\r\n").encode()
+    resp = _post_import(client, batch.id, mode="all", file=("parc.csv", data))
+    page = resp.get_data(as_text=True)
+    assert resp.status_code == 422
+    assert re.findall(r"<tr><td>(\d+)</td><td>([^<]*)</td>", page) == [("2", "Type (A)")]
+    assert re.search(r'id="mode-all" name="mode" value="all"\s+checked', page)
+    assert 'name="file"' in page and "Choisissez à nouveau le fichier" in page
+
+
+# ---------------------------------------------------------------- the device page's next step
+
+
+def test_a_refused_step_shows_the_device_page_with_the_target_and_its_typed_values(client, login, orgs, users):
+    from tests.factories import make_device
+
+    device = make_device(orgs, users, state="received")
+    login("technician")
+    token = csrf_token(client, f"/devices/{device.tag}")
+    resp = client.post(f"/devices/{device.tag}/transitions", data={
+        "csrf_token": token, "target": "diagnosed", "verdict": "réparer", "note": "Écran fissuré, clavier OK"})
+    assert resp.status_code == 302 and resp.headers["Location"].endswith(f"/devices/{device.tag}")
+    page = client.get(resp.headers["Location"]).get_data(as_text=True)
+    assert "valeurs proposées" in _field_error(page, "diagnosed-verdict")
+    assert "Écran fissuré, clavier OK</textarea>" in page
+    assert re.search(r'<details class="step__note"\s+open', page)
+    # Shown once: the next view of the page is the plain page.
+    again = client.get(f"/devices/{device.tag}").get_data(as_text=True)
+    assert not _field_error(again, "diagnosed-verdict") and "Écran fissuré" not in again
+
+
+def test_a_step_refused_by_its_guard_names_the_field_and_keeps_the_reason_typed(client, login, orgs, users):
+    from tests.factories import make_device
+
+    device = make_device(orgs, users, state="received")
+    login("technician")
+    token = csrf_token(client, f"/devices/{device.tag}")
+    resp = client.post(f"/devices/{device.tag}/transitions", data={
+        "csrf_token": token, "target": "diagnosed", "note": "Batterie gonflée"}, follow_redirects=True)
+    page = resp.get_data(as_text=True)
+    assert resp.status_code == 200
+    assert "verdict" in _field_error(page, "diagnosed-verdict").lower()
+    assert "Batterie gonflée</textarea>" in page
