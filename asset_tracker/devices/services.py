@@ -2,6 +2,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm.attributes import set_committed_value
@@ -16,7 +20,7 @@ from ..lifecycle import N_, Facts, State, TransitionRefused
 from ..organisations.models import Organisation, OrgKind
 from ..tags import TagError, format_tag, parse_tag
 from . import extension_points
-from .models import Device, DeviceType, StorageMedium, TagCounter
+from .models import Device, DeviceType, MediumKind, StorageMedium, TagCounter
 
 DESCRIPTIVE_FIELDS = ("type", "brand", "model", "serial", "imei", "specs", "notes", "unit_value_cents",
                       "donor_inventory_number")
@@ -100,6 +104,9 @@ def unknown_reference(field: str) -> NotFound:
 # ---------------------------------------------------------------- registration
 
 
+_CHUNK = 900  # IN (...) lists stay under every database's parameter limit
+
+
 def allocate_tags(count: int, prefix: str, width: int = 6, session=None) -> list[str]:
     """Reserve ``count`` new tags; the counter row is the lock, so tags are unique and never reused."""
     session = session or db.session
@@ -114,73 +121,227 @@ def allocate_tags(count: int, prefix: str, width: int = 6, session=None) -> list
     return [format_tag(prefix, n, width) for n in range(row - count + 1, row + 1)]
 
 
+@dataclass(slots=True)
+class NewDevice:
+    """One device to register, as the form, the API or a spreadsheet row describes it."""
+
+    type: str | DeviceType
+    brand: str | None = None
+    model: str | None = None
+    serial: str | None = None
+    imei: str | None = None
+    specs: dict | None = None
+    notes: str | None = None
+    unit_value_cents: int | None = None
+    donor_inventory_number: str | None = None
+    tag: str | None = None  # a blank pre-printed tag to bind; none: the next tag of the sequence
+    media: list[dict] = field(default_factory=list)  # kind, serial, capacity_bytes and model of each medium
+    details: dict | None = None  # what its custody event says besides the device (an import's id and row)
+
+
+class Registered(NamedTuple):
+    id: int
+    tag: str
+
+
 def register_device(
     *, actor: Actor, type: str, donor_organisation_id: int, brand=None, model=None, serial=None, imei=None,
     specs=None, notes=None, unit_value_cents=None, batch_id=None, tag: str | None = None, tag_prefix: str = "RB",
     tag_width: int = 6, media: list[dict] | None = None, commit: bool = True, donor_inventory_number=None,
 ) -> Device:
-    """Log a device at its donor (state `registered`), with its tag and a custody event.
+    """Log one device at its donor (state `registered`), with its tag and a custody event: `register_many` of one.
 
     ``tag`` binds a blank pre-printed tag; otherwise the next tag of the sequence is allocated.
+    """
+    new = NewDevice(type, brand, model, serial, imei, specs, notes, unit_value_cents, donor_inventory_number, tag,
+                    list(media or ()), {"preprinted_tag": bool(tag)})
+    (registered,) = register_many([new], actor=actor, donor_organisation_id=donor_organisation_id,
+                                  batch_id=batch_id, tag_prefix=tag_prefix, tag_width=tag_width, commit=commit)
+    return db.session.get(Device, registered.id)
+
+
+def register_many(
+    new: Sequence[NewDevice], *, actor: Actor, donor_organisation_id: int, batch_id=None, tag_prefix: str = "RB",
+    tag_width: int = 6, commit: bool = True, registered: tuple[dict, dict] | None = None,
+) -> list[Registered]:
+    """Log devices of one donor (state `registered`), each with its tag and a custody event; all or none.
+
+    The one registration path (the form, the API and the importers), set-based: the donor and the batch
+    checked once, the identities validated (`core.validate_identity`), serial numbers and IMEIs already
+    registered found in one query, pre-printed tags claimed through the `tag_claim` extension point and
+    the other tags allocated at once, then one multi-row insert of devices and of media and one
+    `custody.record_many`. The first refusal raises and nothing is written.
+
+    ``registered``: what `registered_identities` answered for these devices' identities earlier in this
+    transaction (an importer sorts its rows with it first), so the look-up is not made twice.
     """
     donor = db.session.get(Organisation, donor_organisation_id)
     if donor is None or donor.kind != OrgKind.DONOR:
         raise unknown_reference("donor_organisation_id")
-    batch = None
+    workshop_id = None
     if batch_id is not None:
         resolve = extension_points.points().batch
         if resolve is None:
             raise unknown_reference("batch_id")
         batch = resolve(batch_id, donor.id, actor=actor)  # intake: in scope, open, of this donor
-    serial, imei = normalise_serial(serial), (imei or "").strip() or None
+        workshop_id = batch.workshop_organisation_id
+    stored = [_stored(item) for item in new]
+    _refuse_registered(stored, registered)
+    tags = _tags_for(new, donor.id, tag_prefix, tag_width)
+    inserted = _insert_devices(new, stored, tags, donor_id=donor.id, batch_id=batch_id, workshop_id=workshop_id)
+    custody.record_many([_registration_event(item, values, device, donor.id, batch_id)
+                         for item, values, device in zip(new, stored, inserted, strict=True)], actor=actor)
+    if commit:
+        db.session.commit()
+    return inserted
+
+
+def _stored(item: NewDevice) -> tuple[str, str | None, str | None, str | None]:
+    """The device's type, serial number, IMEI and donor inventory number as stored; a wrong identity is refused."""
+    serial, imei = normalise_serial(item.serial), (item.imei or "").strip() or None
     errors = validate_identity(serial, imei)
     if errors:
         raise Invalid("Invalid input: %(fields)s", fields=", ".join(errors), details=errors)
-    if serial and db.session.execute(select(Device.id).where(Device.serial == serial)).first():
-        raise Conflict("A device with serial number %(serial)s is already registered.", serial=serial,
-                       details={"serial": [N_("already registered")]}, code="duplicate_serial")
-    if imei and db.session.execute(select(Device.id).where(Device.imei == imei)).first():
-        raise Conflict("A device with IMEI %(imei)s is already registered.", imei=imei,
-                       details={"imei": [N_("already registered")]}, code="duplicate_imei")
-    if tag:
-        try:
-            tag = parse_tag(tag).text
-        except TagError as exc:
-            raise Invalid(str(exc), details={"tag": [str(exc)]}) from None
-        if db.session.execute(select(Device.id).where(Device.tag == tag)).first():
+    return _enum_value(DeviceType, item.type), serial, imei, (item.donor_inventory_number or "").strip() or None
+
+
+def _enum_value(kind, value) -> str:
+    return value.value if isinstance(value, kind) else kind(value).value
+
+
+def registered_identities(serials, imeis) -> tuple[dict[str, int | None], dict[str, int | None]]:
+    """The serial numbers and the IMEIs among these that a device already has, each with that device's batch.
+
+    One query per chunk of values (both columns indexed).
+    """
+    wanted_serials, wanted_imeis = set(serials), set(imeis)
+    values = [(Device.serial, v) for v in wanted_serials] + [(Device.imei, v) for v in wanted_imeis]
+    by_serial: dict[str, int | None] = {}
+    by_imei: dict[str, int | None] = {}
+    for start in range(0, len(values), _CHUNK):
+        chunk = values[start:start + _CHUNK]
+        clauses = [column.in_([v for c, v in chunk if c is column]) for column in (Device.serial, Device.imei)
+                   if any(c is column for c, _ in chunk)]
+        query = select(Device.serial, Device.imei, Device.batch_id).where(or_(*clauses))
+        for serial, imei, batch_id in db.session.execute(query).all():
+            if serial in wanted_serials:
+                by_serial[serial] = batch_id
+            if imei in wanted_imeis:
+                by_imei[imei] = batch_id
+    return by_serial, by_imei
+
+
+def _refuse_registered(stored: list[tuple], registered: tuple[dict, dict] | None) -> None:
+    """A serial number or an IMEI already registered, or given twice in the set, is refused."""
+    by_serial, by_imei = registered or registered_identities((v[1] for v in stored if v[1]),
+                                                             (v[2] for v in stored if v[2]))
+    seen_serials, seen_imeis = set(), set()
+    for _type, serial, imei, _inventory in stored:
+        if serial and (serial in by_serial or serial in seen_serials):
+            raise Conflict("A device with serial number %(serial)s is already registered.", serial=serial,
+                           details={"serial": [N_("already registered")]}, code="duplicate_serial")
+        if imei and (imei in by_imei or imei in seen_imeis):
+            raise Conflict("A device with IMEI %(imei)s is already registered.", imei=imei,
+                           details={"imei": [N_("already registered")]}, code="duplicate_imei")
+        seen_serials.add(serial)
+        seen_imeis.add(imei)
+
+
+def _tags_for(new: Sequence[NewDevice], donor_id: int, prefix: str, width: int) -> list[str]:
+    """Each device's tag: its pre-printed tag, claimed, or the next of the sequence (allocated at once)."""
+    given = {}
+    for i, item in enumerate(new):
+        if item.tag:
+            try:
+                given[i] = parse_tag(item.tag).text
+            except TagError as exc:
+                raise Invalid(str(exc), details={"tag": [str(exc)]}) from None
+    if given:
+        _claim_tags(list(given.values()), donor_id)
+    fresh = allocate_tags(len(new) - len(given), prefix, width) if len(new) > len(given) else []
+    if not given:
+        return fresh
+    fresh.reverse()
+    return [given[i] if i in given else fresh.pop() for i in range(len(new))]
+
+
+def _claim_tags(tags: list[str], donor_id: int) -> None:
+    """Pre-printed tags: each unbound, then claimed (labels: a blank issued to this donor, never a made-up one)."""
+    bound = set(db.session.execute(select(Device.tag).where(Device.tag.in_(tags))).scalars())
+    seen = set()
+    for tag in tags:
+        if tag in bound or tag in seen:
             raise Conflict("Tag %(tag)s is already bound to another device.", tag=tag, code="duplicate_tag")
-        claim = extension_points.points().tag_claim
+        seen.add(tag)
+    claim = extension_points.points().tag_claim
+    for tag in tags:
         if claim is None:
             raise Invalid("Tag %(tag)s was never issued as a blank pre-printed tag. Check the label, or leave the tag "
                           "empty to get a new one.", tag=tag, code="tag_not_issued",
                           details={"preprinted_tag": ["never issued as a blank tag"]})
-        claim(tag, donor.id)  # labels: only a blank tag issued to this donor, never a made-up one
-        preprinted = True
-    else:
-        tag = allocate_tags(1, tag_prefix, tag_width)[0]
-        preprinted = False
+        claim(tag, donor_id)
+
+
+def _insert_devices(new: Sequence[NewDevice], stored: list[tuple], tags: list[str], *, donor_id: int, batch_id,
+                    workshop_id) -> list[Registered]:
+    """One multi-row insert of the devices and one of their media; their ids read back by tag."""
+    db.session.flush()  # what the caller added goes first (an import's file record)
     now = utcnow()
-    workshop_id = batch.workshop_organisation_id if batch is not None else None
-    device = Device(
-        tag=tag, type=DeviceType(type), brand=brand, model=model, serial=serial, imei=imei, specs=specs or {},
-        notes=notes, unit_value_cents=unit_value_cents, state=State.REGISTERED, state_since=now,
-        donor_inventory_number=(donor_inventory_number or "").strip() or None,
-        donor_organisation_id=donor.id, custodian_organisation_id=donor.id, batch_id=batch_id,
-        workshop_organisation_id=workshop_id, created_at=now, updated_at=now,
-    )
-    db.session.add(device)
-    db.session.flush()
-    for m in media or ():
-        db.session.add(StorageMedium(device_id=device.id, **m))
-    custody.record("device_registered", actor=actor, device=device, state_after=State.REGISTERED,
-                   custodian_after_id=donor.id,
-                   details={"type": device.type.value, "brand": brand, "model": model, "serial": serial,
-                            "imei": imei, "batch_id": batch_id, "media": len(media or ()),
-                            "donor_inventory_number": device.donor_inventory_number,
-                            "preprinted_tag": preprinted})
-    if commit:
-        db.session.commit()
-    return device
+    conn = db.session.connection()
+    constant = {"state": State.REGISTERED, "state_since": now, "donor_organisation_id": donor_id,
+                "custodian_organisation_id": donor_id, "batch_id": batch_id, "workshop_organisation_id": workshop_id,
+                "loan": False, "created_at": now, "updated_at": now, "version": 1}
+    varying = ("tag", "type", "brand", "model", "serial", "imei", "specs", "notes", "unit_value_cents",
+               "donor_inventory_number")
+    _bulk_insert(conn, Device.__table__, constant, varying, [
+        (tag, kind, item.brand, item.model, serial, imei, json.dumps(item.specs) if item.specs else "{}", item.notes,
+         item.unit_value_cents, inventory)
+        for item, (kind, serial, imei, inventory), tag in zip(new, stored, tags, strict=True)])
+    ids: dict[str, int] = {}
+    for start in range(0, len(tags), _CHUNK):
+        chunk = tags[start:start + _CHUNK]
+        ids.update((tag, device_id) for device_id, tag in
+                   conn.execute(select(Device.id, Device.tag).where(Device.tag.in_(chunk))).all())
+    registered = [Registered(ids[tag], tag) for tag in tags]
+    media = [(device.id, _enum_value(MediumKind, m["kind"]), m.get("model"), m.get("serial"), m.get("capacity_bytes"))
+             for item, device in zip(new, registered, strict=True) for m in item.media]
+    if media:
+        _bulk_insert(conn, StorageMedium.__table__, {"created_at": now},
+                     ("device_id", "kind", "model", "serial", "capacity_bytes"), media)
+    return registered
+
+
+def _registration_event(item: NewDevice, stored: tuple, device: Registered, donor_id: int, batch_id) -> dict:
+    kind, serial, imei, inventory = stored
+    details = {"type": kind, "brand": item.brand, "model": item.model, "serial": serial, "imei": imei,
+               "batch_id": batch_id, "media": len(item.media), "donor_inventory_number": inventory}
+    if item.details:
+        details.update(item.details)
+    return {"type": "device_registered", "device_id": device.id, "device_tag": device.tag,
+            "state_after": State.REGISTERED, "custodian_after_id": donor_id, "details": details}
+
+
+def _bulk_insert(conn, table, constant: dict, varying: tuple[str, ...], rows: list[tuple]) -> None:
+    """One driver-level executemany: constant columns are converted once by their column type, varying
+    columns are given as plain values (strings, integers, JSON text), so 10,000 rows cost no per-row ORM work."""
+    dialect = conn.dialect
+    names = list(varying) + list(constant)
+    if dialect.name == "postgresql":
+        # COPY is PostgreSQL's bulk path: one stream instead of one statement per row.
+        fixed = tuple(json.dumps(v) if isinstance(v, dict) else getattr(v, "value", v) for v in constant.values())
+        with conn.connection.driver_connection.cursor() as cur:
+            with cur.copy(f"COPY {table.name} ({', '.join(names)}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row + fixed)
+        return
+    fixed = []
+    for name, value in constant.items():
+        processor = table.c[name].type._cached_bind_processor(dialect)
+        fixed.append(processor(value) if processor else value)
+    marker = "?" if dialect.paramstyle == "qmark" else "%s"
+    sql = (f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join([marker] * len(names))})")
+    fixed = tuple(fixed)
+    conn.exec_driver_sql(sql, [row + fixed for row in rows])
 
 
 def update_device(tag: str, changes: dict, *, actor: Actor) -> Device:

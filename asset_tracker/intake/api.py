@@ -1,7 +1,7 @@
 """Batch routes of the JSON API: batches, imports, collection, reception, reconciliation, closing, slip."""
 from __future__ import annotations
 
-from flask import Response, request
+from flask import Response, current_app, request
 from flask_babel import gettext
 from flask_smorest import Blueprint
 
@@ -106,7 +106,8 @@ def import_devices(data, batch_id):
     if upload is None:
         raise Invalid("Attach the file to import (multipart field \"file\").", details={"file": ["required"]})
     result = services.import_file(batch_id, upload.read(), actor=actor(), filename=upload.filename,
-                                  mode=data["mode"], client_id=data["client_id"])
+                                  mode=data["mode"], client_id=data["client_id"],
+                                  **services.import_settings(current_app.config))
     body = result.as_dict(gettext)
     if result.status == "rejected":
         raise Invalid("%(count)s rows have errors: nothing was imported. Fix them and upload the file again, "

@@ -5,6 +5,7 @@ import os
 import sys
 
 import click
+from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
@@ -38,7 +39,8 @@ def import_batch(file, batch_id, mode, email):
     with open(file, "rb") as f:
         data = f.read()
     try:
-        result = services.import_file(batch_id, data, actor=actor, filename=os.path.basename(file), mode=mode)
+        result = services.import_file(batch_id, data, actor=actor, filename=os.path.basename(file), mode=mode,
+                                      **services.import_settings(current_app.config))
     except DomainError as err:
         db.session.rollback()
         click.echo(f"error: {err}", err=True)

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
+import time
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from flask import current_app, has_app_context
 from sqlalchemy import and_, false, func, or_, select, update
 
 from .. import idempotency
@@ -16,16 +16,18 @@ from ..custody import services as custody
 from ..db import utcnow
 from ..devices import services as devices
 from ..devices.lookup import resolve_code
-from ..devices.models import Device, DeviceType, StorageMedium
+from ..devices.models import Device, DeviceType
 from ..errors import Conflict, Invalid, NotFound
 from ..extensions import db
 from ..lifecycle import IN_WORKSHOP, N_, State
 from ..organisations.models import Organisation, OrgKind
 from . import importing
-from .importing import ParsedRow, RowError
+from .importing import ArchiveLimits, ParsedRow, RowError
 from .models import Batch, BatchExplanation, BatchReceipt, BatchStatus, ExplanationKind, ImportFile
 
 MODES = ("all", "valid_only")
+MAX_UPLOAD_BYTES = 20 * 1024 * 1024  # MAX_CONTENT_LENGTH's default
+DEFAULT_ARCHIVE_LIMITS = ArchiveLimits()  # XLSX_MAX_UNCOMPRESSED and XLSX_MAX_RATIO's defaults
 _CHUNK = 900  # IN (...) lists stay under every database's parameter limit
 _WRITE_CHUNK = 250  # device moves per transaction in batch-wide writes (well under a second of write lock)
 
@@ -250,13 +252,23 @@ def _require_open(batch: Batch) -> None:
                        status=batch.status.value, code="batch_not_open")
 
 
-def batch_max_devices() -> int:
-    return current_app.config.get("BATCH_MAX_DEVICES", 10_000) if has_app_context() else 10_000
+def registration_settings(config: Mapping) -> dict:
+    """What `add_device` takes from the application's configuration (the routes pass it in)."""
+    return {"tag_prefix": config["TAG_PREFIX"], "tag_width": config["TAG_WIDTH"],
+            "batch_max_devices": config.get("BATCH_MAX_DEVICES", 10_000)}
 
 
-def _require_room(batch: Batch, adding: int) -> None:
+def import_settings(config: Mapping) -> dict:
+    """What `import_file` takes from the application's configuration (the routes and the command pass it in)."""
+    return {**registration_settings(config), "max_upload_bytes": config.get("MAX_CONTENT_LENGTH") or MAX_UPLOAD_BYTES,
+            "max_rows": config.get("IMPORT_MAX_ROWS", 10_000),
+            "archive_limits": ArchiveLimits(config.get("XLSX_MAX_UNCOMPRESSED", 64 * 2**20),
+                                            config.get("XLSX_MAX_RATIO", 100)),
+            "barrier_file": config.get("IMPORT_BARRIER_FILE")}
+
+
+def _require_room(batch: Batch, adding: int, limit: int) -> None:
     """A batch holds at most BATCH_MAX_DEVICES devices, so every batch page, slip and write stays bounded."""
-    limit = batch_max_devices()
     held = db.session.execute(select(func.count(Device.id)).where(Device.batch_id == batch.id)).scalar_one()
     if held + adding > limit:
         raise Conflict("Batch %(name)s would hold %(count)s devices; a batch holds at most %(max)s. "
@@ -265,30 +277,27 @@ def _require_room(batch: Batch, adding: int) -> None:
                                                               "adding": adding, "max": limit})
 
 
-def _tag_config() -> tuple[str, int]:
-    if has_app_context():
-        return current_app.config["TAG_PREFIX"], current_app.config["TAG_WIDTH"]
-    return "RB", 6
-
-
 # ---------------------------------------------------------------- donor entry
 
 
 def add_device(batch_id: int, *, actor: Actor, type: str, brand=None, model=None, serial=None, imei=None,
                notes=None, unit_value_cents=None, media: list[dict] | None = None, tag: str | None = None,
-               donor_inventory_number: str | None = None) -> Device:
-    """Log one device into a batch (the donor's entry form): tag and custody event in one transaction."""
+               donor_inventory_number: str | None = None, tag_prefix: str = "RB", tag_width: int = 6,
+               batch_max_devices: int = 10_000) -> Device:
+    """Log one device into a batch (the donor's entry form): tag and custody event in one transaction.
+
+    ``tag_prefix``, ``tag_width`` and ``batch_max_devices``: the settings (`registration_settings`).
+    """
     batch = get_batch(batch_id, actor=actor, for_update=True)
     _require_open(batch)
     if not (serial or "").strip() and not (imei or "").strip():
         raise Invalid("A serial number or an IMEI is required, so the workshop can recognise the device.",
                       details={"serial": [N_("A serial number or an IMEI is required.")]})
-    _require_room(batch, 1)
-    prefix, width = _tag_config()
+    _require_room(batch, 1, batch_max_devices)
     return devices.register_device(
         actor=actor, type=type, donor_organisation_id=batch.donor_organisation_id, brand=brand, model=model,
         serial=serial, imei=imei, notes=notes, unit_value_cents=unit_value_cents, batch_id=batch.id, tag=tag,
-        tag_prefix=prefix, tag_width=width, media=media, donor_inventory_number=donor_inventory_number)
+        tag_prefix=tag_prefix, tag_width=tag_width, media=media, donor_inventory_number=donor_inventory_number)
 
 
 # ---------------------------------------------------------------- bulk import
@@ -336,28 +345,25 @@ def _chunks(values: list, size: int = _CHUNK):
         yield values[i:i + size]
 
 
-def max_upload_bytes() -> int:
-    if has_app_context():
-        return current_app.config.get("MAX_CONTENT_LENGTH") or 20 * 1024 * 1024
-    return 20 * 1024 * 1024
-
-
 def import_file(batch_id: int, data: bytes, *, actor: Actor, filename: str | None = None, mode: str = "all",
-                client_id: str | None = None) -> ImportResult:
+                client_id: str | None = None, tag_prefix: str = "RB", tag_width: int = 6,
+                batch_max_devices: int = 10_000, max_upload_bytes: int = MAX_UPLOAD_BYTES, max_rows: int = 10_000,
+                archive_limits: ArchiveLimits = DEFAULT_ARCHIVE_LIMITS,
+                barrier_file: str | None = None) -> ImportResult:
     """Validate every row of a CSV/XLSX file and create its devices, all or nothing (or only the valid rows).
 
-    Set-based: one pass of validation in Python, duplicate checks with IN (...) queries, the tags
-    allocated at once, one multi-row insert of devices (and disks), one multi-row insert of events,
-    one commit. The same file (SHA-256) uploaded again imports nothing.
+    Set-based: one pass of validation in Python, duplicate checks with IN (...) queries, then the rows
+    to create registered at once by `devices.register_many` (tags allocated at once, one multi-row
+    insert of devices and disks, one of events), one commit. The same file (SHA-256) uploaded again
+    imports nothing. The keyword settings come from the configuration (`import_settings`).
     """
     if mode not in MODES:
         raise Invalid("Unknown import mode %(mode)s (use all or valid_only).", mode=str(mode),
                       details={"mode": ["all or valid_only"]})
     batch = get_batch(batch_id, actor=actor, for_update=True)
-    limit = max_upload_bytes()
-    if len(data) > limit:
+    if len(data) > max_upload_bytes:
         raise Invalid("The file is too large (%(size)s MB; the limit is %(mb)s MB): split it into several files.",
-                      size=round(len(data) / 2**20, 1), mb=limit // 2**20, code="too_large")
+                      size=round(len(data) / 2**20, 1), mb=max_upload_bytes // 2**20, code="too_large")
     sha = hashlib.sha256(data).hexdigest()
     request_hash = idempotency.payload_hash({"batch": batch.id, "mode": mode, "sha256": sha})
     if client_id:
@@ -375,15 +381,15 @@ def import_file(batch_id: int, data: bytes, *, actor: Actor, filename: str | Non
                            "created_at": previous.created_at.isoformat(), "created": previous.rows_created}
         return result
 
-    config = current_app.config if has_app_context() else {}
-    limits = importing.ArchiveLimits(config.get("XLSX_MAX_UNCOMPRESSED", 64 * 2**20), config.get("XLSX_MAX_RATIO", 100))
-    sheet = importing.read_sheet(data, filename, max_rows=config.get("IMPORT_MAX_ROWS", 10_000), limits=limits)
+    sheet = importing.read_sheet(data, filename, max_rows=max_rows, limits=archive_limits)
     parsed, errors, unknown = importing.validate_rows(sheet)
     result.ignored_columns = unknown
     if not parsed and not errors:
         raise Invalid("The file has a header row but no devices.", code="no_rows")
 
-    to_create, skipped = _check_against_database(parsed, errors, batch.id)
+    registered = devices.registered_identities((p.serial for p in parsed if p.serial),
+                                               (p.imei for p in parsed if p.imei))
+    to_create, skipped = _check_against_database(parsed, errors, batch.id, registered)
     columns, _ = importing.map_headers(sheet.headers)
     for e in errors:
         if e.column is None and e.field in columns:
@@ -402,58 +408,30 @@ def import_file(batch_id: int, data: bytes, *, actor: Actor, filename: str | Non
     if not to_create:
         session.rollback()
         return result
-    _require_room(batch, len(to_create))
+    _require_room(batch, len(to_create), batch_max_devices)
 
-    now = utcnow()
     imp = ImportFile(batch_id=batch.id, sha256=sha, filename=(filename or "")[:255] or None, size_bytes=len(data),
                      mode=mode, rows_total=result.rows, rows_created=len(to_create), rows_skipped=len(skipped),
                      rows_invalid=result.invalid_rows, actor_user_id=actor.user_id, actor_name=actor.name,
-                     created_at=now)
+                     created_at=utcnow())
     session.add(imp)
     session.flush()
-    prefix, width = _tag_config()
-    tags = devices.allocate_tags(len(to_create), prefix, width)
-    donor_id = batch.donor_organisation_id
-    conn = session.connection()
-    constant = {"specs": {}, "state": State.REGISTERED, "state_since": now, "donor_organisation_id": donor_id,
-                "custodian_organisation_id": donor_id, "batch_id": batch.id,
-                "workshop_organisation_id": batch.workshop_organisation_id, "loan": False, "created_at": now,
-                "updated_at": now, "version": 1}
-    varying = ("tag", "type", "brand", "model", "serial", "imei", "notes", "unit_value_cents",
-               "donor_inventory_number")
-    _bulk_insert(conn, Device.__table__, constant, varying,
-                 [(tag, p.type.value, p.brand, p.model, p.serial, p.imei, p.notes, p.unit_value_cents,
-                   p.donor_inventory_number)
-                  for p, tag in zip(to_create, tags, strict=False)])
-    ids: dict[str, int] = {}
-    for chunk in _chunks(tags):
-        ids.update((tag, device_id) for device_id, tag in
-                   conn.execute(select(Device.id, Device.tag).where(Device.tag.in_(chunk))).all())
-    inserted = [(ids[tag], tag) for tag in tags]
-    media = [(device_id, p.disk["kind"].value, p.disk["serial"], p.disk["capacity_bytes"])
-             for p, (device_id, _tag) in zip(to_create, inserted, strict=False) if p.disk]
-    if media:
-        _bulk_insert(conn, StorageMedium.__table__, {"created_at": now},
-                     ("device_id", "kind", "serial", "capacity_bytes"), media)
-    events = [{
-        "type": "device_registered", "device_id": device_id, "device_tag": tag, "state_after": State.REGISTERED,
-        "custodian_after_id": donor_id,
-        "details": {"type": p.type.value, "brand": p.brand, "model": p.model, "serial": p.serial, "imei": p.imei,
-                    "donor_inventory_number": p.donor_inventory_number, "batch_id": batch.id,
-                    "media": 1 if p.disk else 0, "import_id": imp.id, "row": p.row},
-    } for p, (device_id, tag) in zip(to_create, inserted, strict=False)]
+    for p in to_create:
+        p.details = {"import_id": imp.id, "row": p.row}  # in the device's custody event
+    inserted = devices.register_many(to_create, actor=actor, donor_organisation_id=batch.donor_organisation_id,
+                                     batch_id=batch.id, tag_prefix=tag_prefix, tag_width=tag_width, commit=False,
+                                     registered=registered)
     result.created = len(inserted)
     result.import_id = imp.id
-    result.first_tag, result.last_tag = inserted[0][1], inserted[-1][1]
-    events.append({"type": "batch_import", "details": {
-        "batch_id": batch.id, "import_id": imp.id, "sha256": sha, "filename": filename, "mode": mode,
-        "rows": result.rows, "created": result.created, "skipped": result.skipped,
-        "invalid_rows": result.invalid_rows, "first_tag": result.first_tag, "last_tag": result.last_tag}})
+    result.first_tag, result.last_tag = inserted[0].tag, inserted[-1].tag
     if client_id:
         idempotency.remember(session, "import", client_id, request_hash, 201, result.as_dict(),
                              user_id=actor.user_id)
-    custody.record_many(events, actor=actor)  # the chain head is the last lock taken
-    _barrier(config.get("IMPORT_BARRIER_FILE"))
+    custody.record("batch_import", actor=actor, details={
+        "batch_id": batch.id, "import_id": imp.id, "sha256": sha, "filename": filename, "mode": mode,
+        "rows": result.rows, "created": result.created, "skipped": result.skipped,
+        "invalid_rows": result.invalid_rows, "first_tag": result.first_tag, "last_tag": result.last_tag})
+    _barrier(barrier_file)
     session.commit()
     return result
 
@@ -463,47 +441,16 @@ def _barrier(path: str | None) -> None:
     written but not committed, by creating ``path``, then wait there to be killed."""
     if not path:
         return
-    import time
-
     with open(path, "w") as marker:
         marker.write("rows written, not committed\n")
     time.sleep(120)
 
 
-def _bulk_insert(conn, table, constant: dict, varying: tuple[str, ...], rows: list[tuple]) -> None:
-    """One driver-level executemany: constant columns are converted once by their column type, varying
-    columns are given as plain values (strings, integers), so 10,000 rows cost no per-row ORM work."""
-    dialect = conn.dialect
-    names = list(varying) + list(constant)
-    if dialect.name == "postgresql":
-        # COPY is PostgreSQL's bulk path: one stream instead of one statement per row.
-        fixed = tuple(json.dumps(v) if isinstance(v, dict) else getattr(v, "value", v) for v in constant.values())
-        with conn.connection.driver_connection.cursor() as cur:
-            with cur.copy(f"COPY {table.name} ({', '.join(names)}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row + fixed)
-        return
-    fixed = []
-    for name, value in constant.items():
-        processor = table.c[name].type._cached_bind_processor(dialect)
-        fixed.append(processor(value) if processor else value)
-    marker = "?" if dialect.paramstyle == "qmark" else "%s"
-    sql = (f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join([marker] * len(names))})")
-    fixed = tuple(fixed)
-    conn.exec_driver_sql(sql, [row + fixed for row in rows])
-
-
-def _check_against_database(parsed: list[ParsedRow], errors: list[RowError], batch_id: int):
-    """Rows whose serial/IMEI is already registered: in this batch they are skipped, elsewhere refused."""
-    session = db.session
-    by_serial: dict[str, int | None] = {}
-    by_imei: dict[str, int | None] = {}
-    serials = [p.serial for p in parsed if p.serial]
-    imeis = [p.imei for p in parsed if p.imei]
-    for chunk in _chunks(serials):
-        by_serial.update(session.execute(select(Device.serial, Device.batch_id).where(Device.serial.in_(chunk))).all())
-    for chunk in _chunks(imeis):
-        by_imei.update(session.execute(select(Device.imei, Device.batch_id).where(Device.imei.in_(chunk))).all())
+def _check_against_database(parsed: list[ParsedRow], errors: list[RowError], batch_id: int,
+                            registered: tuple[dict, dict]):
+    """Rows whose serial/IMEI is already registered (``registered``: `devices.registered_identities` of the
+    file): in this batch they are skipped, elsewhere refused."""
+    by_serial, by_imei = registered
     if not by_serial and not by_imei:
         return parsed, []
     to_create, skipped = [], []

@@ -250,7 +250,8 @@ def device_new(batch_id):
         for server_side in ("donor_organisation_id", "batch_id", "specs"):
             data.pop(server_side, None)
         tag = data.pop("preprinted_tag")
-        device = services.add_device(batch.id, actor=actor(), tag=tag, **data)
+        device = services.add_device(batch.id, actor=actor(), tag=tag, **data,
+                                      **services.registration_settings(current_app.config))
         flash(_("%(tag)s registered: write it on the device or stick its label.", tag=device.tag), "success")
         return redirect(url_for("intake.device_new", batch_id=batch.id) if request.form.get("another")
                         else url_for("intake.show", batch_id=batch.id))
@@ -281,7 +282,8 @@ def import_file(batch_id):
     if upload is None or not upload.filename:
         raise Invalid(CHOOSE_FILE, details={"file": [CHOOSE_FILE]})
     mode = request.form.get("mode", "all")
-    result = services.import_file(batch.id, upload.read(), actor=actor(), filename=upload.filename, mode=mode)
+    result = services.import_file(batch.id, upload.read(), actor=actor(), filename=upload.filename, mode=mode,
+                                  **services.import_settings(current_app.config))
     status = 422 if result.status == "rejected" else 200
     return render_template("intake/import_result.html", batch=batch, result=result, problem=None,
                            filename=upload.filename, translate=_, form=kept_values()), status

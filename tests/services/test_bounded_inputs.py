@@ -98,35 +98,27 @@ def test_a_real_spreadsheet_passes_the_archive_check(db, donor, batch, app):
 
 
 def test_a_batch_holds_at_most_the_configured_number_of_devices(db, app, donor, batch):
-    app.config["BATCH_MAX_DEVICES"] = 30
-    try:
-        intake.import_file(batch.id, csv_rows(25), actor=donor, filename="a.csv")
-        events = _count(db, CustodyEvent)
+    intake.import_file(batch.id, csv_rows(25), actor=donor, filename="a.csv", batch_max_devices=30)
+    events = _count(db, CustodyEvent)
 
-        with pytest.raises(Conflict) as refused:
-            intake.import_file(batch.id, csv_rows(10, prefix="PG"), actor=donor, filename="b.csv")
-        assert refused.value.code == "batch_full"
-        assert "35" in str(refused.value) and "30" in str(refused.value)
-        assert _count(db, Device) == 25 and _count(db, CustodyEvent) == events
+    with pytest.raises(Conflict) as refused:
+        intake.import_file(batch.id, csv_rows(10, prefix="PG"), actor=donor, filename="b.csv", batch_max_devices=30)
+    assert refused.value.code == "batch_full"
+    assert "35" in str(refused.value) and "30" in str(refused.value)
+    assert _count(db, Device) == 25 and _count(db, CustodyEvent) == events
 
-        for i in range(5):
-            intake.add_device(batch.id, actor=donor, type="laptop", serial=f"ONE{i:04d}")
-        with pytest.raises(Conflict):
-            intake.add_device(batch.id, actor=donor, type="laptop", serial="ONE9999")
-        assert _count(db, Device) == 30
-    finally:
-        app.config["BATCH_MAX_DEVICES"] = 10_000
+    for i in range(5):
+        intake.add_device(batch.id, actor=donor, type="laptop", serial=f"ONE{i:04d}", batch_max_devices=30)
+    with pytest.raises(Conflict):
+        intake.add_device(batch.id, actor=donor, type="laptop", serial="ONE9999", batch_max_devices=30)
+    assert _count(db, Device) == 30
 
 
 def test_a_file_longer_than_a_batch_is_refused_naming_the_limit(db, app, donor, batch):
-    app.config["IMPORT_MAX_ROWS"] = 40
-    try:
-        with pytest.raises(Invalid) as refused:
-            intake.import_file(batch.id, csv_rows(41), actor=donor, filename="big.csv")
-        assert refused.value.code == "too_many_rows" and "40" in str(refused.value)
-        assert _count(db, Device) == 0
-    finally:
-        app.config["IMPORT_MAX_ROWS"] = 10_000
+    with pytest.raises(Invalid) as refused:
+        intake.import_file(batch.id, csv_rows(41), actor=donor, filename="big.csv", max_rows=40)
+    assert refused.value.code == "too_many_rows" and "40" in str(refused.value)
+    assert _count(db, Device) == 0
 
 
 def test_collecting_a_batch_moves_every_device_in_short_transactions(db, users, donor, batch, monkeypatch):
