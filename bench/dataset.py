@@ -199,17 +199,19 @@ class _Setup:
                 self.orgs[name] = org
             db.session.commit()
             self.users = {}
+            policy = auth.PasswordPolicy.of(app.config)
             for key, (email, role, org) in BENCH_USERS.items():
                 self.users[key] = auth.create_user(email, role=role, organisation_id=self.orgs[org].id, actor=system,
-                                                   name=key.title())
+                                                   name=key.title(), policy=policy)
             self.donors = [o for o in self.orgs.values() if o.kind == OrgKind.DONOR]
             self.partners = [o for o in self.orgs.values() if o.kind == OrgKind.PARTNER]
             for i, org in enumerate(self.donors):
                 self.users[f"donor{i}"] = auth.create_user(f"donateur{i}@bench.reboot.example", role="donor",
-                                                           organisation_id=org.id, actor=system)
+                                                           organisation_id=org.id, actor=system, policy=policy)
             for i, org in enumerate(self.partners):
                 self.users[f"partner{i}"] = auth.create_user(f"coordination{i}@bench.reboot.example",
-                                                             role="coordinator", organisation_id=org.id, actor=system)
+                                                             role="coordinator", organisation_id=org.id, actor=system,
+                                                             policy=policy)
             owner = self.orgs["Métropole de Lyon"]
             self.programmes = []
             for name, target, unit, categories in PROGRAMMES:

@@ -120,7 +120,8 @@ def step(device: Device, target: State | str, orgs, users, *, partner="partner",
                                   partner_organisation_id=orgs[partner].id)
     elif target == State.HANDED_OVER:
         distribution.record_handover(device.tag, actor=coord, beneficiary_ref=beneficiary_ref,
-                                   beneficiary_category="pupil", loan=loan, expected_return_on=expected_return_on)
+                                   beneficiary_category="pupil", loan=loan, expected_return_on=expected_return_on,
+                                   **handing_over())
     elif target == State.RETURNED:
         handover = db.session.query(Handover).filter_by(device_id=device.id, returned_at=None).one()
         distribution.record_return(handover.id, actor=coord, reason="end of the school year")

@@ -1,7 +1,7 @@
 """Admin pages: users, organisations, API tokens and programme partners, through the same services as the API."""
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from marshmallow import fields as mfields
 from marshmallow import validate
@@ -88,7 +88,8 @@ def users():
 @keeps_form("admin/users.html", _users_context)
 def create_user():
     data = UserCreateIn().load(_form())
-    user = auth.create_user(data.pop("email"), actor=actor(), **data)
+    user = auth.create_user(data.pop("email"), actor=actor(), policy=auth.PasswordPolicy.of(current_app.config),
+                            **data)
     flash(_("Account %(email)s created.", email=user.email), "success")
     return redirect(url_for("admin.users"))
 
@@ -115,7 +116,8 @@ class PasswordIn(StrictSchema):
 @keeps_form("admin/users.html", lambda user_id: _users_context())
 def reset_password(user_id):
     data = PasswordIn().load(_form())
-    user, secret = auth.reset_password(user_id, actor=actor(), password=data["password"])
+    user, secret = auth.reset_password(user_id, actor=actor(), password=data["password"],
+                                       policy=auth.PasswordPolicy.of(current_app.config))
     if data["password"]:
         flash(_("New password of %(email)s set.", email=user.email), "success")
         return redirect(url_for("admin.users"))
@@ -245,7 +247,8 @@ def tokens():
 def create_token():
     data = TokenCreateIn().load(_form())
     user = auth.get_user(data["user_id"])
-    token, secret = auth.create_token(user, actor=actor(), name=data["name"])
+    token, secret = auth.create_token(user, actor=actor(), name=data["name"],
+                                      days=current_app.config["TOKEN_LIFETIME_DAYS"])
     resp = render_template("admin/token_created.html", token=token, secret=secret)
     return resp, 201, {"Cache-Control": "no-store"}
 

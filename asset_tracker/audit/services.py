@@ -7,7 +7,6 @@ import json
 from dataclasses import dataclass, field
 
 from cryptography.exceptions import InvalidSignature
-from flask import current_app
 from sqlalchemy import and_, case, exists, func, or_, select, text
 
 from ..core import Actor
@@ -26,21 +25,15 @@ from .models import Checkpoint
 # ---------------------------------------------------------------- checkpoints
 
 
-def _key_path(key_path: str | None) -> str:
-    # None only from the audit pages (views.py), which do not pass AUDIT_SIGNING_KEY_PATH yet.
-    return current_app.config["AUDIT_SIGNING_KEY_PATH"] if key_path is None else key_path
-
-
-def public_key(*, key_path: str | None = None):
+def public_key(*, key_path: str):
     """The public half of the signing key at ``key_path`` (AUDIT_SIGNING_KEY_PATH), derived from the private
     key when its file is missing."""
-    path = _key_path(key_path)
-    pub = keys.public_path(path)
+    pub = keys.public_path(key_path)
     try:
         return keys.load_public(pub)
     except FileNotFoundError:
         try:
-            return keys.load_private(path).public_key()
+            return keys.load_private(key_path).public_key()
         except keys.KeyMissing:
             raise NotFound("No checkpoint key is configured yet (flask audit keygen).") from None
 
@@ -59,14 +52,14 @@ def checkpoint_dict(cp: Checkpoint) -> dict:
             "signature": cp.signature}
 
 
-def sign_checkpoint(*, actor: Actor, key_path: str | None = None) -> Checkpoint:
+def sign_checkpoint(*, actor: Actor, key_path: str) -> Checkpoint:
     """Verify the whole chain, then sign its head (seq, hash) with the key kept outside the database.
 
     A broken chain is never signed: a checkpoint vouches for everything up to its position.
     The checkpoint itself becomes the next custody event. ``key_path``: AUDIT_SIGNING_KEY_PATH.
     """
     try:
-        key = keys.load_private(_key_path(key_path))
+        key = keys.load_private(key_path)
     except keys.KeyMissing:
         raise Conflict("No checkpoint key is configured: run flask audit keygen first.", code="no_signing_key") \
             from None
@@ -196,7 +189,7 @@ def _check_one(cp: dict, pub, kid: str, stored: dict, chain) -> CheckpointCheck:
     return CheckpointCheck(cp, True)
 
 
-def verify_stored_checkpoints(*, key_path: str | None = None) -> CheckpointReport | None:
+def verify_stored_checkpoints(*, key_path: str) -> CheckpointReport | None:
     """The auditor's page: every checkpoint kept by the service, checked with the public key of ``key_path``."""
     try:
         pub = public_key(key_path=key_path)

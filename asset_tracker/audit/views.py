@@ -115,10 +115,11 @@ def batch(batch_id):
 @access(*READERS)
 def chain():
     result = verify_chain()
-    report = services.verify_stored_checkpoints()
+    key_path = current_app.config["AUDIT_SIGNING_KEY_PATH"]
+    report = services.verify_stored_checkpoints(key_path=key_path)
     checkpoints = services.list_checkpoints(limit=30)
     try:
-        key_id = services.keys.key_id(services.public_key())
+        key_id = services.keys.key_id(services.public_key(key_path=key_path))
     except Exception:  # noqa: BLE001 - no key configured yet: the page says so
         key_id = None
     return render_template("audit/chain.html", result=result, report=report, checkpoints=checkpoints,
@@ -128,7 +129,7 @@ def chain():
 @bp.route("/checkpoints", methods=["POST"])
 @access("admin")
 def sign_checkpoint():
-    cp = services.sign_checkpoint(actor=actor())
+    cp = services.sign_checkpoint(actor=actor(), key_path=current_app.config["AUDIT_SIGNING_KEY_PATH"])
     flash(_("Checkpoint #%(seq)s signed.", seq=cp.seq), "success")
     return redirect(url_for("audit.chain"))
 

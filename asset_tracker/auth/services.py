@@ -46,17 +46,12 @@ class PasswordPolicy:
         return cls(config["PASSWORD_MIN_LENGTH"], config["PASSWORD_MIN_SCORE"], config["PASSWORD_HASH_METHOD"])
 
 
-def _policy(policy: PasswordPolicy | None) -> PasswordPolicy:
-    # None only from the admin and account pages (views.py), which do not pass the policy yet.
-    return PasswordPolicy.of(current_app.config) if policy is None else policy
-
-
 def hash_password(password: str, *, method: str) -> str:
     return generate_password_hash(password, method=method)
 
 
 def create_user(email: str, *, role: str, organisation_id: int, actor: Actor, password: str | None = None,
-                name: str = "", locale: str | None = None, policy: PasswordPolicy | None = None) -> User:
+                name: str = "", locale: str | None = None, policy: PasswordPolicy) -> User:
     email = (email or "").strip().lower()
     if not EMAIL_RE.match(email):
         raise Invalid("%(email)s is not an e-mail address.", email=email, details={"email": ["invalid"]})
@@ -71,7 +66,6 @@ def create_user(email: str, *, role: str, organisation_id: int, actor: Actor, pa
         raise Invalid("A %(role)s cannot belong to a %(kind)s organisation.", role=role, kind=org.kind.value,
                       details={"organisation_id": ["wrong kind for this role"]})
     if password is not None:
-        policy = _policy(policy)
         check_password_strength(password, email, name, policy=policy)
     if db.session.execute(select(User.id).where(func.lower(User.email) == email)).first():
         raise Conflict("A user with e-mail %(email)s already exists.", email=email, code="duplicate_email")
@@ -103,8 +97,7 @@ def check_password_strength(password: str, *related: str, policy: PasswordPolicy
                       needed=needed, code="weak_password", details={"password": hints or ["too easy to guess"]})
 
 
-def change_password(user_id: int, current: str, new: str, *, actor: Actor,
-                    policy: PasswordPolicy | None = None) -> User:
+def change_password(user_id: int, current: str, new: str, *, actor: Actor, policy: PasswordPolicy) -> User:
     """Set a new password after checking the current one; every session of the user ends (sign in again)."""
     user = db.session.get(User, user_id)
     if user is None or not user.active:
@@ -113,7 +106,6 @@ def change_password(user_id: int, current: str, new: str, *, actor: Actor,
         raise Invalid("The current password is wrong.", code="wrong_password", details={"current": ["wrong"]})
     if new == current:
         raise Invalid("The new password must differ from the current one.", details={"password": ["unchanged"]})
-    policy = _policy(policy)
     check_password_strength(new, user.email, user.name, policy=policy)
     user.password_hash = hash_password(new, method=policy.hash_method)
     user.session_generation = (user.session_generation or 0) + 1
@@ -149,10 +141,8 @@ def _token_digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def create_token(user: User, *, actor: Actor, name: str = "", days: int | None = None) -> tuple[ApiToken, str]:
+def create_token(user: User, *, actor: Actor, days: int, name: str = "") -> tuple[ApiToken, str]:
     """A new API token living ``days`` (TOKEN_LIFETIME_DAYS); the secret is returned once, its hash kept."""
-    # None only from the admin page (views.py), which does not pass TOKEN_LIFETIME_DAYS yet.
-    days = days or current_app.config["TOKEN_LIFETIME_DAYS"]
     secret = "rbt_" + secrets.token_urlsafe(32)
     token = ApiToken(user_id=user.id, name=name, token_hash=_token_digest(secret), prefix=secret[:10],
                      expires_at=utcnow() + dt.timedelta(days=days))
@@ -254,13 +244,12 @@ def set_user_active(user_id: int, active: bool, *, actor: Actor) -> User:
     return user
 
 
-def reset_password(user_id: int, *, actor: Actor, password: str | None = None,
-                   policy: PasswordPolicy | None = None) -> tuple[User, str]:
+def reset_password(user_id: int, *, actor: Actor, policy: PasswordPolicy,
+                   password: str | None = None) -> tuple[User, str]:
     """Set a user's password: the one given, or a new random one returned once (only its hash is stored)."""
     user = get_user(user_id)
     generated = password is None or password == ""
     secret = secrets.token_urlsafe(16) if generated else password
-    policy = _policy(policy)
     if not generated:
         check_password_strength(secret, user.email, user.name, policy=policy)
     user.password_hash = hash_password(secret, method=policy.hash_method)

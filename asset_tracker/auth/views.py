@@ -89,7 +89,8 @@ def change_password():
         if not form.password.data or form.password.data != form.confirm.data:
             error = Invalid("The two new passwords differ.", details={"confirm": ["differs"]})
         else:
-            services.change_password(current_user.id, form.current.data or "", form.password.data, actor=actor())
+            services.change_password(current_user.id, form.current.data or "", form.password.data, actor=actor(),
+                                     policy=services.PasswordPolicy.of(current_app.config))
             _sign_out()
             flash(_("Your password is changed. Every session was signed out: sign in with the new password."),
                   "success")

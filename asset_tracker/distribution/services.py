@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from flask import current_app, has_request_context
+from flask import has_request_context
 from flask_babel import get_locale
 from sqlalchemy import and_, case, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -747,11 +747,6 @@ def _kit_kind(programme: Programme, kit_kind: str | int | None) -> KitKind | Non
 # ---------------------------------------------------------------- hand-over
 
 
-def _hmac_key(hmac_key: str | None) -> str:
-    # None only from the hand-over page (views.py), which does not pass BENEFICIARY_HMAC_KEY yet.
-    return current_app.config["BENEFICIARY_HMAC_KEY"] if hmac_key is None else hmac_key
-
-
 def check_reference(value: str | None, partner: Organisation, *, default_pattern: str | None) -> str:
     """``default_pattern`` (BENEFICIARY_REF_DEFAULT_PATTERN) applies to a partner without a pattern of its own."""
     pattern = partner.beneficiary_ref_pattern or default_pattern
@@ -814,8 +809,8 @@ def record_handover(tag: str, *, actor: Actor, beneficiary_ref: str, beneficiary
                     handed_over_on: dt.date | None = None, loan: bool = False,
                     expected_return_on: dt.date | None = None, accessory_ids=None, new_accessories=(),
                     kit_kind: str | None = None, confirm_second_device: bool = False,
-                    conditions: str | None = None, note: str | None = None, hmac_key: str | None = None,
-                    default_pattern: str | None = None) -> Handover:
+                    conditions: str | None = None, note: str | None = None, hmac_key: str,
+                    default_pattern: str | None) -> Handover:
     """Hand a reserved device (and its kit) to a beneficiary known only by a pseudonymous reference.
 
     The reference stays in the hand-over row; the custody event carries only its keyed hash. Custody passes
@@ -827,14 +822,12 @@ def record_handover(tag: str, *, actor: Actor, beneficiary_ref: str, beneficiary
     device, reservation = _reserved_device(tag, actor)
     partner = db.session.get(Organisation, reservation.partner_organisation_id)
     programme = db.session.get(Programme, reservation.programme_id)
-    if hmac_key is None:  # the hand-over page (views.py) passes neither setting yet
-        default_pattern = current_app.config.get("BENEFICIARY_REF_DEFAULT_PATTERN")
     ref = check_reference(beneficiary_ref, partner, default_pattern=default_pattern)
     category = _beneficiary_category(programme, beneficiary_category)
     handed_over_on = _handover_date(handed_over_on, loan, expected_return_on)
     kind = _kit_kind(programme, kit_kind) if kit_kind else (
         db.session.get(KitKind, reservation.kit_kind_id) if reservation.kit_kind_id else None)
-    digest = reference_hmac(ref, _hmac_key(hmac_key))
+    digest = reference_hmac(ref, hmac_key)
     holds = second_device_check(programme, partner.id, digest, confirmed=confirm_second_device)
 
     kit, added = _handed_kit(device, accessory_ids, new_accessories, actor)
@@ -902,7 +895,7 @@ def record_handover(tag: str, *, actor: Actor, beneficiary_ref: str, beneficiary
     return handover
 
 
-def second_device_to_confirm(tag: str, beneficiary_ref: str, *, actor: Actor, hmac_key: str | None = None) -> bool:
+def second_device_to_confirm(tag: str, beneficiary_ref: str, *, actor: Actor, hmac_key: str) -> bool:
     """Whether handing ``tag`` over to this reference needs the partner's confirmation (the programme warns and
     the beneficiary, by keyed hash, already holds a device from it). Reads only; a bad reference says False
     and is refused by the hand-over itself."""
@@ -917,7 +910,7 @@ def second_device_to_confirm(tag: str, beneficiary_ref: str, *, actor: Actor, hm
         ref = validate_reference(beneficiary_ref, None)
     except ReferenceRefused:
         return False
-    return bool(_open_holds(programme, reservation.partner_organisation_id, reference_hmac(ref, _hmac_key(hmac_key))))
+    return bool(_open_holds(programme, reservation.partner_organisation_id, reference_hmac(ref, hmac_key)))
 
 
 def _open_holds(programme: Programme, partner_id: int, digest: str) -> list[int]:

@@ -20,6 +20,7 @@ from ..organisations.models import OrgKind
 from ..web.forms import keeps_form
 from ..web.lists import ListSpec, list_page
 from . import pdf, services
+from .api import handover_settings
 from .models import (
     ACCESSORY_LABELS,
     ACCESSORY_STATUS_LABELS,
@@ -338,12 +339,14 @@ def handover(tag):
     form["confirm_second_device"] = form.get("confirm_second_device") == "1"
     data = HandoverIn().load(dict(form, device_tag=tag))
     who = actor()
-    if not data["confirm_second_device"] and services.second_device_to_confirm(tag, data["beneficiary_ref"], actor=who):
+    settings = handover_settings()
+    if not data["confirm_second_device"] and services.second_device_to_confirm(
+            tag, data["beneficiary_ref"], actor=who, hmac_key=settings["hmac_key"]):
         # The programme warns: ask, keeping every field of the form for the confirmed resubmission.
         return render_template("distribution/handover_confirm.html", tag=tag,
                                fields=[(k, v) for k in request.form for v in request.form.getlist(k)
                                        if k not in ("csrf_token", "confirm_second_device")]), 409
-    h = services.record_handover(data.pop("device_tag"), actor=who, **data)
+    h = services.record_handover(data.pop("device_tag"), actor=who, **data, **settings)
     flash(_("Device handed over. Print the receipt for signature."), "success")
     return redirect(url_for("distribution.handover_detail", handover_id=h.id))
 

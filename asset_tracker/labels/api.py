@@ -31,22 +31,28 @@ def file_response(job: services.PrintedFile, **headers) -> Response:
         "X-Label-Count": str(len(job.tags)), "X-Label-Reprints": str(len(job.reprints)), **headers})
 
 
-def _default_template() -> str | None:
+def default_template() -> str | None:
+    """The template a job uses when none is chosen: LABEL_DEFAULT_TEMPLATE when it is in service."""
     return services.default_template(wanted=current_app.config.get("LABEL_DEFAULT_TEMPLATE"))
 
 
+def label_settings(*, line: bool = False, tags: bool = False) -> dict:
+    """The label settings of the configuration, as the services' keyword arguments (these routes and the label
+    pages): every job LABEL_MAX_PER_JOB; with ``line``, the short line of device labels (LABEL_LINE); with
+    ``tags``, the format of newly issued tags (TAG_PREFIX, TAG_WIDTH)."""
+    config = current_app.config
+    settings = {"max_per_job": config["LABEL_MAX_PER_JOB"]}
+    if line:
+        settings["line"] = config["LABEL_LINE"]
+    if tags:
+        settings.update(tag_prefix=config["TAG_PREFIX"], tag_width=config["TAG_WIDTH"])
+    return settings
+
+
 def _options(data: dict) -> dict:
-    """The job as asked, with the label settings of the configuration."""
-    return {"template": data["template"] or _default_template(), "start_position": data["start_position"],
-            "fmt": data["format"], "max_per_job": current_app.config["LABEL_MAX_PER_JOB"]}
-
-
-def _line() -> str:
-    return current_app.config["LABEL_LINE"]
-
-
-def _tags() -> dict:
-    return {"tag_prefix": current_app.config["TAG_PREFIX"], "tag_width": current_app.config["TAG_WIDTH"]}
+    """The job as asked."""
+    return {"template": data["template"] or default_template(), "start_position": data["start_position"],
+            "fmt": data["format"]}
 
 
 @blp.route("/templates", methods=["GET"])
@@ -56,7 +62,7 @@ def templates():
     """Label templates in service (sheets, rolls, Zebra); admins also see the files refused at start-up."""
     catalogue = services.catalogue()
     who = actor()
-    return {"templates": catalogue.ordered(), "default": _default_template(),
+    return {"templates": catalogue.ordered(), "default": default_template(),
             "errors": catalogue.errors if who.role == "admin" else []}
 
 
@@ -70,7 +76,7 @@ def print_labels(data):
     404 for a tag outside your scope.
     """
     job = services.print_labels([*data["tags"], *data["device_ids"]], actor=actor(), qr=data["qr"],
-                                language=current_language(), line=_line(), **_options(data))
+                                language=current_language(), **_options(data), **label_settings(line=True))
     return file_response(job)
 
 
@@ -80,8 +86,8 @@ def print_labels(data):
 @blp.doc(responses=FILE_RESPONSE)
 def print_batch(data, batch_id):
     """Print the labels of every device of a collection batch, in tag order."""
-    job = services.print_batch(batch_id, actor=actor(), qr=data["qr"], language=current_language(), line=_line(),
-                               **_options(data))
+    job = services.print_batch(batch_id, actor=actor(), qr=data["qr"], language=current_language(),
+                               **_options(data), **label_settings(line=True))
     return file_response(job)
 
 
@@ -105,7 +111,7 @@ def issue_blank(data):
     """Issue a range of blank pre-printed tags to a donor and print it; `X-Blank-Range` names the range."""
     issue, job = services.issue_and_print_blank_tags(
         data["count"], donor_organisation_id=data["donor_organisation_id"], note=data["note"], actor=actor(),
-        **_options(data), **_tags())
+        **_options(data), **label_settings(tags=True))
     return file_response(job, **{"X-Blank-Range": str(issue.id)})
 
 
@@ -115,5 +121,5 @@ def issue_blank(data):
 @blp.doc(responses=FILE_RESPONSE)
 def print_blank(data, issue_id):
     """Print again the tags of a blank range that no device uses yet (a reprint is marked as such)."""
-    job = services.print_blank_tags(issue_id, actor=actor(), **_options(data))
+    job = services.print_blank_tags(issue_id, actor=actor(), **_options(data), **label_settings())
     return file_response(job, **{"X-Blank-Range": str(issue_id)})

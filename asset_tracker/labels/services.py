@@ -104,15 +104,9 @@ def formats_for(template: Template) -> tuple[str, ...]:
     return ("zpl",) if template.kind == "zpl" else ("pdf", "svg", "png")
 
 
-def _setting(value, key: str):
-    # None only from the label pages (views.py), which do not pass the label settings yet.
-    return current_app.config.get(key) if value is None else value
-
-
-def default_template(*, wanted: str | None = None) -> str | None:
-    """``wanted`` (LABEL_DEFAULT_TEMPLATE) when it is in service, else the first template."""
+def default_template(*, wanted: str | None) -> str | None:
+    """``wanted`` (LABEL_DEFAULT_TEMPLATE, may be unset) when it is in service, else the first template."""
     templates = catalogue().templates
-    wanted = _setting(wanted, "LABEL_DEFAULT_TEMPLATE")
     if wanted in templates:
         return wanted
     ordered = catalogue().ordered()
@@ -183,8 +177,7 @@ def check_job(template: Template, fmt: str, count: int, start_position: int = 0,
 
 def print_labels(
     devices: Iterable[str | int], *, template: str, actor: Actor, start_position: int = 0, qr: bool = False,
-    fmt: str = "pdf", language: str = "fr", context: dict | None = None, max_per_job: int | None = None,
-    line: str | None = None,
+    fmt: str = "pdf", language: str = "fr", context: dict | None = None, max_per_job: int, line: str,
 ) -> PrintedFile:
     """Print the labels of devices given by tag or id, in the caller's scope, and log the print job.
     ``max_per_job``: LABEL_MAX_PER_JOB; ``line`` (what the short line shows): LABEL_LINE.
@@ -194,19 +187,17 @@ def print_labels(
     tpl = get_template(template)
     fmt = (fmt or "").lower()
     wanted = _unique(devices)
-    check_job(tpl, fmt, len(wanted), start_position, max_per_job=_setting(max_per_job, "LABEL_MAX_PER_JOB"))
+    check_job(tpl, fmt, len(wanted), start_position, max_per_job=max_per_job)
     rows = _resolve(wanted, actor)
-    mode = _setting(line, "LABEL_LINE")
-    labels = [LabelData(r.tag, label_line(r.type, r.brand, r.model, r.programme, mode=mode, language=language),
+    labels = [LabelData(r.tag, label_line(r.type, r.brand, r.model, r.programme, mode=line, language=language),
                         qr=qr) for r in rows]
-    details = {"source": "devices", "line": mode, **(context or {})}
+    details = {"source": "devices", "line": line, **(context or {})}
     return _print(tpl, labels, fmt=fmt, start_position=start_position, qr=qr, actor=actor, details=details,
                   device=rows[0] if len(rows) == 1 else None)
 
 
 def print_batch(batch_id: int, *, template: str, actor: Actor, start_position: int = 0, qr: bool = False,
-                fmt: str = "pdf", language: str = "fr", max_per_job: int | None = None,
-                line: str | None = None) -> PrintedFile:
+                fmt: str = "pdf", language: str = "fr", max_per_job: int, line: str) -> PrintedFile:
     """Labels of every device of a collection batch in the caller's scope, in tag order."""
     batch = get_batch(batch_id, actor=actor)
     ids = db.session.execute(scoped(select(Device.id).where(Device.batch_id == batch.id), actor)
@@ -337,18 +328,16 @@ def blank_scope(query, actor: Actor):
 
 
 def issue_blank_tags(count: int, *, donor_organisation_id: int, actor: Actor, note: str | None = None,
-                     max_per_job: int | None = None, tag_prefix: str | None = None, tag_width: int | None = None
-                     ) -> BlankTagIssue:
+                     max_per_job: int, tag_prefix: str, tag_width: int) -> BlankTagIssue:
     """Allocate ``count`` new tags from the sequence as blank pre-printed tags for a donor organisation.
     ``max_per_job``: LABEL_MAX_PER_JOB; ``tag_prefix``, ``tag_width``: TAG_PREFIX, TAG_WIDTH."""
     donor = db.session.get(Organisation, donor_organisation_id) if donor_organisation_id else None
     if donor is None or donor.kind != OrgKind.DONOR:
         raise unknown_reference("donor_organisation_id")
-    limit = _setting(max_per_job, "LABEL_MAX_PER_JOB")
-    if not isinstance(count, int) or not 1 <= count <= limit:
-        raise Invalid("Issue between 1 and %(limit)s blank tags at a time.", limit=limit,
-                      details={"count": [f"1 to {limit}"]})
-    tags = allocate_tags(count, _setting(tag_prefix, "TAG_PREFIX"), _setting(tag_width, "TAG_WIDTH"))
+    if not isinstance(count, int) or not 1 <= count <= max_per_job:
+        raise Invalid("Issue between 1 and %(limit)s blank tags at a time.", limit=max_per_job,
+                      details={"count": [f"1 to {max_per_job}"]})
+    tags = allocate_tags(count, tag_prefix, tag_width)
     issue = BlankTagIssue(donor_organisation_id=donor.id, count=count, first_tag=tags[0], last_tag=tags[-1],
                           note=note, issued_at=utcnow(), issued_by_user_id=actor.user_id, issued_by_name=actor.name)
     db.session.add(issue)
@@ -383,7 +372,7 @@ def list_blank_issues(*, actor: Actor, limit: int = 200) -> list[tuple[BlankTagI
 
 
 def print_blank_tags(issue_id: int, *, template: str, actor: Actor, start_position: int = 0, fmt: str = "pdf",
-                     max_per_job: int | None = None) -> PrintedFile:
+                     max_per_job: int) -> PrintedFile:
     """Print the tags of a blank range that are not bound to a device yet (blank labels: no short line)."""
     tpl = get_template(template)
     fmt = (fmt or "").lower()
@@ -393,7 +382,7 @@ def print_blank_tags(issue_id: int, *, template: str, actor: Actor, start_positi
     if not tags:
         raise Conflict("Every tag of this range is already bound to a device: nothing left to print.",
                        code="blank_range_used")
-    check_job(tpl, fmt, len(tags), start_position, max_per_job=_setting(max_per_job, "LABEL_MAX_PER_JOB"))
+    check_job(tpl, fmt, len(tags), start_position, max_per_job=max_per_job)
     labels = [LabelData(t, "") for t in tags]
     details = {"source": "blank", "blank_issue_id": issue.id, "donor_organisation_id": issue.donor_organisation_id}
     return _print(tpl, labels, fmt=fmt, start_position=start_position, qr=False, actor=actor, details=details)
@@ -401,10 +390,9 @@ def print_blank_tags(issue_id: int, *, template: str, actor: Actor, start_positi
 
 def issue_and_print_blank_tags(count: int, *, donor_organisation_id: int, template: str, actor: Actor,
                                start_position: int = 0, fmt: str = "pdf", note: str | None = None,
-                               max_per_job: int | None = None, tag_prefix: str | None = None,
-                               tag_width: int | None = None) -> tuple[BlankTagIssue, PrintedFile]:
+                               max_per_job: int, tag_prefix: str, tag_width: int
+                               ) -> tuple[BlankTagIssue, PrintedFile]:
     """Issue a blank range and print it at once (the job is checked first, so a bad template issues nothing)."""
-    max_per_job = _setting(max_per_job, "LABEL_MAX_PER_JOB")
     check_job(get_template(template), (fmt or "").lower(), count if isinstance(count, int) else 0, start_position,
               max_per_job=max_per_job)
     issue = issue_blank_tags(count, donor_organisation_id=donor_organisation_id, actor=actor, note=note,

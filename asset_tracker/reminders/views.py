@@ -55,20 +55,26 @@ def _export_rows(items):
 @bp.route("")
 @access(*ROLES)
 def index():
+    who = actor()
     # `lang` is the site-wide language switch, not a filter.
     args = OverdueListArgs().load({k: v for k, v in request.args.items()
                                    if v != "" and k != "lang" and k not in TOOL_ARGS})
     f = services.ReminderFilter(rule=args.get("rule"), organisation=args.get("organisation"),
                                 min_days=args.get("min_days"), acknowledged=args.get("acknowledged"))
-    query = services.overdue_query(f, actor=actor())  # joined with the device (scope and tag sort)
+    query = services.overdue_query(f, actor=who)  # joined with the device (scope and tag sort)
     page = list_page(OVERDUE_LIST, query, export_rows=_export_rows)
     if not isinstance(page, dict):
         return page
-    organisations = org_services.ordered(actor=actor()) \
+    organisations = org_services.ordered(actor=who) \
         if current_user.role.value in ("admin", "auditor", "technician") else []
-    return render_template("reminders/index.html", rows=services.overdue_rows(page["items"]), total=page["list"].total,
-                           list=page["list"], filter=f, rules=current_rules(), organisations=organisations,
-                           can_acknowledge=current_user.role.value in WRITERS)
+    rows = services.overdue_rows(page["items"])
+    # The acknowledge form only where the service would take the answer (a workshop sees devices no workshop
+    # has taken yet, but answers only for its own or as the reminder's responsible or escalation organisation).
+    writer = current_user.role.value in WRITERS
+    for row in rows:
+        row["may_acknowledge"] = writer and services.may_acknowledge(row["reminder"], who)
+    return render_template("reminders/index.html", rows=rows, total=page["list"].total,
+                           list=page["list"], filter=f, rules=current_rules(), organisations=organisations)
 
 
 @bp.route("/<int:reminder_id>/acknowledge", methods=["POST"])

@@ -7,7 +7,6 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from flask import current_app
 from sqlalchemy import bindparam, case, exists, func, select, text
 
 from ..audit.services import record_export
@@ -241,14 +240,12 @@ _cache: dict = {}
 _lock = threading.Lock()
 
 
-def dashboard(*, fresh: bool = False, config: Mapping | None = None) -> Dashboard:
+def dashboard(*, config: Mapping, fresh: bool = False) -> Dashboard:
     """Every table of the dashboard. Reused while the custody chain has not moved (every change writes an event)
     or for REPORTS_CACHE_SECONDS, whichever is longer; run on a deferred read connection.
 
     ``config``: the application's configuration (the REPORTS_* settings, the reminder rules, the database URI).
     """
-    if config is None:  # only from the report pages (views.py), which do not pass it yet
-        config = current_app.config
     session = db.session
     head = session.execute(text("SELECT last_seq FROM custody_chain_head WHERE id = 1")).scalar() or 0
     now = utcnow()

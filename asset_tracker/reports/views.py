@@ -1,7 +1,7 @@
 """The dashboard page: charts drawn on the server, the same figures as tables, each table as CSV."""
 from __future__ import annotations
 
-from flask import Blueprint, Response, render_template
+from flask import Blueprint, Response, current_app, render_template
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext
 
@@ -43,7 +43,7 @@ def _short(name: str, size: int = 34) -> str:
 @bp.route("")
 @access(*READERS)
 def dashboard():
-    board = services.dashboard()
+    board = services.dashboard(config=current_app.config)
     lang = current_language()
     state_items = [(lifecycle.label(s, lang), n, lifecycle.COLOURS[lifecycle.State(s)][0]) for s, n in board.states]
     donors = board.donors[:15]
@@ -78,7 +78,7 @@ def dashboard():
 def table_download(name):
     if name not in services.TABLES:
         raise NotFound("No table %(name)s.", name=name)
-    board = services.dashboard()
+    board = services.dashboard(config=current_app.config)
     columns, rows = services.table(board, name)
     services.record_table_download(name, actor=actor())
     return Response(table_csv(columns, rows), mimetype="text/csv",

@@ -9,10 +9,12 @@ from sqlalchemy import select
 from asset_tracker.custody.models import CustodyEvent
 from asset_tracker.extensions import db
 from asset_tracker.lifecycle import State
+from asset_tracker.organisations.models import Organisation, OrgKind
 from asset_tracker.reminders import services as reminders
 from asset_tracker.reminders.mail import MailSettings
 from asset_tracker.reminders.models import Reminder
 from tests.conftest import csrf_token
+from tests.factories import make_user
 from tests.reminders_support import T0, make
 
 DAY = dt.timedelta(days=1)
@@ -87,6 +89,28 @@ def test_acknowledging_refuses_missing_notes_foreign_reminders_and_read_only_rol
         client.post(f"/reminders/{theirs.id}/acknowledge", data={"note": "x", "csrf_token": token}).status_code == 403
     )
     assert db.session.scalars(select(CustodyEvent).where(CustodyEvent.type == "reminder_acknowledged")).all() == []
+
+
+def test_the_acknowledge_button_shows_only_where_the_workshop_may_answer(client, login, orgs, users, frozen_clock):
+    frozen_clock(T0)
+    device = make(orgs, users, State.REGISTERED)  # no workshop has taken it: every workshop sees it, to collect it
+    frozen_clock(T0 + 22 * DAY)
+    reminders.run_sweep(send=False, settings=MailSettings.of(current_app.config))
+    reminder = db.session.scalars(select(Reminder).where(Reminder.device_id == device.id)).one()
+    assert reminder.responsible_organisation_id == orgs["workshop"].id
+    south = Organisation(name="Atelier Sud", kind=OrgKind.WORKSHOP, contact_email="sud@example.org")
+    db.session.add(south)
+    db.session.commit()
+    button = f'action="/reminders/{reminder.id}/acknowledge"'
+
+    login(make_user("technician", south))
+    html = client.get("/reminders").get_data(as_text=True)
+    assert f'id="reminder-{reminder.id}"' in html and device.tag in html
+    assert button not in html
+
+    login("technician")
+    html = client.get("/reminders").get_data(as_text=True)
+    assert f'id="reminder-{reminder.id}"' in html and button in html
 
 
 def test_the_rules_in_force_are_shown_read_only_to_admins(client, login, users):
