@@ -536,6 +536,65 @@ _TARGET_VALUES = {
 }
 
 
+@dataclass
+class _Move:
+    """One device's planned step: what the compare-and-set writes and what its event says."""
+    device: Device
+    source: State
+    custodian_before: int | None
+    custodian_after: int | None
+    values: dict
+
+
+def _target_state(target) -> State:
+    try:
+        return State(target)
+    except ValueError:
+        raise Invalid("Unknown state %(state)s.", state=str(target), details={"target": ["unknown state"]}) from None
+
+
+def _plan(device: Device, target: State, params: dict, actor: Actor, via_distribution: bool,
+          now: dt.datetime) -> _Move:
+    """Check that ``device`` may move to ``target`` (roles, lifecycle, guards) and compute what the move writes."""
+    _check_who(device, target, actor)
+    _check_org(params.get("recycler_organisation_id"), OrgKind.RECYCLER, "recycler_organisation_id")
+    _check_org(params.get("partner_organisation_id"), OrgKind.PARTNER, "partner_organisation_id")
+    source = device.state
+    _check_move(device, source, target, params, via_distribution)
+    custodian_after = _custodian_after(device, target, params, actor)
+    values = {"state": target, "state_since": now, "updated_at": now, "custodian_organisation_id": custodian_after}
+    workshop_after = _workshop_after(device, target, custodian_after, actor)
+    if workshop_after != device.workshop_organisation_id:
+        values["workshop_organisation_id"] = workshop_after
+    setter = _TARGET_VALUES.get(target)
+    if setter is not None:
+        values.update(setter(device, source, params, now))
+    return _Move(device, source, device.custodian_organisation_id, custodian_after, values)
+
+
+def _event_details(params: dict, event_details: dict | None) -> dict:
+    details = {k: (v.isoformat() if isinstance(v, (dt.date, dt.datetime)) else v)
+               for k, v in params.items() if v is not None and k not in ("beneficiary_ref",)}
+    details.update(event_details or {})
+    return details
+
+
+def _concurrent_change(device: Device) -> Conflict:
+    db.session.rollback()
+    return Conflict("Device %(tag)s was changed by someone else at the same moment; reload and try again.",
+                    tag=device.tag, code="concurrent_change")
+
+
+def _keep_in_step(move: _Move) -> None:
+    """The compare-and-set succeeded, so the row now holds exactly these values: keep the object in step
+    without reading it back (a scan saves its round trips while it holds the chain lock)."""
+    device = move.device
+    values = {**move.values, "version": device.version + 1}
+    for key, value in values.items():
+        set_committed_value(device, key, value)
+    db.session.expire(device, ["custodian", "partner", "recycler"])  # their keys may have changed
+
+
 def transition(
     tag_or_device, target: str | State, *, actor: Actor, params: dict | None = None, note: str | None = None,
     client_time: dt.datetime | None = None, station: str | None = None, commit: bool = True,
@@ -550,58 +609,69 @@ def transition(
     device exactly one wins; the loser gets 409 and nothing is written for it.
     """
     params = dict(params or {})
-    try:
-        target = State(target)
-    except ValueError:
-        raise Invalid("Unknown state %(state)s.", state=str(target), details={"target": ["unknown state"]}) from None
+    target = _target_state(target)
     device = tag_or_device if isinstance(tag_or_device, Device) else get_device(tag_or_device, actor=actor)
-    _check_who(device, target, actor)
     if target == State.LOST and not params.get("reason"):
         params["reason"] = note  # a note given when declaring a device lost is its reason
-    _check_org(params.get("recycler_organisation_id"), OrgKind.RECYCLER, "recycler_organisation_id")
-    _check_org(params.get("partner_organisation_id"), OrgKind.PARTNER, "partner_organisation_id")
-    source = device.state
-    _check_move(device, source, target, params, via_distribution)
-
-    now = utcnow()
-    custodian_before = device.custodian_organisation_id
-    custodian_after = _custodian_after(device, target, params, actor)
-    values = {"state": target, "state_since": now, "updated_at": now, "version": Device.version + 1,
-              "custodian_organisation_id": custodian_after}
-    workshop_after = _workshop_after(device, target, custodian_after, actor)
-    if workshop_after != device.workshop_organisation_id:
-        values["workshop_organisation_id"] = workshop_after
-    setter = _TARGET_VALUES.get(target)
-    if setter is not None:
-        values.update(setter(device, source, params, now))
+    move = _plan(device, target, params, actor, via_distribution, utcnow())
 
     result = db.session.execute(
-        update(Device).where(and_(Device.id == device.id, Device.state == source)).values(**values)
-        .execution_options(synchronize_session=False)
+        update(Device).where(and_(Device.id == device.id, Device.state == move.source))
+        .values(**move.values, version=Device.version + 1).execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:
-        db.session.rollback()
-        raise Conflict("Device %(tag)s was changed by someone else at the same moment; reload and try again.",
-                       tag=device.tag, code="concurrent_change")
-    details = {k: (v.isoformat() if isinstance(v, (dt.date, dt.datetime)) else v)
-               for k, v in params.items() if v is not None and k not in ("beneficiary_ref",)}
-    details.update(event_details or {})
+        raise _concurrent_change(device)
+    details = _event_details(params, event_details)
     for hook in extension_points.points().on_enter.get(target, ()):  # e.g. wiping draws its second-person check
         details.update(hook(device, actor=actor))
-    custody.record("state_changed", actor=actor, device=device, state_before=source, state_after=target,
-                   custodian_before_id=custodian_before, custodian_after_id=custodian_after,
+    custody.record("state_changed", actor=actor, device=device, state_before=move.source, state_after=target,
+                   custodian_before_id=move.custodian_before, custodian_after_id=move.custodian_after,
                    client_time=client_time, station=station, note=note, details=details)
-    # The compare-and-set succeeded, so the row now holds exactly these values: keep the object in step
-    # without reading it back (a scan saves its round trips while it holds the chain lock).
-    values["version"] = device.version + 1
-    for key, value in values.items():
-        set_committed_value(device, key, value)
-    db.session.expire(device, ["custodian", "partner", "recycler"])  # their keys may have changed
+    _keep_in_step(move)
     if commit:
         db.session.commit()
     else:
         db.session.flush()
     return device
+
+
+def transition_many(devices: Sequence[Device], target: str | State, *, actor: Actor, params: dict | None = None,
+                    note: str | None = None, event_details: dict | None = None) -> int:
+    """``transition`` for devices that move together (a batch's pickup), in the caller's transaction.
+
+    Every device is checked exactly as ``transition`` checks one (roles, lifecycle, guards; the first refusal
+    refuses the set); devices whose move writes the same values share one compare-and-set, and the events are
+    appended with one ``record_many``. The caller locks the rows first (``lock_devices``) and commits.
+    Distribution steps are not taken here: they keep records of their own, one device at a time.
+    """
+    params = dict(params or {})
+    target = _target_state(target)
+    now = utcnow()
+    moves = [_plan(device, target, params, actor, False, now) for device in devices]
+    groups: dict[tuple, list[_Move]] = {}
+    for move in moves:
+        groups.setdefault((move.source, tuple(sorted(move.values.items()))), []).append(move)
+    for (source, _values), members in groups.items():
+        ids = [m.device.id for m in members]
+        result = db.session.execute(
+            update(Device).where(and_(Device.id.in_(ids), Device.state == source))
+            .values(**members[0].values, version=Device.version + 1).execution_options(synchronize_session=False))
+        if result.rowcount != len(ids):
+            raise _concurrent_change(members[0].device)
+    hooks = extension_points.points().on_enter.get(target, ())
+    events = []
+    for move in moves:
+        details = _event_details(params, event_details)
+        for hook in hooks:
+            details.update(hook(move.device, actor=actor))
+        events.append({"type": "state_changed", "device": move.device, "state_before": move.source,
+                       "state_after": target, "custodian_before_id": move.custodian_before,
+                       "custodian_after_id": move.custodian_after, "note": note, "details": details})
+    custody.record_many(events, actor=actor)
+    for move in moves:
+        _keep_in_step(move)
+    db.session.flush()
+    return len(moves)
 
 
 def state_counts(actor: Actor) -> dict[str, int]:

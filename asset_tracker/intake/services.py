@@ -505,10 +505,8 @@ def collect_batch(batch_id: int, *, actor: Actor, workshop_organisation_id: int 
         devices.lock_devices(chunk)
         moving = db.session.execute(select(Device).where(Device.id.in_(chunk), Device.state == State.REGISTERED)
                                     .order_by(Device.id)).unique().scalars().all()
-        for device in moving:
-            devices.transition(device, State.COLLECTED, actor=actor,
-                               params={"custodian_organisation_id": workshop_id}, note=note, commit=False,
-                               event_details={"batch_id": batch_id})
+        devices.transition_many(moving, State.COLLECTED, actor=actor, params={"custodian_organisation_id": workshop_id},
+                                note=note, event_details={"batch_id": batch_id})
         db.session.commit()
     batch = get_batch(batch_id, actor=actor)
     now = utcnow()

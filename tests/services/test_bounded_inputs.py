@@ -147,23 +147,23 @@ def test_a_batch_collected_again_after_an_interruption_moves_the_rest(db, users,
     intake.import_file(batch.id, csv_rows(30), actor=donor, filename="a.csv")
     tech = Actor.of(users["technician"])
     monkeypatch.setattr(intake, "_WRITE_CHUNK", 10)
-    real_transition = intake.devices.transition
+    real_transition = intake.devices.transition_many
     moved = []
 
-    def failing_transition(device, *args, **kwargs):
-        if len(moved) == 15:
+    def failing_transition(devices, *args, **kwargs):
+        if len(moved) + len(devices) > 15:  # the process dies in the middle of the second chunk
             raise RuntimeError("the process died here")
-        moved.append(device.id)
-        return real_transition(device, *args, **kwargs)
+        moved.extend(d.id for d in devices)
+        return real_transition(devices, *args, **kwargs)
 
-    monkeypatch.setattr(intake.devices, "transition", failing_transition)
+    monkeypatch.setattr(intake.devices, "transition_many", failing_transition)
     with pytest.raises(RuntimeError):
         intake.collect_batch(batch.id, actor=tech)
     db.session.rollback()
     assert _count(db, Device, Device.state == State.COLLECTED) == 10  # the first chunk stands, whole
     assert db.session.get(Batch, batch.id).status == BatchStatus.OPEN
 
-    monkeypatch.setattr(intake.devices, "transition", real_transition)
+    monkeypatch.setattr(intake.devices, "transition_many", real_transition)
     intake.collect_batch(batch.id, actor=tech)
     assert _count(db, Device, Device.state == State.COLLECTED) == 30
     assert verify_chain().ok
