@@ -26,7 +26,7 @@ from ..web.views import ROLE_LABELS
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 ADMIN = ("admin",)
 # One menu entry: the admin pages link to each other (users, organisations, tokens, partners).
-NAV = [("admin.users", N_("Administration"), ADMIN, 90)]
+NAV = [("admin.users", N_("Users and organisations"), ADMIN, 89, "admin")]
 
 ORG_KIND_LABELS = {
     "donor": N_("Donor"), "workshop": N_("Workshop"), "partner": N_("Distribution partner"),

@@ -28,7 +28,7 @@ from .schemas import BatchCreateIn, CloseIn, ExplainIn, ReceiveIn, SlipDetailsIn
 from .slip import slip_pdf
 
 bp = Blueprint("intake", __name__, url_prefix="/batches")
-NAV = [("intake.index", "Batches", ("donor", "technician", "auditor", "admin"), 20)]
+NAV = [("intake.index", "Batches", ("donor", "technician", "auditor", "admin"), 21, "workshop")]
 
 READERS = ("donor", "technician", "auditor", "admin")
 WORKSHOP = ("technician", "admin")
