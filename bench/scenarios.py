@@ -337,9 +337,12 @@ def sweep(ctx: Context) -> dict:
         return not_available("asset_tracker.reminders.services has no run_sweep")
     out = {}
     with ctx.app.app_context():
+        module = importlib.import_module("asset_tracker.reminders.services")
+        settings = getattr(module, "MailSettings", None)
+        kw = {"settings": settings.of(ctx.app.config)} if settings is not None else {}
         for label in ("first", "steady"):
             t0 = time.perf_counter()
-            counts = fn(send=False)
+            counts = fn(send=False, **kw)
             out[f"{label}_seconds"] = round(time.perf_counter() - t0, 4)
             out[f"{label}_counts"] = {k: v for k, v in counts.items() if k != "seconds"}
             db.session.remove()
