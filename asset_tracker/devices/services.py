@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -163,6 +163,7 @@ def register_device(
 def register_many(
     new: Sequence[NewDevice], *, actor: Actor, donor_organisation_id: int, batch_id=None, tag_prefix: str = "RB",
     tag_width: int = 6, commit: bool = True, registered: tuple[dict, dict] | None = None,
+    then: Callable[[list[Registered]], list[dict]] | None = None,
 ) -> list[Registered]:
     """Log devices of one donor (state `registered`), each with its tag and a custody event; all or none.
 
@@ -174,6 +175,8 @@ def register_many(
 
     ``registered``: what `registered_identities` answered for these devices' identities earlier in this
     transaction (an importer sorts its rows with it first), so the look-up is not made twice.
+    ``then(registered)``: the caller's own writes once the devices are in (an import's idempotency record),
+    made before the chain head is taken (always the last lock); the events it returns follow the devices'.
     """
     donor = db.session.get(Organisation, donor_organisation_id)
     if donor is None or donor.kind != OrgKind.DONOR:
@@ -189,8 +192,11 @@ def register_many(
     _refuse_registered(stored, registered)
     tags = _tags_for(new, donor.id, tag_prefix, tag_width)
     inserted = _insert_devices(new, stored, tags, donor_id=donor.id, batch_id=batch_id, workshop_id=workshop_id)
-    custody.record_many([_registration_event(item, values, device, donor.id, batch_id)
-                         for item, values, device in zip(new, stored, inserted, strict=True)], actor=actor)
+    events = [_registration_event(item, values, device, donor.id, batch_id)
+              for item, values, device in zip(new, stored, inserted, strict=True)]
+    if then is not None:
+        events += then(inserted)
+    custody.record_many(events, actor=actor)
     if commit:
         db.session.commit()
     return inserted

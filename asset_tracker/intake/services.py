@@ -418,19 +418,22 @@ def import_file(batch_id: int, data: bytes, *, actor: Actor, filename: str | Non
     session.flush()
     for p in to_create:
         p.details = {"import_id": imp.id, "row": p.row}  # in the device's custody event
-    inserted = devices.register_many(to_create, actor=actor, donor_organisation_id=batch.donor_organisation_id,
-                                     batch_id=batch.id, tag_prefix=tag_prefix, tag_width=tag_width, commit=False,
-                                     registered=registered)
-    result.created = len(inserted)
-    result.import_id = imp.id
-    result.first_tag, result.last_tag = inserted[0].tag, inserted[-1].tag
-    if client_id:
-        idempotency.remember(session, "import", client_id, request_hash, 201, result.as_dict(),
-                             user_id=actor.user_id)
-    custody.record("batch_import", actor=actor, details={
-        "batch_id": batch.id, "import_id": imp.id, "sha256": sha, "filename": filename, "mode": mode,
-        "rows": result.rows, "created": result.created, "skipped": result.skipped,
-        "invalid_rows": result.invalid_rows, "first_tag": result.first_tag, "last_tag": result.last_tag})
+
+    def closing(inserted: list[devices.Registered]) -> list[dict]:
+        result.created = len(inserted)
+        result.import_id = imp.id
+        result.first_tag, result.last_tag = inserted[0].tag, inserted[-1].tag
+        if client_id:
+            idempotency.remember(session, "import", client_id, request_hash, 201, result.as_dict(),
+                                 user_id=actor.user_id)
+        return [{"type": "batch_import", "details": {
+            "batch_id": batch.id, "import_id": imp.id, "sha256": sha, "filename": filename, "mode": mode,
+            "rows": result.rows, "created": result.created, "skipped": result.skipped,
+            "invalid_rows": result.invalid_rows, "first_tag": result.first_tag, "last_tag": result.last_tag}}]
+
+    devices.register_many(to_create, actor=actor, donor_organisation_id=batch.donor_organisation_id,
+                          batch_id=batch.id, tag_prefix=tag_prefix, tag_width=tag_width, commit=False,
+                          registered=registered, then=closing)
     _barrier(barrier_file)
     session.commit()
     return result
