@@ -198,20 +198,14 @@ def list_handovers():
     return services.list_handovers(actor=actor())
 
 
-def handover_settings() -> dict:
-    """The hand-over settings of the configuration, as record_handover's keyword arguments (this route and the
-    hand-over page): the key of the beneficiary reference's hash, the reference pattern of partners without one."""
-    return {"hmac_key": current_app.config["BENEFICIARY_HMAC_KEY"],
-            "default_pattern": current_app.config.get("BENEFICIARY_REF_DEFAULT_PATTERN")}
-
-
 @distribution.route("/handovers", methods=["POST"])
 @access("admin", "coordinator")
 @distribution.arguments(HandoverIn)
 @distribution.response(201, HandoverSchema)
 def handover(data):
     """Hand a reserved device and its kit to a beneficiary known by a pseudonymous reference."""
-    return services.record_handover(data.pop("device_tag"), actor=actor(), **data, **handover_settings())
+    return services.record_handover(data.pop("device_tag"), actor=actor(), **data,
+                                    **services.handover_settings(current_app.config))
 
 
 @distribution.route("/handovers/<int:handover_id>", methods=["GET"])

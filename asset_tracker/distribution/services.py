@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Mapping
 
 from flask import has_request_context
 from flask_babel import get_locale
@@ -745,6 +746,13 @@ def _kit_kind(programme: Programme, kit_kind: str | int | None) -> KitKind | Non
 
 
 # ---------------------------------------------------------------- hand-over
+
+
+def handover_settings(config: Mapping) -> dict:
+    """The hand-over settings of the configuration, as `record_handover`'s keyword arguments (the route and the
+    page): the key of the beneficiary reference's hash, the reference pattern of partners without one."""
+    return {"hmac_key": config["BENEFICIARY_HMAC_KEY"],
+            "default_pattern": config.get("BENEFICIARY_REF_DEFAULT_PATTERN")}
 
 
 def check_reference(value: str | None, partner: Organisation, *, default_pattern: str | None) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from ..audit.exports import table_csv
@@ -20,7 +20,6 @@ from ..organisations.models import OrgKind
 from ..web.forms import keeps_form
 from ..web.lists import ListSpec, list_page
 from . import pdf, services
-from .api import handover_settings
 from .models import (
     ACCESSORY_LABELS,
     ACCESSORY_STATUS_LABELS,
@@ -339,7 +338,7 @@ def handover(tag):
     form["confirm_second_device"] = form.get("confirm_second_device") == "1"
     data = HandoverIn().load(dict(form, device_tag=tag))
     who = actor()
-    settings = handover_settings()
+    settings = services.handover_settings(current_app.config)
     if not data["confirm_second_device"] and services.second_device_to_confirm(
             tag, data["beneficiary_ref"], actor=who, hmac_key=settings["hmac_key"]):
         # The programme warns: ask, keeping every field of the form for the confirmed resubmission.

@@ -36,19 +36,6 @@ def default_template() -> str | None:
     return services.default_template(wanted=current_app.config.get("LABEL_DEFAULT_TEMPLATE"))
 
 
-def label_settings(*, line: bool = False, tags: bool = False) -> dict:
-    """The label settings of the configuration, as the services' keyword arguments (these routes and the label
-    pages): every job LABEL_MAX_PER_JOB; with ``line``, the short line of device labels (LABEL_LINE); with
-    ``tags``, the format of newly issued tags (TAG_PREFIX, TAG_WIDTH)."""
-    config = current_app.config
-    settings = {"max_per_job": config["LABEL_MAX_PER_JOB"]}
-    if line:
-        settings["line"] = config["LABEL_LINE"]
-    if tags:
-        settings.update(tag_prefix=config["TAG_PREFIX"], tag_width=config["TAG_WIDTH"])
-    return settings
-
-
 def _options(data: dict) -> dict:
     """The job as asked."""
     return {"template": data["template"] or default_template(), "start_position": data["start_position"],
@@ -76,7 +63,8 @@ def print_labels(data):
     404 for a tag outside your scope.
     """
     job = services.print_labels([*data["tags"], *data["device_ids"]], actor=actor(), qr=data["qr"],
-                                language=current_language(), **_options(data), **label_settings(line=True))
+                                language=current_language(), **_options(data),
+                                **services.label_settings(current_app.config, line=True))
     return file_response(job)
 
 
@@ -87,7 +75,8 @@ def print_labels(data):
 def print_batch(data, batch_id):
     """Print the labels of every device of a collection batch, in tag order."""
     job = services.print_batch(batch_id, actor=actor(), qr=data["qr"], language=current_language(),
-                               **_options(data), **label_settings(line=True))
+                               **_options(data),
+                                **services.label_settings(current_app.config, line=True))
     return file_response(job)
 
 
@@ -111,7 +100,7 @@ def issue_blank(data):
     """Issue a range of blank pre-printed tags to a donor and print it; `X-Blank-Range` names the range."""
     issue, job = services.issue_and_print_blank_tags(
         data["count"], donor_organisation_id=data["donor_organisation_id"], note=data["note"], actor=actor(),
-        **_options(data), **label_settings(tags=True))
+        **_options(data), **services.label_settings(current_app.config, tags=True))
     return file_response(job, **{"X-Blank-Range": str(issue.id)})
 
 
@@ -121,5 +110,6 @@ def issue_blank(data):
 @blp.doc(responses=FILE_RESPONSE)
 def print_blank(data, issue_id):
     """Print again the tags of a blank range that no device uses yet (a reprint is marked as such)."""
-    job = services.print_blank_tags(issue_id, actor=actor(), **_options(data), **label_settings())
+    job = services.print_blank_tags(issue_id, actor=actor(), **_options(data),
+                                    **services.label_settings(current_app.config))
     return file_response(job, **{"X-Blank-Range": str(issue_id)})

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -98,6 +98,18 @@ def get_template(name: str | None) -> Template:
     if template is None:
         raise Invalid("Unknown label template %(name)s.", name=str(name), details={"template": ["unknown template"]})
     return template
+
+
+def label_settings(config: Mapping, *, line: bool = False, tags: bool = False) -> dict:
+    """The label settings of the configuration, as the verbs' keyword arguments (the routes and the pages):
+    every job LABEL_MAX_PER_JOB; with ``line``, the short line of device labels (LABEL_LINE); with ``tags``,
+    the format of newly issued tags (TAG_PREFIX, TAG_WIDTH)."""
+    settings = {"max_per_job": config["LABEL_MAX_PER_JOB"]}
+    if line:
+        settings["line"] = config["LABEL_LINE"]
+    if tags:
+        settings.update(tag_prefix=config["TAG_PREFIX"], tag_width=config["TAG_WIDTH"])
+    return settings
 
 
 def formats_for(template: Template) -> tuple[str, ...]:

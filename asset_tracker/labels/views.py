@@ -17,7 +17,7 @@ from ..lifecycle import N_
 from ..web.forms import keeps_form, refused_to
 from ..web.lists import TOOL_ARGS
 from . import services
-from .api import BLANK_PRINTERS, ISSUERS, PRINTERS, default_template, file_response, label_settings
+from .api import BLANK_PRINTERS, ISSUERS, PRINTERS, default_template, file_response
 
 bp = Blueprint("labels", __name__, url_prefix="/labels")
 bp.record_once(lambda state: services.init_app(state.app))
@@ -94,7 +94,8 @@ def index():
 def print_tags():
     tags = _tags_from_request([request.form.get("tags", "")] + request.form.getlist("tag"))
     job = services.print_labels(tags, actor=actor(), qr=bool(request.form.get("qr")),
-                                language=current_language(), **_form_options(), **label_settings(line=True))
+                                language=current_language(), **_form_options(),
+        **services.label_settings(current_app.config, line=True))
     return file_response(job)
 
 
@@ -114,7 +115,8 @@ def print_device(tag):
     device = get_device(tag, actor=who)
     if request.method == "POST":
         job = services.print_labels([device.id], actor=who, qr=bool(request.form.get("qr")),
-                                    language=current_language(), **_form_options(), **label_settings(line=True))
+                                    language=current_language(), **_form_options(),
+        **services.label_settings(current_app.config, line=True))
         return file_response(job)
     return render_template("labels/device.html", form={}, **_device_context(tag))
 
@@ -136,7 +138,8 @@ def print_batch(batch_id: int):
     batch = get_batch(batch_id, actor=who)
     if request.method == "POST":
         job = services.print_batch(batch.id, actor=who, qr=bool(request.form.get("qr")),
-                                   language=current_language(), **_form_options(), **label_settings(line=True))
+                                   language=current_language(), **_form_options(),
+        **services.label_settings(current_app.config, line=True))
         return file_response(job)
     return render_template("labels/batch.html", form={}, **_batch_context(batch.id))
 
@@ -168,7 +171,8 @@ def print_filtered():
     if request.method == "POST":
         job = services.print_labels(ids, actor=who, qr=bool(request.form.get("qr")),
                                     language=current_language(), context={"source": "device_list"},
-                                    **_form_options(), **label_settings(line=True))
+                                    **_form_options(),
+        **services.label_settings(current_app.config, line=True))
         return file_response(job)
     return render_template("labels/selection.html", form={}, **_selection_context(ids, f))
 
@@ -200,7 +204,7 @@ def issue_blank():
         count, donor_id = 0, 0
     issue, job = services.issue_and_print_blank_tags(
         count, donor_organisation_id=donor_id, note=(request.form.get("note") or "").strip() or None,
-        actor=actor(), **_form_options(), **label_settings(tags=True))
+        actor=actor(), **_form_options(), **services.label_settings(current_app.config, tags=True))
     return file_response(job, **{"X-Blank-Range": str(issue.id)})
 
 
@@ -208,5 +212,6 @@ def issue_blank():
 @access(*BLANK_PRINTERS)
 @refused_to(lambda issue_id: url_for("labels.blank"))
 def print_blank(issue_id: int):
-    job = services.print_blank_tags(issue_id, actor=actor(), **_form_options(), **label_settings())
+    job = services.print_blank_tags(issue_id, actor=actor(), **_form_options(),
+                                    **services.label_settings(current_app.config))
     return file_response(job, **{"X-Blank-Range": str(issue_id)})
