@@ -69,7 +69,11 @@ def reset_database(app) -> None:
             for suffix in ("-wal", "-shm"):
                 if os.path.exists(path + suffix):
                     os.remove(path + suffix)
-            shutil.copy(os.path.join(app.config["TEST_TMPDIR"], "template.db"), path)
+            # A new file, renamed into place: a connection a server thread still holds keeps the old
+            # file (and SQLite's per-file lock and shared-memory state) to itself, never this one.
+            fresh = path + ".fresh"
+            shutil.copy(os.path.join(app.config["TEST_TMPDIR"], "template.db"), fresh)
+            os.replace(fresh, path)
             return
         tables = [t.name for t in _db.metadata.sorted_tables if t.name not in TABLES_KEEP]
         with engine.begin() as conn:

@@ -91,8 +91,16 @@ def live_server(_server, db, app):
     settle()
     if is_sqlite:
         event.remove(engine, "engine_connect", _deferred_in_test_thread)
-    # Between tests the database is replaced under the engine: no pooled connection may survive it.
+    # Between tests the database is replaced under the engine: no pooled connection may survive it,
+    # so wait for the server to finish what the closed page left in flight before closing them all.
+    _wait_for_connections_back(engine)
     engine.dispose()
+
+
+def _wait_for_connections_back(engine, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while engine.pool.checkedout() > 0 and time.monotonic() < deadline:
+        time.sleep(0.02)
 
 
 def settle() -> None:
