@@ -88,7 +88,13 @@ def named_device(tag, *, actor: Actor, field: str = "device_tag", for_update: bo
     try:
         return get_device(tag, actor=actor, for_update=for_update)
     except NotFound:
-        raise unknown_reference(field) from None
+        raise unknown_device(tag, field) from None
+
+
+def unknown_device(tag, field: str = "device_tag") -> NotFound:
+    """``unknown_reference`` for a typed tag: the message names the tag, so a list of tags says which one."""
+    return NotFound("No device %(tag)s that you can use here.", tag=str(tag).strip().upper(),
+                    details={field: ["unknown, or outside your scope"]})
 
 
 def unknown_reference(field: str) -> NotFound:

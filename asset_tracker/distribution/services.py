@@ -369,7 +369,7 @@ def _ready_device(tag: str) -> Device:
         db.session.execute(select(Device).where(Device.tag == str(tag).strip().upper())).unique().scalar_one_or_none()
     )
     if device is None:
-        raise devices.unknown_reference("device_tag")
+        raise devices.unknown_device(tag)
     return device
 
 
@@ -381,7 +381,7 @@ def reserve_device(tag: str, *, actor: Actor, programme_id: int, partner_organis
     kind = _kit_kind(programme, kit_kind)
     device = _ready_device(tag)
     if devices.claimed_by_other(device, actor):  # a technician reserves its own workshop's stock
-        raise devices.unknown_reference("device_tag")
+        raise devices.unknown_device(tag)
     if device.state != State.READY:
         devices.named_device(device.tag, actor=actor)  # stock is public to reservers; anything else stays in scope
     # A kit may be reserved in part: what it lacks is recorded, and may be added at the hand-over.
@@ -772,7 +772,7 @@ def _reserved_device(tag: str, actor: Actor):
         raise Conflict("Device %(tag)s is %(state)s: only a reserved device can be handed over.", tag=device.tag,
                        state=device.state.value, code="not_reserved")
     if actor.role == "coordinator" and reservation.partner_organisation_id != actor.organisation_id:
-        raise devices.unknown_reference("device_tag")
+        raise devices.unknown_device(tag)
     return device, reservation
 
 

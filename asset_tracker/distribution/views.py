@@ -200,7 +200,7 @@ def _tags_field(form: dict) -> list[str]:
 
 @bp.route("/reserve", methods=["POST"])
 @access("coordinator", "technician", "admin")
-@keeps_form("distribution/reserve.html", _reserve_context)
+@keeps_form("distribution/reserve.html", _reserve_context, not_found=True)
 def reserve():
     form = _form("grades")
     tags = _tags_field(form)
@@ -463,7 +463,7 @@ def recycling():
 
 @bp.route("/recycling", methods=["POST"])
 @access("technician", "admin")
-@keeps_form("distribution/recycling.html", _recycling_context)
+@keeps_form("distribution/recycling.html", _recycling_context, not_found=True)
 def recycle():
     form = _form()
     if form.get("parts_harvested"):

@@ -44,6 +44,7 @@ _EXACT = {
     # Short reasons the services give in their error details.
     "required": N_("This field is required."),
     "unknown": N_("Unknown value."),
+    "unknown, or outside your scope": N_("Unknown, or outside what you may use."),
     "invalid": N_("Invalid value."),
     "too short": N_("Too short."),
     "wrong kind for this role": N_("This organisation's kind does not fit the role."),
@@ -98,8 +99,12 @@ def field_errors(err: Exception) -> dict[str, list[str]]:
     return out
 
 
+# Messages that name a field by its key: on a page the message stands next to the field instead.
+_NAMING_FIELDS = {"Invalid input: %(fields)s", "%(field)s names nothing you can use here."}
+
+
 def summary(err: Exception, errors: dict) -> str:
-    if isinstance(err, DomainError) and err.message != "Invalid input: %(fields)s":
+    if isinstance(err, DomainError) and err.message not in _NAMING_FIELDS:
         return err.translated()
     return gettext("Please correct the highlighted fields: nothing was saved.") if errors else \
         gettext("Nothing was saved.")

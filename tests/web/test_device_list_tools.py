@@ -85,7 +85,12 @@ def test_chosen_ready_devices_are_reserved_together_or_not_at_all(client, login,
     resp = client.post("/distribution/reserve", data={
         "csrf_token": token, "programme_id": orgs["programme"].id,
         "device_tag": "\n".join([ready[0].tag, ready[1].tag, received.tag])})
-    assert resp.status_code in (404, 409)
+    # A coordinator sees stock only: a device still in the workshop is not one it can name (404, not 409),
+    # and the form comes back with what was typed and the refused tag named.
+    assert resp.status_code == 404
+    page = resp.get_data(as_text=True)
+    assert f"Aucun appareil {received.tag} que vous puissiez utiliser ici." in page
+    assert "\n".join([ready[0].tag, ready[1].tag, received.tag]) in page
     assert db.session.execute(select(Reservation)).first() is None
     resp = client.post("/distribution/reserve", data={
         "csrf_token": token, "programme_id": orgs["programme"].id, "device_tag": f"{ready[0].tag}\n{ready[1].tag}"})
@@ -111,6 +116,21 @@ def test_chosen_devices_are_sent_to_recycling_in_one_shipment(client, login, org
     assert {r.shipment_reference for r in rows} == {"ENV-7"}
     events = db.session.execute(select(CustodyEvent).where(CustodyEvent.state_after == "recycled")).scalars().all()
     assert sorted(e.device_tag for e in events) == sorted(d.tag for d in devices)
+
+
+def test_a_mistyped_tag_in_a_recycling_shipment_keeps_the_form_and_names_the_tag(client, login, orgs, users):
+    device = factories.make_device(orgs, users, State.WIPED, verdict="recycle")
+    login("technician")
+    token = csrf_token(client, "/distribution/recycling")
+    resp = client.post("/distribution/recycling", data={
+        "csrf_token": token, "device_tag": f"{device.tag}\nRB-999999-9",
+        "recycler_organisation_id": orgs["recycler"].id, "disposal_reference": "BSD-2026-119"})
+    assert resp.status_code == 404
+    page = resp.get_data(as_text=True)
+    assert "Aucun appareil RB-999999-9 que vous puissiez utiliser ici." in page
+    assert "Inconnu, ou hors de ce que vous pouvez utiliser." in page  # next to the tags field
+    assert 'value="BSD-2026-119"' in page and f"{device.tag}\nRB-999999-9" in page
+    assert db.session.execute(select(Recycling)).first() is None
 
 
 def test_printing_the_labels_of_a_sorted_list_keeps_its_filter(client, login, orgs, users):
