@@ -222,6 +222,8 @@ _BUS_RE = re.compile(r"(UNK|IDE|SCSI|CPQ|USB|1394|ATA|NVME|VIRT|SAS|MMC|SD)(-SSD
 _HAS_SERIAL_RE = re.compile(r"(?:Device )?(/\S+) has serial number (.*)\Z", re.S)
 _SECT_RE = re.compile(r"(/\S+), sect/blk/dev (\d+)/(\d+)/(-?\d+)\s*\Z")
 _DEVSIZE_RE = re.compile(r"Device '(/[^']+)' is size (\d+)\.?\s*\Z")
+# nwipe >= 0.34 compares the HPA/DCO limits with the real size; these sectors are outside what it wipes.
+_HIDDEN_AREA_RE = re.compile(r"HIDDEN AREA DETECTED!? on (/\S+?)[.,]?\s*\Z")
 _INVOKING_RE = re.compile(r"Invoking method '(?P<method>.+)' on (?:device )?'?(?P<dev>/[^\s']+?)'?\.?\s*\Z")
 _ATTEMPTING_RE = re.compile(r"Attempting .+ on (?P<dev>/\S+) \(")
 _ROUND_RE = re.compile(r"Starting round (\d+) of (\d+) on (?:device )?'?(/[^\s']+?)'?\.?\s*\Z")
@@ -449,6 +451,7 @@ class _Device:
     serial: str | None = None
     serial_from_notice: str | None = None
     size_exact: int | None = None
+    hidden_area_line: int | None = None  # nwipe found an HPA/DCO hidden area (sectors it does not wipe)
 
 
 @dataclass
@@ -561,7 +564,8 @@ class _Interpreter:
         if text.startswith("Linux version"):
             self.os_info = _unwrap(_text(text))
             return
-        for handler in (self._found, self._serial_notice, self._size, self._invoking, self._attempting,
+        for handler in (self._found, self._serial_notice, self._size, self._hidden_area, self._invoking,
+                        self._attempting,
                         self._round, self._pass, self._written, self._read, self._verification):
             if handler(r):
                 return
@@ -664,6 +668,13 @@ class _Interpreter:
             self._device(m.group(1)).size_exact = int(m.group(2))
             return True
         return False
+
+    def _hidden_area(self, r: _Record) -> bool:
+        m = _HIDDEN_AREA_RE.search(r.text)
+        if not m:
+            return False
+        self._device(m.group(1)).hidden_area_line = r.line
+        return True
 
     def _start(self, path: str, r: _Record) -> _Progress:
         p = self.progress.get(path)
@@ -828,6 +839,9 @@ class _Interpreter:
         if status == PASSED:
             concerns.extend(_passed_concerns(raw_status, p, messages, method, label, bytes_erased, size,
                                              size_exact, verification, verified))
+            if dev.hidden_area_line is not None:
+                concerns.append(f"nwipe detected a hidden area (HPA/DCO) on this device at line "
+                                f"{dev.hidden_area_line}: its sectors were not overwritten")
 
         anonymised = bool(_ANONYMISED.match(serial_raw))
         readable = bool(serial_raw) and not anonymised and all(0x20 <= b <= 0x7E for b in serial_raw)

@@ -277,6 +277,39 @@ def test_short_overwrite_is_reported_as_a_concern_on_a_passed_disk():
     assert disk.concerns == ("only 4194304 of 8388608 bytes were overwritten",)  # ...but not trusted blindly
 
 
+
+def _with_lines_after_found(log: bytes, lines: bytes) -> bytes:
+    """The log with ``lines`` (nwipe >= 0.34's HPA/DCO report) right after the disk's "Found" line."""
+    head, found, rest = log.partition(b"S/N=  \xa8l\xb2\x7f\n")
+    return head + found + lines + rest
+
+
+def test_a_hidden_area_nwipe_detected_makes_a_passed_disk_doubtful():
+    # nwipe 0.34+ reports HPA/DCO; it overwrites only the sectors the drive exposes.
+    data = _with_lines_after_found(ZERO_1DISK_LOG, (
+        b"[2026/11/29 03:28:29]    info: HPA:  max sectors   = 16384/32768, accessible max address enabled\n"
+        b" on /dev/loop0\n"
+        b"[2026/11/29 03:28:29]    info: HPA values 16384 / 32768 on /dev/loop0\n"
+        b"[2026/11/29 03:28:29] warning: HIDDEN AREA DETECTED! on /dev/loop0\n"
+        b"[2026/11/29 03:28:29]    info:\n"))
+    (disk,) = parse_nwipe_log(data).disks
+
+    assert disk.status == "passed"
+    assert disk.concerns == ("nwipe detected a hidden area (HPA/DCO) on this device at line 7: its sectors "
+                             "were not overwritten",)
+
+
+def test_no_hidden_area_and_an_undetermined_one_raise_no_concern():
+    # A USB bridge hides the answer: nwipe cannot tell, and neither can we — the wipe stands on its other checks.
+    data = _with_lines_after_found(ZERO_1DISK_LOG, (
+        b"[2026/11/29 03:28:29] warning: HIDDEN AREA INDETERMINATE! on /dev/loop0, are you using a USB bridge "
+        b"or memory stick?\n"
+        b"[2026/11/29 03:28:29]    info: No hidden sectors on /dev/loop0\n"))
+    (disk,) = parse_nwipe_log(data).disks
+
+    assert (disk.status, disk.concerns) == ("passed", ())
+
+
 # -- several disks in one run -----------------------------------------------------------------------
 
 # Shaped on nwipe 0.35's output: device type padded to 8 characters with an "-SSD" suffix, the OS
