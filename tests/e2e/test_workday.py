@@ -83,6 +83,29 @@ def test_every_page_of_every_role_fits_a_phone_with_a_compact_header(demo, live_
     assert page.js_errors == []
 
 
+# Other screens than the two the programme names: a small phone, the menu-button limit, a tablet in landscape.
+OTHER_SCREENS = ({"width": 360, "height": 640}, {"width": 800, "height": 600}, {"width": 1024, "height": 768})
+
+
+@pytest.mark.parametrize("email", [u[0] for u in USERS])
+def test_the_menu_pages_of_every_role_never_scroll_sideways_on_other_screens(demo, live_server, page, email):
+    login_as(page, live_server, email, password=DEMO_PASSWORD)
+    page.goto(f"{live_server}/home")
+    paths = ["/home", "/devices"] + _links(page, live_server, "#site-menu a")
+    problems = []
+    for screen in OTHER_SCREENS:
+        page.set_viewport_size(screen)
+        for path in dict.fromkeys(paths):
+            response = page.goto(live_server + path)
+            assert response.status < 400, f"{path} answered {response.status}"
+            overflow = sideways_overflow(page)
+            if overflow > 0:
+                problems.append(f"{screen['width']}x{screen['height']} {path}: {overflow} px sideways")
+            if header_height(page) >= screen["height"] / 3:
+                problems.append(f"{screen['width']}x{screen['height']} {path}: header over a third of the screen")
+    assert problems == []
+
+
 def test_the_phone_menu_opens_from_its_button_and_closes_with_escape(demo, live_server, page):
     page.set_viewport_size(PHONE)
     login_as(page, live_server, "admin@demo.reboot.example", password=DEMO_PASSWORD)
