@@ -26,7 +26,9 @@ class LoginForm(FlaskForm):
 
 
 def _safe_next(target: str | None) -> str:
-    if target and target.startswith("/") and not target.startswith("//") and not urlparse(target).netloc:
+    """A path of this site, or the home page: browsers read "/\\host" and "/<tab>/host" as "//host"."""
+    if (target and target.startswith("/") and not target.startswith("//") and "\\" not in target
+            and not any(ord(c) < 0x21 or ord(c) == 0x7F for c in target) and not urlparse(target).netloc):
         return target
     return url_for("web.home")
 

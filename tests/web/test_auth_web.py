@@ -1,4 +1,6 @@
 """Signing in: password check, CSRF, rate limit, safe redirects, sign-out."""
+import pytest
+
 from tests.conftest import csrf_token
 from tests.factories import PASSWORD
 
@@ -40,11 +42,21 @@ def test_login_is_rate_limited(client, users):
     assert right.status_code == 429
 
 
-def test_next_parameter_cannot_redirect_elsewhere(client, users):
+@pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/", "/\\evil.example/",
+                                    "/\t/evil.example/", "/\n/evil.example/", " //evil.example/"])
+def test_next_parameter_cannot_redirect_elsewhere(client, users, target):
     token = csrf_token(client)
-    resp = client.post("/login?next=https://evil.example/", data={"email": "tech@example.org", "password": PASSWORD,
-                                                                 "csrf_token": token})
-    assert resp.headers["Location"].endswith("/home")
+    resp = client.post("/login", query_string={"next": target},
+                       data={"email": "tech@example.org", "password": PASSWORD, "csrf_token": token})
+    assert resp.status_code == 302
+    assert resp.headers["Location"] == "/home"
+
+
+def test_next_parameter_brings_back_to_the_page_asked_for(client, users):
+    token = csrf_token(client)
+    resp = client.post("/login", query_string={"next": "/devices?state=received"},
+                       data={"email": "tech@example.org", "password": PASSWORD, "csrf_token": token})
+    assert resp.headers["Location"] == "/devices?state=received"
 
 
 def test_passwords_are_hashed_with_a_modern_scheme(app, users):
