@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import re
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import format_decimal
 from flask_babel import gettext as _
 
 from ..auth.access import access
@@ -52,6 +54,55 @@ def _form(*datetime_fields: str) -> dict:
 
 def _back(tag: str):
     return redirect(url_for("wiping.device", tag=tag))
+
+
+# The nwipe parser's doubts about a disk (DiskResult.concerns, kept in English in the record as evidence),
+# worded in the reader's language on the preview. A doubt not listed here is shown as the parser wrote it.
+_CONCERNS = (
+    (r"nwipe says (?P<status>\S+) but logged (?P<n>\d+) error line\(s\) about this device "
+     r"\(first at line (?P<line>\d+)\)",
+     N_("nwipe says %(status)s but logged %(n)s error line(s) about this disk (the first at line %(line)s).")),
+    (r"\[FAILURE\] logged for this device at line (?P<line>\d+)",
+     N_("nwipe logged [FAILURE] for this disk at line %(line)s.")),
+    (r"no 'bytes written' line for this device", N_("No line of the log says how many bytes were written.")),
+    (r"only (?P<written>\d+) of (?P<size>\d+) bytes were overwritten",
+     N_("Only %(written)s of %(size)s bytes were overwritten.")),
+    (r"verification '(?P<verification>[^']*)' was requested but no successful verification is logged",
+     N_("A verification (%(verification)s) was asked for, but no successful verification is logged.")),
+    (r"unknown method (?P<method>.+): no NIST SP 800-88 category",
+     N_("Unknown method %(method)s: no NIST SP 800-88 category.")),
+    (r"method (?P<method>.+) only reads the disk: it sanitises nothing",
+     N_("The method %(method)s only reads the disk: it sanitises nothing.")),
+    (r"nwipe detected a hidden area \(HPA/DCO\) on this device at line (?P<line>\d+): its sectors were not overwritten",
+     N_("nwipe detected a hidden area (HPA/DCO) on this disk at line %(line)s: its sectors were not overwritten.")),
+    (r"the summary shows model (?P<table>.+), the device was found as (?P<found>.+)",
+     N_("The summary table shows the model %(table)s, the disk was found as %(found)s.")),
+    (r"the summary shows serial (?P<table>.+), the device was found with (?P<found>.+)",
+     N_("The summary table shows the serial %(table)s, the disk was found with %(found)s.")),
+)
+_CONCERN_PATTERNS = tuple((re.compile(pattern, re.S), msgid) for pattern, msgid in _CONCERNS)
+
+
+@bp.app_template_filter("wipe_concern")
+def wipe_concern(text: str) -> str:
+    for pattern, msgid in _CONCERN_PATTERNS:
+        match = pattern.fullmatch(text)
+        if match:
+            values = {k: format_decimal(int(v)) if k in ("written", "size") else v
+                      for k, v in match.groupdict().items()}
+            return _(msgid, **values)
+    return text
+
+
+def mismatch_label(d) -> list[str]:
+    """What differs between the log and the medium, in the reader's language (the API keeps mismatch_text)."""
+    out = []
+    if "serial" in d.mismatches:
+        out.append(_("serial %(log)s (log) ≠ %(medium)s (medium)", log=d.disk.serial, medium=d.medium.serial))
+    if "size" in d.mismatches:
+        out.append(_("size %(log)s bytes (log) ≠ %(medium)s bytes (medium)",
+                     log=format_decimal(d.disk.size_bytes or 0), medium=format_decimal(d.medium.capacity_bytes or 0)))
+    return out
 
 
 WAITING_LIST = ListSpec(
@@ -243,7 +294,7 @@ def preview_logs():
                                       timezone=zone)
     kept = [(name, base64.b64encode(data).decode()) for name, data in files]
     return render_template("wiping/preview.html", plan=plan, kept=kept, problems=services.PROBLEMS, zone=zone,
-                           mismatch_text=services.mismatch_text)
+                           mismatch_text=mismatch_label)
 
 
 @bp.route("/import", methods=["POST"])

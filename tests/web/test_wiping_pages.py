@@ -2,6 +2,7 @@
 import datetime as dt
 import io
 import re
+from html import unescape
 from pathlib import Path
 
 import pytest
@@ -189,3 +190,27 @@ def test_a_size_mismatch_asks_for_a_written_reason_on_the_page_and_records_it(cl
     record = db.session.execute(select(WipeRecord)).scalar_one()
     assert record.override_reason == "Capacité saisie au don erronée"
     assert "Capacité saisie au don erronée" in client.get(f"/wiping/devices/{device.tag}").get_data(as_text=True)
+
+
+def test_the_preview_words_a_logs_doubts_in_the_readers_language(client, login, two_devices):
+    # A short overwrite and a hidden area nwipe detected: both make the "Erased" disk a failed record.
+    log = (SAMPLES / PASS_LOG).read_bytes().replace(b"8388608 bytes written", b"4194304 bytes written")
+    head, found, rest = log.partition(b"S/N=  \xa8l\xb2\x7f\n")
+    log = head + found + b"[2026/11/29 03:28:29] warning: HIDDEN AREA DETECTED! on /dev/loop0\n" + rest
+    login("technician")
+    token = csrf_token(client, "/wiping/import")
+    for language, expected in (
+            ("fr", ["Seuls 4\u202f194\u202f304 des 8\u202f388\u202f608 octets ont été réécrits.",
+                    "nwipe a détecté une zone cachée (HPA/DCO) sur ce disque ligne 4 : ses secteurs n'ont pas été "
+                    "réécrits.", "échoué"]),
+            ("en", ["Only 4,194,304 of 8,388,608 bytes were overwritten.",
+                    "nwipe detected a hidden area (HPA/DCO) on this disk at line 4: its sectors were not overwritten.",
+                    "failed"])):
+        client.post("/language", data={"csrf_token": token, "lang": language})
+        preview = client.post("/wiping/import/preview", content_type="multipart/form-data",
+                              data={"csrf_token": token, "files": [(io.BytesIO(log), "x.log")]})
+        html = unescape(preview.get_data(as_text=True))
+        assert preview.status_code == 200, html[:2000]
+        for text in expected:
+            assert text in html, (language, text)
+        assert "bytes were overwritten" not in html or language == "en"
