@@ -214,3 +214,29 @@ def test_the_preview_words_a_logs_doubts_in_the_readers_language(client, login, 
         for text in expected:
             assert text in html, (language, text)
         assert "bytes were overwritten" not in html or language == "en"
+
+
+def test_every_doubt_the_parser_can_raise_has_its_wording():
+    """Each concerns.append(...) text of the parser, its values replaced by samples, matches one wording."""
+    import ast
+
+    from asset_tracker.wiping import nwipe
+    from asset_tracker.wiping.views import _CONCERN_PATTERNS
+
+    def sample(node) -> str:
+        if isinstance(node, ast.Constant):
+            return str(node.value)
+        if isinstance(node, ast.JoinedStr):
+            return "".join(sample(v) for v in node.values)
+        if isinstance(node, ast.FormattedValue):
+            return "'7'" if node.conversion == ord("r") else "7"
+        if isinstance(node, ast.BinOp):  # implicit concatenation written with +
+            return sample(node.left) + sample(node.right)
+        raise AssertionError(ast.dump(node))
+
+    texts = [sample(call.args[0]) for call in ast.walk(ast.parse(Path(nwipe.__file__).read_text()))
+             if isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) and call.func.attr == "append"
+             and isinstance(call.func.value, ast.Name) and call.func.value.id == "concerns"]
+    assert len(texts) >= 10
+    unworded = [t for t in texts if not any(p.fullmatch(t) for p, _ in _CONCERN_PATTERNS)]
+    assert unworded == []
