@@ -14,6 +14,20 @@ from .i18n import current_language
 from .lifecycle import LABELS, State
 
 
+class Phrase:
+    """A sentence given as a parameter of a message and translated with it (e.g. why a file was refused)."""
+
+    def __init__(self, template: str, params: dict | None = None):
+        self.template, self.params = template, dict(params or {})
+
+    def __str__(self) -> str:
+        return self.template % self.params if self.params else self.template
+
+    def translated(self) -> str:
+        text = gettext(self.template)
+        return text % self.params if self.params else text
+
+
 class DomainError(Exception):
     """A refusal a user can understand. ``message`` is an English msgid translated on display."""
 
@@ -37,7 +51,7 @@ class DomainError(Exception):
 
     def _display_params(self) -> dict:
         lang = current_language()
-        shown = dict(self.params)
+        shown = {k: v.translated() if isinstance(v, Phrase) else v for k, v in self.params.items()}
         for key in self.STATE_PARAMS:
             value = shown.get(key)
             if isinstance(value, str):

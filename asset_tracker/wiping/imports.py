@@ -13,7 +13,7 @@ from ..custody import services as custody
 from ..db import utcnow
 from ..devices.models import Device, MediumKind, StorageMedium
 from ..devices.services import get_device, scoped
-from ..errors import Conflict, Invalid
+from ..errors import Conflict, Invalid, Phrase
 from ..extensions import db
 from ..lifecycle import N_, NEEDS_WIPE
 from . import nwipe
@@ -74,7 +74,7 @@ def _parse_logs(files: list[tuple[str, bytes]]) -> list[nwipe.NwipeLog]:
             log = nwipe.parse_nwipe_log(data, filename)
         except nwipe.WipeLogError as exc:
             raise Invalid("%(file)s cannot be read as an nwipe log (line %(line)s: %(reason)s). Nothing was "
-                          "imported.", file=filename, line=exc.line, reason=exc.reason,
+                          "imported.", file=filename, line=exc.line, reason=Phrase(exc.template, exc.params),
                           details={"file": filename, "line": exc.line, "reason": exc.reason}) from None
         if log.sha256 in seen:
             continue

@@ -6,6 +6,8 @@ import re
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta, timezone
 
+from ..lifecycle import N_
+
 # Result values, spelled like wiping.models.WipeResult so a service can convert with WipeResult(value).
 # nwipe has a fourth verdict, INSANITY ("if this ever happens, there is a bug"), kept distinct here so
 # the caller decides; it must never be read as a pass.
@@ -28,9 +30,10 @@ VERIFY_ALL = "all"
 class WipeLogError(ValueError):
     """The log cannot be read whole; ``line`` is where reading stopped (1-based) and ``reason`` why."""
 
-    def __init__(self, line: int, reason: str, filename: str = ""):
+    def __init__(self, line: int, reason: str, filename: str = "", **params):
         self.line = line
-        self.reason = reason
+        self.template, self.params = reason, params  # the reason as a translatable sentence and its values
+        self.reason = reason % params if params else reason
         self.filename = filename
         where = f"{filename}: line {line}" if filename else f"line {line}"
         super().__init__(f"{where}: {reason}")
@@ -304,7 +307,7 @@ def _timestamp(m: re.Match, line: int) -> datetime:
     try:
         at = datetime(*(int(m.group(i)) for i in range(1, 7)))
     except ValueError:
-        raise WipeLogError(line, f"impossible date or time {m.group(0)[:21]!r}") from None
+        raise WipeLogError(line, N_("impossible date or time %(value)s"), value=repr(m.group(0)[:21])) from None
     zone = m.group(7)
     if zone:
         if zone in ("Z", "UTC"):
@@ -328,12 +331,12 @@ class _Tokens:
         while i < len(lines):
             no, text = i + 1, lines[i]
             if "\x00" in text:
-                raise WipeLogError(no, "NUL byte: this is binary data, not an nwipe text log")
+                raise WipeLogError(no, N_("NUL byte: this is binary data, not an nwipe text log"))
             m = _TS_RE.match(text)
             if m:
                 pending = self._record(m, no)
                 if pending.level is None and pending.text.startswith("Total Throughput"):
-                    raise WipeLogError(no, "'Total Throughput' line outside a Drive Status table")
+                    raise WipeLogError(no, N_("'Total Throughput' line outside a Drive Status table"))
                 self.events.append(pending)
                 i += 1
                 continue
@@ -342,8 +345,8 @@ class _Tokens:
                 i += 1
                 continue
             if not self.events:
-                raise WipeLogError(no, "not an nwipe log: expected a line starting with a timestamp "
-                                       "such as [2024/01/31 12:00:00]")
+                raise WipeLogError(no, N_("not an nwipe log: expected a line starting with a timestamp "
+                                          "such as [2024/01/31 12:00:00]"))
             banner = _BANNER_RE.match(text)
             if banner:
                 pending = None
@@ -369,15 +372,16 @@ class _Tokens:
 
     def _expect(self, i: int, what: str) -> str:
         if i >= len(self.lines):
-            raise WipeLogError(len(self.lines), f"the log ends inside the {what} table (file cut short?)")
+            raise WipeLogError(len(self.lines), N_("the log ends inside the %(table)s table (file cut short?)"),
+                               table=what)
         return self.lines[i]
 
     def _header(self, i: int, what: str) -> int:
         header = self._expect(i + 1, what)
         if not ("Device" in header and "|" in header):
-            raise WipeLogError(i + 2, f"expected the {what} column titles")
+            raise WipeLogError(i + 2, N_("expected the %(table)s column titles"), table=what)
         if not _DASHES_RE.match(self._expect(i + 2, what)):
-            raise WipeLogError(i + 3, f"expected a line of dashes under the {what} column titles")
+            raise WipeLogError(i + 3, N_("expected a line of dashes under the %(table)s column titles"), table=what)
         return i + 3
 
     def _error_table(self, i: int) -> int:
@@ -390,7 +394,7 @@ class _Tokens:
             m = _ERROR_ROW_RE.match(text)
             counts = tuple(int(c) for c in re.findall(r"\d+", m.group("cells"))) if m else ()
             if not m or len(counts) not in (2, 3):
-                raise WipeLogError(i + 1, "unrecognised row in the Error Summary table")
+                raise WipeLogError(i + 1, N_("unrecognised row in the Error Summary table"))
             table.rows.append((i + 1, m.group("dev"), counts))
             i += 1
         self.events.append(table)
@@ -413,10 +417,10 @@ class _Tokens:
                 # serial from the device's "Found" line once that is known.
                 table.rows[-1].extra.append((i + 1, text))
             else:
-                raise WipeLogError(i + 1, "unrecognised row in the Drive Status table")
+                raise WipeLogError(i + 1, N_("unrecognised row in the Drive Status table"))
             i += 1
         if not table.rows:
-            raise WipeLogError(i + 1, "the Drive Status table lists no device")
+            raise WipeLogError(i + 1, N_("the Drive Status table lists no device"))
         i += 1
         text = self._expect(i, "Drive Status")
         m = _TS_RE.match(text)
@@ -424,13 +428,13 @@ class _Tokens:
             record = self._record(m, i + 1)
             fm = _FOOTER_RE.match(record.text)
             if record.level is not None or not fm:
-                raise WipeLogError(i + 1, "expected the 'Total Throughput' line closing the Drive Status table")
+                raise WipeLogError(i + 1, N_("expected the 'Total Throughput' line closing the Drive Status table"))
             table.footer = _Footer(i + 1, fm.group("thru"), fm.group("method"), int(fm.group("rounds")),
                                    fm.group("blank") == "B", _VERIFY_CODE[fm.group("verify")])
             i += 1
             text = self._expect(i, "Drive Status")
         if not _STARS_RE.match(text):
-            raise WipeLogError(i + 1, "expected the line of stars closing the Drive Status table")
+            raise WipeLogError(i + 1, N_("expected the line of stars closing the Drive Status table"))
         self.events.append(table)
         return i + 1
 
@@ -688,7 +692,8 @@ class _Interpreter:
             return False
         path = m.group("dev")
         if path in self.progress and self.progress[path].method:
-            raise WipeLogError(r.line, f"a second wipe of {path} starts before the first one's summary")
+            raise WipeLogError(r.line, N_("a second wipe of %(device)s starts before the first one's summary"),
+                               device=path)
         p = self._start(path, r)
         p.method, p.method_line = _text(m.group("method")), r.line
         return True
@@ -749,7 +754,7 @@ class _Interpreter:
 
     def error_summary(self, table: _ErrorTable) -> None:
         if self.error_table is not None:
-            raise WipeLogError(table.line, "a second Error Summary table before any Drive Status table")
+            raise WipeLogError(table.line, N_("a second Error Summary table before any Drive Status table"))
         self.error_table = table
 
     def drive_status(self, table: _DriveTable) -> None:
@@ -758,30 +763,32 @@ class _Interpreter:
         footer = table.footer
         opts = self.options
         if footer and opts:
-            self._agree(footer.line, "method", opts.method, footer.method)
+            self._agree_method(footer.line, opts.method, footer.method)
             if opts.rounds is not None and opts.rounds != footer.rounds:
-                raise WipeLogError(footer.line, f"{footer.rounds} rounds here but {opts.rounds} in the options")
+                raise WipeLogError(footer.line, N_("%(here)s rounds here but %(options)s in the options"),
+                                   here=footer.rounds, options=opts.rounds)
             if opts.verification and opts.verification != footer.verification:
-                raise WipeLogError(footer.line, f"verification '{footer.verification}' here but "
-                                                f"'{opts.verification}' in the options")
+                raise WipeLogError(footer.line, N_("verification '%(here)s' here but '%(options)s' in the options"),
+                                   here=footer.verification, options=opts.verification)
         listed: dict[str, str] = {}
         for row in table.rows:
             path = self._resolve(row)
             if path in listed.values():
-                raise WipeLogError(row.line, f"{path} appears twice in the Drive Status table")
+                raise WipeLogError(row.line, N_("%(device)s appears twice in the Drive Status table"), device=path)
             listed[row.short] = path
             self.results.append(self._result(row, path, errors.get(row.short), footer))
             self.progress.pop(path, None)
             self.wiped_paths.add(path)
         if self.progress:
             p = next(iter(self.progress.values()))
-            raise WipeLogError(table.line, f"the wipe of {p.path} started at line {p.line} is missing "
-                                           f"from the Drive Status table")
+            raise WipeLogError(table.line, N_("the wipe of %(device)s started at line %(start)s is missing "
+                                              "from the Drive Status table"), device=p.path, start=p.line)
         self.error_table = None
 
-    def _agree(self, line: int, what: str, option: str | None, printed: str | None) -> None:
+    def _agree_method(self, line: int, option: str | None, printed: str | None) -> None:
         if option and printed and _norm_label(option) != _norm_label(printed):
-            raise WipeLogError(line, f"{what} '{_text(printed)}' here but '{_text(option)}' in the options")
+            raise WipeLogError(line, N_("method '%(here)s' here but '%(options)s' in the options"),
+                               here=_text(printed), options=_text(option))
 
     def _error_counts(self, table: _DriveTable) -> dict[str, tuple[int, ...]]:
         if self.error_table is None:
@@ -789,13 +796,14 @@ class _Interpreter:
         counts: dict[str, tuple[int, ...]] = {}
         for line, short, values in self.error_table.rows:
             if short in counts:
-                raise WipeLogError(line, f"device '{short}' appears twice in the Error Summary table")
+                raise WipeLogError(line, N_("device '%(device)s' appears twice in the Error Summary table"),
+                                   device=short)
             counts[short] = values
         drives = {row.short for row in table.rows}
         if set(counts) != drives:
             missing = sorted(drives ^ set(counts))
-            raise WipeLogError(table.line, "the Error Summary and Drive Status tables list different "
-                                           f"devices ({', '.join(missing)})")
+            raise WipeLogError(table.line, N_("the Error Summary and Drive Status tables list different "
+                                              "devices (%(devices)s)"), devices=", ".join(missing))
         return counts
 
     def _resolve(self, row: _DriveRow) -> str:
@@ -804,8 +812,10 @@ class _Interpreter:
             if len(matches) == 1:
                 return matches[0]
             if len(matches) > 1:
-                raise WipeLogError(row.line, f"'{row.short}' could be any of {', '.join(sorted(matches))}")
-        raise WipeLogError(row.line, f"no earlier line names the device '{row.short}' listed here")
+                raise WipeLogError(row.line, N_("'%(device)s' could be any of %(devices)s"), device=row.short,
+                                   devices=", ".join(sorted(matches)))
+        raise WipeLogError(row.line, N_("no earlier line names the device '%(device)s' listed here"),
+                           device=row.short)
 
     def _result(self, row: _DriveRow, path: str, counts: tuple[int, ...] | None,
                 footer: _Footer | None) -> DiskResult:
@@ -894,9 +904,9 @@ class _Interpreter:
         if label is None and footer:
             label = footer.method
         if label is None:
-            raise WipeLogError(row.line, f"no line says which method wiped {path}")
+            raise WipeLogError(row.line, N_("no line says which method wiped %(device)s"), device=path)
         if p and p.method and opts:
-            self._agree(p.method_line, "method", opts.method, p.method)
+            self._agree_method(p.method_line, opts.method, p.method)
         return label, lookup_method(label)
 
     def _model_serial(self, row: _DriveRow, dev: _Device, concerns: list[str]) -> tuple[str, bytes]:
@@ -915,7 +925,7 @@ class _Interpreter:
             candidate = table_serial + "\n" + text
             if known is None or not _strip_spaces(known.encode("latin-1")).startswith(
                     _strip_spaces(candidate.encode("latin-1"))):
-                raise WipeLogError(no, "unrecognised row in the Drive Status table")
+                raise WipeLogError(no, N_("unrecognised row in the Drive Status table"))
             table_serial = candidate
         table_raw = _strip_spaces(table_serial.encode("latin-1"))
         if known is None:
@@ -935,15 +945,16 @@ class _Interpreter:
 
     def finish(self, last_line: int, sha256: str, size: int) -> NwipeLog:
         if self.error_table is not None:
-            raise WipeLogError(last_line, f"the Error Summary table at line {self.error_table.line} is not "
-                                          "followed by a Drive Status table (file cut short?)")
+            raise WipeLogError(last_line, N_("the Error Summary table at line %(start)s is not followed by a "
+                                             "Drive Status table (file cut short?)"), start=self.error_table.line)
         if self.progress:
             p = next(iter(self.progress.values()))
-            raise WipeLogError(last_line, f"the log ends before nwipe's summary of the wipe of {p.path} "
-                                          f"started at line {p.line} (wipe still running, or file cut short)")
+            raise WipeLogError(last_line, N_("the log ends before nwipe's summary of the wipe of %(device)s "
+                                             "started at line %(start)s (wipe still running, or file cut short)"),
+                               device=p.path, start=p.line)
         if not self.results:
-            raise WipeLogError(last_line, "the log has no Drive Status summary: no wipe was run, or the "
-                                          "file was cut short")
+            raise WipeLogError(last_line, N_("the log has no Drive Status summary: no wipe was run, or the "
+                                             "file was cut short"))
         unwiped = tuple(sorted(set(self.devices) - self.wiped_paths))
         # One version per file in practice; a file appended to by an upgraded nwipe names them all.
         versions = list(dict.fromkeys(d.nwipe_version for d in self.results if d.nwipe_version))
@@ -968,14 +979,15 @@ def _row_status(row: _DriveRow, counts: tuple[int, ...] | None) -> tuple[str, st
     raw_status = row.status.strip()
     status = _STATUS.get(raw_status.strip("-").strip().upper())
     if status is None:
-        raise WipeLogError(row.line, f"unknown drive status {raw_status!r}")
+        raise WipeLogError(row.line, N_("unknown drive status %(status)s"), status=repr(raw_status))
     # nwipe marks a row with '!' exactly when it failed or was aborted, and fails any drive with
     # a counted error; a log that says otherwise has been edited.
     flagged = row.flag == "!"
     if flagged != (status in (FAILED, ABORTED)) and row.flag in ("!", " "):
-        raise WipeLogError(row.line, f"status {raw_status!r} contradicts the row's '!' marker")
+        raise WipeLogError(row.line, N_("status %(status)s contradicts the row's '!' marker"), status=repr(raw_status))
     if status == PASSED and counts is not None and any(counts):
-        raise WipeLogError(row.line, f"status {raw_status!r} contradicts the Error Summary counts {counts}")
+        raise WipeLogError(row.line, N_("status %(status)s contradicts the Error Summary counts %(counts)s"),
+                           status=repr(raw_status), counts=str(counts))
     return raw_status, status
 
 
@@ -1060,7 +1072,7 @@ def parse_nwipe_log(data: bytes, filename: str = "") -> NwipeLog:
         raise TypeError("parse_nwipe_log() takes the raw bytes of the log file")
     data = bytes(data)
     if not data.strip():
-        raise WipeLogError(1, "the file is empty", filename)
+        raise WipeLogError(1, N_("the file is empty"), filename)
     lines = _latin1_lines(data)
     try:
         events = _Tokens(lines).run()
@@ -1075,7 +1087,7 @@ def parse_nwipe_log(data: bytes, filename: str = "") -> NwipeLog:
         log = interpreter.finish(len(lines), hashlib.sha256(data).hexdigest(), len(data))
     except WipeLogError as exc:
         if filename and not exc.filename:
-            raise WipeLogError(exc.line, exc.reason, filename) from None
+            raise WipeLogError(exc.line, exc.template, filename, **exc.params) from None
         raise
     disks = tuple(replace(d, fingerprint=section_fingerprint(lines, d, i)) for i, d in enumerate(log.disks))
     return replace(log, disks=disks)

@@ -258,12 +258,21 @@ def _log_zone() -> str:
     return services.log_zone(chosen).key
 
 
+def _import_context() -> dict:
+    default = current_app.config.get("WIPE_LOG_TIMEZONE", "Europe/Paris")
+    zones = list(dict.fromkeys([default, *current_app.config.get("WIPE_LOG_TIMEZONES", [])]))
+    return dict(zones=zones, default_zone=default)
+
+
 @bp.route("/import")
 @access(*WORKSHOP)
 def import_logs():
-    default = current_app.config.get("WIPE_LOG_TIMEZONE", "Europe/Paris")
-    zones = list(dict.fromkeys([default, *current_app.config.get("WIPE_LOG_TIMEZONES", [])]))
-    return render_template("wiping/import.html", zones=zones, default_zone=default)
+    return render_template("wiping/import.html", form={}, **_import_context())
+
+
+# A refused file comes back on the import page with the reason (which file, which line, why) and the
+# chosen time zone; a browser never refills a file input, so the file is chosen again.
+keeps_import_form = keeps_form("wiping/import.html", _import_context)
 
 
 def _posted_files() -> list[tuple[str, bytes]]:
@@ -287,6 +296,7 @@ def _overrides() -> dict:
 
 @bp.route("/import/preview", methods=["POST"])
 @access(*WORKSHOP)
+@keeps_import_form
 def preview_logs():
     files = _posted_files()
     zone = _log_zone()
@@ -311,6 +321,7 @@ def commit_logs():
 
 @bp.route("/import-csv", methods=["POST"])
 @access(*WORKSHOP)
+@keeps_import_form
 def import_csv():
     upload = request.files.get("file")
     if not upload or not upload.filename:

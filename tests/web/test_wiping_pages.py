@@ -76,6 +76,28 @@ def test_an_unreadable_log_on_the_page_names_the_file_and_line(client, login, tw
     assert "notes.txt" in resp.get_data(as_text=True)
 
 
+def test_a_log_cut_short_comes_back_on_the_import_page_with_the_reason_in_the_readers_language(
+        client, login, two_devices):
+    cut = (SAMPLES / PASS_LOG).read_bytes().split(b"\n\n", 1)[0] + b"\n"  # everything before the summary tables
+    login("technician")
+    token = csrf_token(client, "/wiping/import")
+    for language, reason in (
+            ("fr", "cut.log n'est pas un journal nwipe lisible (ligne 35 : le journal s'arrête avant le récapitulatif "
+                   "nwipe de l'effacement de /dev/loop0 commencé ligne 24 (effacement encore en cours, ou fichier "
+                   "tronqué)). Rien n'a été importé."),
+            ("en", "cut.log cannot be read as an nwipe log (line 35: the log ends before nwipe's summary of the wipe "
+                   "of /dev/loop0 started at line 24 (wipe still running, or file cut short)). Nothing was imported.")):
+        client.post("/language", data={"csrf_token": token, "lang": language})
+        resp = client.post("/wiping/import/preview", content_type="multipart/form-data", data={
+            "csrf_token": token, "timezone": "UTC", "files": [(io.BytesIO(cut), "cut.log")]})
+        html = unescape(resp.get_data(as_text=True))
+        assert resp.status_code == 422
+        assert reason in html, language
+        assert 'id="f-files-again"' in html and '<option value="UTC" selected>' in html
+        assert '<option value="UTC" selected>' not in html.split('id="f-csv-zone"', 1)[1]  # only the form sent
+    assert db.session.scalar(select(WipeRecord.id)) is None
+
+
 def test_media_and_a_manual_wipe_from_the_device_wiping_page(client, login, orgs, users):
     device = make_device(orgs, users, State.RECEIVED, media=0)
     login("technician")
