@@ -16,7 +16,7 @@ from ..devices.models import Device
 from ..devices.services import get_device
 from ..errors import Invalid
 from ..lifecycle import N_, State
-from ..web.forms import keeps_form
+from ..web.forms import keeps_form, on_refusal, render_refused
 from ..web.lists import ListSpec, list_page
 from . import services
 from .csv_import import template as csv_template_text
@@ -319,9 +319,16 @@ def commit_logs():
     return redirect(url_for("wiping.waiting"))
 
 
+def _csv_refused(err):
+    """The import page again, with the reason and, for a refused file, every error by row and column."""
+    details = getattr(err, "details", None) or {}
+    rows = details.get("errors") if isinstance(details.get("errors"), list) else []
+    return render_refused("wiping/import.html", err, {**_import_context(), "csv_errors": rows})
+
+
 @bp.route("/import-csv", methods=["POST"])
 @access(*WORKSHOP)
-@keeps_import_form
+@on_refusal(_csv_refused)
 def import_csv():
     upload = request.files.get("file")
     if not upload or not upload.filename:

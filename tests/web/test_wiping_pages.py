@@ -262,3 +262,20 @@ def test_every_doubt_the_parser_can_raise_has_its_wording():
     assert len(texts) >= 10
     unworded = [t for t in texts if not any(p.fullmatch(t) for p, _ in _CONCERN_PATTERNS)]
     assert unworded == []
+
+
+def test_a_refused_wipe_csv_lists_every_error_by_row_and_column_on_the_import_page(client, login, two_devices):
+    login("technician")
+    token = csrf_token(client, "/wiping/import")
+    csv_file = b"device_tag;medium_serial;kind;colour\nRB-000001-X;S1;ssd;blue\n"
+    resp = client.post("/wiping/import-csv", content_type="multipart/form-data", data={
+        "csrf_token": token, "timezone": "UTC", "file": (io.BytesIO(csv_file), "results.csv")})
+    html = unescape(resp.get_data(as_text=True))
+    assert resp.status_code == 422
+    table = html.split('id="csv-errors"', 1)[1].split("</table>", 1)[0]
+    assert "<code>colour</code>" in table and "unknown column" in table
+    for column in ("method", "nist_category", "tool", "started_at", "ended_at", "operator", "result"):
+        assert f"<code>{column}</code>" in table, column
+    assert 'id="f-csv-again"' in html
+    assert '<option value="UTC" selected>' in html.split('id="f-csv-zone"', 1)[1]
+    assert db.session.scalar(select(WipeRecord.id)) is None
