@@ -5,9 +5,12 @@ import csv
 import hashlib
 import io
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 
+from flask_babel import gettext
+
+from ..lifecycle import N_
 from ..tags import TagError, parse_tag
 from .nwipe import ABORTED, CLEAR, DESTROY, FAILED, PASSED, PURGE
 
@@ -67,11 +70,21 @@ class CsvIssue:
 
     row: int
     column: str | None
-    message: str
+    message: str  # an English sentence with %(name)s placeholders, translated on pages
+    params: dict = field(default_factory=dict)
+
+    @property
+    def text(self) -> str:
+        return self.message % self.params if self.params else self.message
+
+    def translated(self) -> str:
+        """The problem in the reader's language (needs a request or app context)."""
+        text = gettext(self.message)
+        return text % self.params if self.params else text
 
     def __str__(self) -> str:
         where = f"row {self.row}" + (f", column {self.column}" if self.column else "")
-        return f"{where}: {self.message}"
+        return f"{where}: {self.text}"
 
 
 class WipeCsvError(ValueError):
@@ -127,7 +140,8 @@ def template(delimiter: str = ";") -> str:
 
 def _decode(data: bytes, errors: list[CsvIssue]) -> tuple[str, str] | None:
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        errors.append(CsvIssue(1, None, "the file is UTF-16: save it as CSV (UTF-8) or CSV (semicolon separated)"))
+        errors.append(CsvIssue(1, None, N_("the file is UTF-16: save it as CSV (UTF-8) or CSV (semicolon "
+                                            "separated)")))
         return None
     if data.startswith(b"\xef\xbb\xbf"):
         body, encoding = data[3:], "utf-8-sig"
@@ -137,15 +151,16 @@ def _decode(data: bytes, errors: list[CsvIssue]) -> tuple[str, str] | None:
         return body.decode("utf-8"), encoding
     except UnicodeDecodeError as exc:
         if encoding == "utf-8-sig":
-            errors.append(CsvIssue(body[:exc.start].count(b"\n") + 1, None,
-                                   f"byte 0x{body[exc.start]:02x} is not valid UTF-8"))
+            errors.append(CsvIssue(body[:exc.start].count(b"\n") + 1, None, N_("byte %(byte)s is not valid UTF-8"),
+                                   {"byte": f"0x{body[exc.start]:02x}"}))
             return None
     # Not UTF-8: Excel on Windows saves "CSV (separator: semicolon)" in Windows-1252.
     try:
         return data.decode("cp1252"), "cp1252"
     except UnicodeDecodeError as exc:
         errors.append(CsvIssue(data[:exc.start].count(b"\n") + 1, None,
-                               f"byte 0x{data[exc.start]:02x} is neither UTF-8 nor Windows-1252 text"))
+                               N_("byte %(byte)s is neither UTF-8 nor Windows-1252 text"),
+                               {"byte": f"0x{data[exc.start]:02x}"}))
         return None
 
 
@@ -177,22 +192,22 @@ class _Row:
         self.errors = errors
         self.ok = True
 
-    def fail(self, column: str, message: str) -> None:
-        self.errors.append(CsvIssue(self.number, column, message))
+    def fail(self, column: str, message: str, **params) -> None:
+        self.errors.append(CsvIssue(self.number, column, message, params))
         self.ok = False
 
     def text(self, column: str) -> str | None:
         value = self.cells.get(column, "").strip()
         if not value:
             if column in REQUIRED_COLUMNS:
-                self.fail(column, "required")
+                self.fail(column, N_("required"))
             return None
         if _CONTROL.search(value):
-            self.fail(column, "contains a line break or control character")
+            self.fail(column, N_("contains a line break or control character"))
             return None
         limit = _MAX_LENGTH.get(column)
         if limit and len(value) > limit:
-            self.fail(column, f"longer than {limit} characters")
+            self.fail(column, N_("longer than %(limit)s characters"), limit=limit)
             return None
         return value
 
@@ -202,7 +217,7 @@ class _Row:
             return None
         choice = table.get(value.casefold())
         if choice is None:
-            self.fail(column, f"{value!r} is not one of {', '.join(allowed)}")
+            self.fail(column, N_("%(value)s is not one of %(allowed)s"), value=repr(value), allowed=", ".join(allowed))
         return choice
 
     def integer(self, column: str, minimum: int) -> int | None:
@@ -211,11 +226,12 @@ class _Row:
             return None
         digits = _DIGIT_GROUPING.sub("", value)
         if not digits.isascii() or not digits.isdigit():
-            self.fail(column, f"{value!r} is not a whole number")
+            self.fail(column, N_("%(value)s is not a whole number"), value=repr(value))
             return None
         number = int(digits)
         if number < minimum or number >= 2**63:
-            self.fail(column, f"{value!r} is out of range (at least {minimum})")
+            self.fail(column, N_("%(value)s is out of range (at least %(minimum)s)"), value=repr(value),
+                      minimum=minimum)
             return None
         return number
 
@@ -226,7 +242,8 @@ class _Row:
         try:
             return _datetime(value, default_timezone)
         except ValueError:
-            self.fail(column, f"{value!r} is not a date and time (use 2024-03-12 09:15 or 12/03/2024 09:15)")
+            self.fail(column, N_("%(value)s is not a date and time (use 2024-03-12 09:15 or 12/03/2024 09:15)"),
+                      value=repr(value))
             return None
 
     def tag(self) -> str | None:
@@ -258,9 +275,9 @@ def _read_row(row: _Row, default_timezone: tzinfo | None) -> WipeCsvRow | None:
     result = row.choice("result", _RESULT, RESULTS)
     if started is not None and ended is not None:
         if (started.tzinfo is None) != (ended.tzinfo is None):
-            row.fail("ended_at", "give a time zone for both started_at and ended_at, or for neither")
+            row.fail("ended_at", N_("give a time zone for both started_at and ended_at, or for neither"))
         elif ended < started:
-            row.fail("ended_at", "before started_at")
+            row.fail("ended_at", N_("before started_at"))
     if not row.ok:
         return None
     return WipeCsvRow(
@@ -287,12 +304,12 @@ def parse_wipe_csv(data: bytes, filename: str = "", *, default_timezone: tzinfo 
         raise WipeCsvError(errors, filename)
     text, encoding = decoded
     if not text.strip():
-        raise WipeCsvError([CsvIssue(1, None, "the file is empty")], filename)
+        raise WipeCsvError([CsvIssue(1, None, N_("the file is empty"))], filename)
 
     first_line = text.lstrip("\r\n").splitlines()[0]
     delimiter = ";" if first_line.count(";") >= first_line.count(",") else ","
     if first_line.count(delimiter) == 0:
-        raise WipeCsvError([CsvIssue(1, None, "the first line must name the columns, separated by ';' or ','")],
+        raise WipeCsvError([CsvIssue(1, None, N_("the first line must name the columns, separated by ';' or ','"))],
                            filename)
 
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
@@ -313,12 +330,13 @@ def parse_wipe_csv(data: bytes, filename: str = "", *, default_timezone: tzinfo 
                     raise WipeCsvError(errors, filename)
                 continue
             if number - 1 > max_rows:
-                errors.append(CsvIssue(number, None, f"more than {max_rows} rows: split the file"))
+                errors.append(CsvIssue(number, None, N_("more than %(max)s rows: split the file"), {"max": max_rows}))
                 break
             extra = [c for c in cells[len(header):] if c.strip()]
             if extra:
-                errors.append(CsvIssue(number, None, f"{len(cells)} cells but the header names {len(header)} "
-                                                     "columns (a separator inside an unquoted value?)"))
+                errors.append(CsvIssue(number, None, N_("%(cells)s cells but the header names %(columns)s columns "
+                                                        "(a separator inside an unquoted value?)"),
+                                       {"cells": len(cells), "columns": len(header)}))
                 continue
             values = {name: cell for name, cell in zip(header, cells, strict=False) if name}
             parsed = _read_row(_Row(number, values, errors), default_timezone)
@@ -326,15 +344,16 @@ def parse_wipe_csv(data: bytes, filename: str = "", *, default_timezone: tzinfo 
                 continue
             key = (parsed.device_tag, parsed.medium_serial.casefold(), parsed.started_at)
             if key in seen:
-                errors.append(CsvIssue(number, "medium_serial",
-                                       f"same device, medium and start as row {seen[key]}"))
+                errors.append(CsvIssue(number, "medium_serial", N_("same device, medium and start as row %(row)s"),
+                                       {"row": seen[key]}))
                 continue
             seen[key] = number
             rows.append(parsed)
     except csv.Error as exc:
-        errors.append(CsvIssue(number + 1, None, f"malformed CSV near line {reader.line_num}: {exc}"))
+        errors.append(CsvIssue(number + 1, None, N_("malformed CSV near line %(line)s: %(reason)s"),
+                               {"line": reader.line_num, "reason": str(exc)}))
     if not errors and not rows:
-        errors.append(CsvIssue(2, None, "no data rows under the header"))
+        errors.append(CsvIssue(2, None, N_("no data rows under the header")))
     if errors:
         raise WipeCsvError(errors, filename)
     return WipeCsv(filename=filename, sha256=hashlib.sha256(data).hexdigest(), encoding=encoding,
@@ -349,11 +368,12 @@ def _header(cells: list[str], errors: list[CsvIssue]) -> list[str | None]:
             names.append(None)  # an untitled empty column, as spreadsheets add
             continue
         if key not in COLUMNS:
-            errors.append(CsvIssue(1, title.strip(), f"unknown column (expected: {', '.join(COLUMNS)})"))
+            errors.append(CsvIssue(1, title.strip(), N_("unknown column (expected: %(columns)s)"),
+                                  {"columns": ", ".join(COLUMNS)}))
         elif key in names:
-            errors.append(CsvIssue(1, key, "column given twice"))
+            errors.append(CsvIssue(1, key, N_("column given twice")))
         names.append(key)
     for name in COLUMNS:
         if name in REQUIRED_COLUMNS and name not in names:
-            errors.append(CsvIssue(1, name, "required column missing"))
+            errors.append(CsvIssue(1, name, N_("required column missing")))
     return names

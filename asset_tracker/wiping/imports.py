@@ -423,8 +423,8 @@ def import_wipe_csv(data: bytes, filename: str, *, actor: Actor, timezone: str =
         parsed = parse_wipe_csv(data, filename, default_timezone=log_zone(timezone))
     except WipeCsvError as exc:
         raise Invalid("%(file)s was refused: %(num)s error(s). Nothing was imported.", file=filename,
-                      num=len(exc.errors), code="invalid_csv",
-                      details={"errors": [{"row": e.row, "column": e.column, "message": e.message}
+                      num=len(exc.errors), code="invalid_csv", issues=exc.errors,
+                      details={"errors": [{"row": e.row, "column": e.column, "message": e.text}
                                           for e in exc.errors]}) from None
     prints = {csv_row_fingerprint(r): r for r in parsed.rows}
     done = set(db.session.scalars(select(WipeRecord.fingerprint).where(WipeRecord.fingerprint.in_(list(prints)))))

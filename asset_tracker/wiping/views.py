@@ -321,8 +321,8 @@ def commit_logs():
 
 def _csv_refused(err):
     """The import page again, with the reason and, for a refused file, every error by row and column."""
-    details = getattr(err, "details", None) or {}
-    rows = details.get("errors") if isinstance(details.get("errors"), list) else []
+    issues = getattr(err, "params", {}).get("issues") or []
+    rows = [{"row": i.row, "column": i.column, "message": i.translated()} for i in issues]
     return render_refused("wiping/import.html", err, {**_import_context(), "csv_errors": rows})
 
 

@@ -273,7 +273,8 @@ def test_a_refused_wipe_csv_lists_every_error_by_row_and_column_on_the_import_pa
     html = unescape(resp.get_data(as_text=True))
     assert resp.status_code == 422
     table = html.split('id="csv-errors"', 1)[1].split("</table>", 1)[0]
-    assert "<code>colour</code>" in table and "unknown column" in table
+    assert "<code>colour</code>" in table and "colonne inconnue (attendues : device_tag, medium_serial" in table
+    assert table.count("colonne obligatoire manquante") == 7
     for column in ("method", "nist_category", "tool", "started_at", "ended_at", "operator", "result"):
         assert f"<code>{column}</code>" in table, column
     assert 'id="f-csv-again"' in html
