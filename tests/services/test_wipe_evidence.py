@@ -1,5 +1,6 @@
 """Evidence that cannot lie: one log section clears one medium, the log must be about the disk, verification,
 the wiping station's clock, the second-person check, CSV re-imports, and certificates anyone can check."""
+import base64
 import datetime as dt
 import json
 import re
@@ -382,25 +383,32 @@ def test_each_certificate_shows_every_appendix_g_field_in_french_numbers_and_lab
 
 
 def edit_pdf_text(pdf: bytes, old: bytes, new: bytes) -> bytes:
-    """Change printed text inside the PDF's (compressed) page streams, as someone with a PDF editor would."""
+    """Change printed text inside the PDF's (compressed) page streams, as someone with a PDF editor would.
+
+    Each stream is decoded by the filters its own dictionary names (from its "N 0 obj" header), and only that
+    dictionary loses its ASCII85 filter when the stream is written back Flate-compressed.
+    """
     out, pos, changed = bytearray(), 0, False
     for m in re.finditer(rb"(?<!end)stream\r?\n", pdf):
         start = m.end()
         end = pdf.index(b"endstream", start)
+        head = pdf.rfind(b" obj", 0, m.start())
+        dictionary = pdf[head:m.start()]
         body = pdf[start:end].rstrip(b"\r\n")
         try:
             raw = body
-            if pdf[max(0, m.start() - 300):m.start()].find(b"ASCII85Decode") >= 0:
-                import base64
-                raw = base64.a85decode(raw.strip(), adobe=True) if raw.strip().startswith(b"<~") else \
-                    base64.a85decode(raw.strip().rstrip(b"~>") , adobe=False)
+            if b"/ASCII85Decode" in dictionary:
+                raw = raw.strip()
+                raw = raw[2:] if raw.startswith(b"<~") else raw
+                # Only the "~>" end marker goes: ">" is also an ASCII85 digit, rstrip() would eat data.
+                raw = base64.a85decode(raw[:-2] if raw.endswith(b"~>") else raw)
             text = zlib.decompress(raw)
-        except Exception:
-            continue
+        except (ValueError, zlib.error):
+            continue  # not a compressed stream (an image, a font program, ...)
         if old not in text:
             continue
         changed = True
-        out += pdf[pos:m.start()].replace(b"/ASCII85Decode", b"") + b"stream\n" + zlib.compress(
+        out += pdf[pos:head] + dictionary.replace(b"/ASCII85Decode", b"") + b"stream\n" + zlib.compress(
             text.replace(old, new)) + b"\n"
         pos = end
     assert changed, "text not found"
