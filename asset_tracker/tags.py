@@ -4,6 +4,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from .lifecycle import N_
+
 ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _VALUE = {c: i for i, c in enumerate(ALPHABET)}
 TAG_RE = re.compile(r"^(?P<prefix>[A-Z][A-Z0-9]*)-(?P<seq>[0-9]{4,12})-(?P<check>[0-9A-Z])$")
@@ -11,7 +13,12 @@ PREFIX_RE = re.compile(r"^[A-Z][A-Z0-9]{0,7}$")
 
 
 class TagError(ValueError):
-    """A string that is not a valid asset tag; the message says why."""
+    """A string that is not a valid asset tag; the message says why (a translatable sentence and its values)."""
+
+    def __init__(self, template: str, **params):
+        self.template, self.params = template, params
+        self.text = template % params if params else template
+        super().__init__(self.text)
 
 
 @dataclass(frozen=True)
@@ -34,7 +41,7 @@ def check_character(body: str) -> str:
     factor, total, n = 2, 0, len(ALPHABET)
     for c in reversed(chars):
         if c not in _VALUE:
-            raise TagError(f"character {c!r} is not allowed in a tag (only A-Z, 0-9 and '-')")
+            raise TagError(N_("character %(char)s is not allowed in a tag (only A-Z, 0-9 and '-')"), char=repr(c))
         addend = factor * _VALUE[c]
         factor = 1 if factor == 2 else 2
         total += addend // n + addend % n
@@ -44,9 +51,10 @@ def check_character(body: str) -> str:
 def format_tag(prefix: str, sequence: int, width: int = 6) -> str:
     """``format_tag("RB", 4217)`` -> ``"RB-004217-X"``."""
     if not PREFIX_RE.match(prefix):
-        raise TagError(f"tag prefix {prefix!r} must be 1-8 capital letters or digits, starting with a letter")
+        raise TagError(N_("tag prefix %(prefix)s must be 1-8 capital letters or digits, starting with a letter"),
+                       prefix=repr(prefix))
     if sequence < 0:
-        raise TagError("tag sequence must be positive")
+        raise TagError(N_("tag sequence must be positive"))
     body = f"{prefix}-{sequence:0{width}d}"
     return f"{body}-{check_character(body)}"
 
@@ -55,16 +63,15 @@ def parse_tag(text: str) -> Tag:
     """Parse and verify a tag typed or scanned by a person; raises TagError naming the problem."""
     raw = (text or "").strip().upper()
     if not raw:
-        raise TagError("empty tag")
+        raise TagError(N_("empty tag"))
     m = TAG_RE.match(raw)
     if not m:
-        raise TagError(f"{raw!r} is not an asset tag (expected PREFIX-000000-C, e.g. RB-004217-3)")
+        raise TagError(N_("%(tag)s is not an asset tag (expected PREFIX-000000-C, e.g. RB-004217-3)"), tag=repr(raw))
     body = f"{m['prefix']}-{m['seq']}"
     expected = check_character(body)
     if m["check"] != expected:
-        raise TagError(
-            f"check character of {raw!r} is wrong (expected {expected}): the tag was probably mistyped"
-        )
+        raise TagError(N_("check character of %(tag)s is wrong (expected %(expected)s): the tag was probably "
+                          "mistyped"), tag=repr(raw), expected=expected)
     return Tag(raw, m["prefix"], int(m["seq"]), m["check"])
 
 

@@ -83,6 +83,8 @@ def field_errors(err: Exception) -> dict[str, list[str]]:
         raw = dict(err.details) if isinstance(err.details, dict) else {}
     else:
         raw = {}
+    # A detail that repeats the refusal's own message (in English, with its values) is shown translated.
+    repeated = str(err) if isinstance(err, DomainError) and err.params else None
     out: dict[str, list[str]] = {}
 
     def walk(prefix: str, value):
@@ -93,7 +95,8 @@ def field_errors(err: Exception) -> dict[str, list[str]]:
             for inner in value:
                 walk(prefix, inner)
         elif value is not None:
-            out.setdefault(prefix or "_form", []).append(translate_message(value))
+            shown = err.translated() if repeated is not None and value == repeated else translate_message(value)
+            out.setdefault(prefix or "_form", []).append(shown)
 
     walk("", raw)
     return out

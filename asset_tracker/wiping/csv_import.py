@@ -253,7 +253,7 @@ class _Row:
         try:
             return parse_tag(value).text
         except TagError as exc:
-            self.fail("device_tag", str(exc))
+            self.fail("device_tag", exc.template, **exc.params)
             return None
 
 

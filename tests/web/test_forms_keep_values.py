@@ -71,6 +71,20 @@ def test_a_mistyped_imei_names_its_check_digit_next_to_the_field_in_english(clie
     assert 'value="490154203237519"' in page
 
 
+def test_a_mistyped_preprinted_tag_says_why_in_french_next_to_the_field(client, login, batch):
+    login("donor")
+    token = csrf_token(client, f"/batches/{batch.id}/devices/new")
+    resp = client.post(f"/batches/{batch.id}/devices/new",
+                       data={**DEVICE, "preprinted_tag": "RB-000042-Q", "csrf_token": token})
+    page = resp.get_data(as_text=True).replace("&#39;", "'")
+    assert resp.status_code == 422
+    assert _field_error(page, "preprinted_tag").startswith("le caractère de contrôle de 'RB-000042-Q' est faux "
+                                                            "(attendu : ")
+    assert "check character" not in page  # neither next to the field nor in the summary
+    assert 'value="RB-000042-Q"' in page
+    assert _devices() == 0
+
+
 def test_a_batch_with_a_bad_count_and_email_keeps_the_form(client, login, users):
     login("donor")
     token = csrf_token(client, "/batches/new")
