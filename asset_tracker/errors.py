@@ -12,20 +12,7 @@ from werkzeug.exceptions import BadRequestKeyError, HTTPException
 from .extensions import db, login_manager
 from .i18n import current_language
 from .lifecycle import LABELS, State
-
-
-class Phrase:
-    """A sentence given as a parameter of a message and translated with it (e.g. why a file was refused)."""
-
-    def __init__(self, template: str, params: dict | None = None):
-        self.template, self.params = template, dict(params or {})
-
-    def __str__(self) -> str:
-        return self.template % self.params if self.params else self.template
-
-    def translated(self) -> str:
-        text = gettext(self.template)
-        return text % self.params if self.params else text
+from .phrases import Phrase
 
 
 class DomainError(Exception):

@@ -5,6 +5,7 @@ import re
 from dataclasses import dataclass
 
 from .lifecycle import N_
+from .phrases import Phrase
 
 ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _VALUE = {c: i for i, c in enumerate(ALPHABET)}
@@ -16,9 +17,8 @@ class TagError(ValueError):
     """A string that is not a valid asset tag; the message says why (a translatable sentence and its values)."""
 
     def __init__(self, template: str, **params):
-        self.template, self.params = template, params
-        self.text = template % params if params else template
-        super().__init__(self.text)
+        self.phrase = Phrase(template, **params)
+        super().__init__(self.phrase)
 
 
 @dataclass(frozen=True)

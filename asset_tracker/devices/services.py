@@ -267,7 +267,7 @@ def _tags_for(new: Sequence[NewDevice], donor_id: int, prefix: str, width: int) 
             try:
                 given[i] = parse_tag(item.tag).text
             except TagError as exc:
-                raise Invalid(exc.template, details={"tag": [exc.text]}, **exc.params) from None
+                raise Invalid(exc.phrase.template, details={"tag": [exc.phrase]}, **exc.phrase.params) from None
     if given:
         _claim_tags(list(given.values()), donor_id)
     fresh = allocate_tags(len(new) - len(given), prefix, width) if len(new) > len(given) else []

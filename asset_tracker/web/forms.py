@@ -28,6 +28,7 @@ from marshmallow import ValidationError
 from ..errors import DomainError, refusal_response
 from ..extensions import db
 from ..lifecycle import N_
+from ..phrases import Phrase
 
 # marshmallow's built-in messages, by exact text or pattern, as translatable sentences with the reason.
 _EXACT = {
@@ -83,8 +84,6 @@ def field_errors(err: Exception) -> dict[str, list[str]]:
         raw = dict(err.details) if isinstance(err.details, dict) else {}
     else:
         raw = {}
-    # A detail that repeats the refusal's own message (in English, with its values) is shown translated.
-    repeated = str(err) if isinstance(err, DomainError) and err.params else None
     out: dict[str, list[str]] = {}
 
     def walk(prefix: str, value):
@@ -95,7 +94,7 @@ def field_errors(err: Exception) -> dict[str, list[str]]:
             for inner in value:
                 walk(prefix, inner)
         elif value is not None:
-            shown = err.translated() if repeated is not None and value == repeated else translate_message(value)
+            shown = value.translated() if isinstance(value, Phrase) else translate_message(value)
             out.setdefault(prefix or "_form", []).append(shown)
 
     walk("", raw)

@@ -5,12 +5,11 @@ import csv
 import hashlib
 import io
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, tzinfo
 
-from flask_babel import gettext
-
 from ..lifecycle import N_
+from ..phrases import Phrase
 from ..tags import TagError, parse_tag
 from .nwipe import ABORTED, CLEAR, DESTROY, FAILED, PASSED, PURGE
 
@@ -70,21 +69,11 @@ class CsvIssue:
 
     row: int
     column: str | None
-    message: str  # an English sentence with %(name)s placeholders, translated on pages
-    params: dict = field(default_factory=dict)
-
-    @property
-    def text(self) -> str:
-        return self.message % self.params if self.params else self.message
-
-    def translated(self) -> str:
-        """The problem in the reader's language (needs a request or app context)."""
-        text = gettext(self.message)
-        return text % self.params if self.params else text
+    message: Phrase
 
     def __str__(self) -> str:
         where = f"row {self.row}" + (f", column {self.column}" if self.column else "")
-        return f"{where}: {self.text}"
+        return f"{where}: {self.message}"
 
 
 class WipeCsvError(ValueError):
@@ -140,8 +129,8 @@ def template(delimiter: str = ";") -> str:
 
 def _decode(data: bytes, errors: list[CsvIssue]) -> tuple[str, str] | None:
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        errors.append(CsvIssue(1, None, N_("the file is UTF-16: save it as CSV (UTF-8) or CSV (semicolon "
-                                            "separated)")))
+        errors.append(CsvIssue(1, None, Phrase(N_("the file is UTF-16: save it as CSV (UTF-8) or CSV "
+                                                   "(semicolon separated)"))))
         return None
     if data.startswith(b"\xef\xbb\xbf"):
         body, encoding = data[3:], "utf-8-sig"
@@ -151,16 +140,16 @@ def _decode(data: bytes, errors: list[CsvIssue]) -> tuple[str, str] | None:
         return body.decode("utf-8"), encoding
     except UnicodeDecodeError as exc:
         if encoding == "utf-8-sig":
-            errors.append(CsvIssue(body[:exc.start].count(b"\n") + 1, None, N_("byte %(byte)s is not valid UTF-8"),
-                                   {"byte": f"0x{body[exc.start]:02x}"}))
+            errors.append(CsvIssue(body[:exc.start].count(b"\n") + 1, None, Phrase(
+                N_("byte %(byte)s is not valid UTF-8"), byte=f"0x{body[exc.start]:02x}")))
             return None
     # Not UTF-8: Excel on Windows saves "CSV (separator: semicolon)" in Windows-1252.
     try:
         return data.decode("cp1252"), "cp1252"
     except UnicodeDecodeError as exc:
         errors.append(CsvIssue(data[:exc.start].count(b"\n") + 1, None,
-                               N_("byte %(byte)s is neither UTF-8 nor Windows-1252 text"),
-                               {"byte": f"0x{data[exc.start]:02x}"}))
+                               Phrase(N_("byte %(byte)s is neither UTF-8 nor Windows-1252 text"),
+                                      byte=f"0x{data[exc.start]:02x}")))
         return None
 
 
@@ -193,7 +182,7 @@ class _Row:
         self.ok = True
 
     def fail(self, column: str, message: str, **params) -> None:
-        self.errors.append(CsvIssue(self.number, column, message, params))
+        self.errors.append(CsvIssue(self.number, column, Phrase(message, **params)))
         self.ok = False
 
     def text(self, column: str) -> str | None:
@@ -253,7 +242,7 @@ class _Row:
         try:
             return parse_tag(value).text
         except TagError as exc:
-            self.fail("device_tag", exc.template, **exc.params)
+            self.fail("device_tag", exc.phrase.template, **exc.phrase.params)
             return None
 
 
@@ -304,12 +293,13 @@ def parse_wipe_csv(data: bytes, filename: str = "", *, default_timezone: tzinfo 
         raise WipeCsvError(errors, filename)
     text, encoding = decoded
     if not text.strip():
-        raise WipeCsvError([CsvIssue(1, None, N_("the file is empty"))], filename)
+        raise WipeCsvError([CsvIssue(1, None, Phrase(N_("the file is empty")))], filename)
 
     first_line = text.lstrip("\r\n").splitlines()[0]
     delimiter = ";" if first_line.count(";") >= first_line.count(",") else ","
     if first_line.count(delimiter) == 0:
-        raise WipeCsvError([CsvIssue(1, None, N_("the first line must name the columns, separated by ';' or ','"))],
+        raise WipeCsvError([CsvIssue(1, None, Phrase(N_("the first line must name the columns, separated by ';' or "
+                                                             "','")))],
                            filename)
 
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
@@ -330,13 +320,14 @@ def parse_wipe_csv(data: bytes, filename: str = "", *, default_timezone: tzinfo 
                     raise WipeCsvError(errors, filename)
                 continue
             if number - 1 > max_rows:
-                errors.append(CsvIssue(number, None, N_("more than %(max)s rows: split the file"), {"max": max_rows}))
+                errors.append(CsvIssue(number, None, Phrase(N_("more than %(max)s rows: split the file"),
+                                                              max=max_rows)))
                 break
             extra = [c for c in cells[len(header):] if c.strip()]
             if extra:
-                errors.append(CsvIssue(number, None, N_("%(cells)s cells but the header names %(columns)s columns "
-                                                        "(a separator inside an unquoted value?)"),
-                                       {"cells": len(cells), "columns": len(header)}))
+                errors.append(CsvIssue(number, None, Phrase(
+                    N_("%(cells)s cells but the header names %(columns)s columns (a separator inside an unquoted "
+                       "value?)"), cells=len(cells), columns=len(header))))
                 continue
             values = {name: cell for name, cell in zip(header, cells, strict=False) if name}
             parsed = _read_row(_Row(number, values, errors), default_timezone)
@@ -344,16 +335,16 @@ def parse_wipe_csv(data: bytes, filename: str = "", *, default_timezone: tzinfo 
                 continue
             key = (parsed.device_tag, parsed.medium_serial.casefold(), parsed.started_at)
             if key in seen:
-                errors.append(CsvIssue(number, "medium_serial", N_("same device, medium and start as row %(row)s"),
-                                       {"row": seen[key]}))
+                errors.append(CsvIssue(number, "medium_serial", Phrase(
+                    N_("same device, medium and start as row %(row)s"), row=seen[key])))
                 continue
             seen[key] = number
             rows.append(parsed)
     except csv.Error as exc:
-        errors.append(CsvIssue(number + 1, None, N_("malformed CSV near line %(line)s: %(reason)s"),
-                               {"line": reader.line_num, "reason": str(exc)}))
+        errors.append(CsvIssue(number + 1, None, Phrase(N_("malformed CSV near line %(line)s: %(reason)s"),
+                                                        line=reader.line_num, reason=str(exc))))
     if not errors and not rows:
-        errors.append(CsvIssue(2, None, N_("no data rows under the header")))
+        errors.append(CsvIssue(2, None, Phrase(N_("no data rows under the header"))))
     if errors:
         raise WipeCsvError(errors, filename)
     return WipeCsv(filename=filename, sha256=hashlib.sha256(data).hexdigest(), encoding=encoding,
@@ -368,12 +359,12 @@ def _header(cells: list[str], errors: list[CsvIssue]) -> list[str | None]:
             names.append(None)  # an untitled empty column, as spreadsheets add
             continue
         if key not in COLUMNS:
-            errors.append(CsvIssue(1, title.strip(), N_("unknown column (expected: %(columns)s)"),
-                                  {"columns": ", ".join(COLUMNS)}))
+            errors.append(CsvIssue(1, title.strip(), Phrase(N_("unknown column (expected: %(columns)s)"),
+                                                           columns=", ".join(COLUMNS))))
         elif key in names:
-            errors.append(CsvIssue(1, key, N_("column given twice")))
+            errors.append(CsvIssue(1, key, Phrase(N_("column given twice"))))
         names.append(key)
     for name in COLUMNS:
         if name in REQUIRED_COLUMNS and name not in names:
-            errors.append(CsvIssue(1, name, N_("required column missing")))
+            errors.append(CsvIssue(1, name, Phrase(N_("required column missing"))))
     return names

@@ -13,7 +13,7 @@ from ..custody import services as custody
 from ..db import utcnow
 from ..devices.models import Device, MediumKind, StorageMedium
 from ..devices.services import get_device, scoped
-from ..errors import Conflict, Invalid, Phrase
+from ..errors import Conflict, Invalid
 from ..extensions import db
 from ..lifecycle import N_, NEEDS_WIPE
 from . import nwipe
@@ -74,7 +74,7 @@ def _parse_logs(files: list[tuple[str, bytes]]) -> list[nwipe.NwipeLog]:
             log = nwipe.parse_nwipe_log(data, filename)
         except nwipe.WipeLogError as exc:
             raise Invalid("%(file)s cannot be read as an nwipe log (line %(line)s: %(reason)s). Nothing was "
-                          "imported.", file=filename, line=exc.line, reason=Phrase(exc.template, exc.params),
+                          "imported.", file=filename, line=exc.line, reason=exc.reason,
                           details={"file": filename, "line": exc.line, "reason": exc.reason}) from None
         if log.sha256 in seen:
             continue
@@ -423,8 +423,8 @@ def import_wipe_csv(data: bytes, filename: str, *, actor: Actor, timezone: str =
         parsed = parse_wipe_csv(data, filename, default_timezone=log_zone(timezone))
     except WipeCsvError as exc:
         raise Invalid("%(file)s was refused: %(num)s error(s). Nothing was imported.", file=filename,
-                      num=len(exc.errors), code="invalid_csv", issues=exc.errors,
-                      details={"errors": [{"row": e.row, "column": e.column, "message": e.text}
+                      num=len(exc.errors), code="invalid_csv",
+                      details={"errors": [{"row": e.row, "column": e.column, "message": e.message}
                                           for e in exc.errors]}) from None
     prints = {csv_row_fingerprint(r): r for r in parsed.rows}
     done = set(db.session.scalars(select(WipeRecord.fingerprint).where(WipeRecord.fingerprint.in_(list(prints)))))

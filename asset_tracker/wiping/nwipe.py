@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta, timezone
 
 from ..lifecycle import N_
+from ..phrases import Phrase
 
 # Result values, spelled like wiping.models.WipeResult so a service can convert with WipeResult(value).
 # nwipe has a fourth verdict, INSANITY ("if this ever happens, there is a bug"), kept distinct here so
@@ -32,11 +33,10 @@ class WipeLogError(ValueError):
 
     def __init__(self, line: int, reason: str, filename: str = "", **params):
         self.line = line
-        self.template, self.params = reason, params  # the reason as a translatable sentence and its values
-        self.reason = reason % params if params else reason
+        self.reason = Phrase(reason, **params)  # English, translated where a person reads it
         self.filename = filename
         where = f"{filename}: line {line}" if filename else f"line {line}"
-        super().__init__(f"{where}: {reason}")
+        super().__init__(f"{where}: {self.reason}")
 
 
 @dataclass(frozen=True)
@@ -1087,7 +1087,7 @@ def parse_nwipe_log(data: bytes, filename: str = "") -> NwipeLog:
         log = interpreter.finish(len(lines), hashlib.sha256(data).hexdigest(), len(data))
     except WipeLogError as exc:
         if filename and not exc.filename:
-            raise WipeLogError(exc.line, exc.template, filename, **exc.params) from None
+            raise WipeLogError(exc.line, exc.reason.template, filename, **exc.reason.params) from None
         raise
     disks = tuple(replace(d, fingerprint=section_fingerprint(lines, d, i)) for i, d in enumerate(log.disks))
     return replace(log, disks=disks)

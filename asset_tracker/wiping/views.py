@@ -16,6 +16,7 @@ from ..devices.models import Device
 from ..devices.services import get_device
 from ..errors import Invalid
 from ..lifecycle import N_, State
+from ..phrases import Phrase
 from ..web.forms import keeps_form, on_refusal, render_refused
 from ..web.lists import ListSpec, list_page
 from . import services
@@ -321,8 +322,9 @@ def commit_logs():
 
 def _csv_refused(err):
     """The import page again, with the reason and, for a refused file, every error by row and column."""
-    issues = getattr(err, "params", {}).get("issues") or []
-    rows = [{"row": i.row, "column": i.column, "message": i.translated()} for i in issues]
+    details = getattr(err, "details", None) or {}
+    rows = [{**e, "message": e["message"].translated() if isinstance(e["message"], Phrase) else e["message"]}
+            for e in details.get("errors") or [] if isinstance(e, dict)]
     return render_refused("wiping/import.html", err, {**_import_context(), "csv_errors": rows})
 
 
